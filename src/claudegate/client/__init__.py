@@ -1,0 +1,93 @@
+"""Typed async and sync clients for the Claude API.
+
+>>> from claudegate.client import AsyncClient, RetryPolicy
+>>> client = AsyncClient(retry=RetryPolicy())
+"""
+
+from claudegate.client._caching import (
+    CacheUsage,
+    cache_control,
+    cache_last_message,
+    cache_system,
+    cache_tools,
+)
+from claudegate.client._client import DEFAULT_BASE_URL, AsyncClient
+from claudegate.client._curl import redact_headers, to_curl
+from claudegate.client._images import (
+    IMAGE_MEDIA_TYPES,
+    MAX_IMAGE_BYTES,
+    image_block_from_bytes,
+    image_block_from_file,
+    image_block_from_url,
+)
+from claudegate.client._mock import MockResponse, MockTransport
+from claudegate.client._observers import CallbackObserver, StreamObserver, TextWindowObserver
+from claudegate.client._pagination import AsyncPaginator, Page
+from claudegate.client._params import BatchRequestParam, ClientOptions, MessageCreateArgs, RequestOptions
+from claudegate.client._resources import AsyncBatches, AsyncMessages, AsyncModels
+from claudegate.client._retry import RetryPolicy
+from claudegate.client._secrets import ApiKey, load_secrets_file, resolve_api_key
+from claudegate.client._streaming import AsyncMessageStream, AsyncMessageStreamManager
+from claudegate.client._sync import (
+    Batches,
+    Client,
+    Messages,
+    MessageStream,
+    MessageStreamManager,
+    Models,
+    Paginator,
+)
+from claudegate.client._timeouts import Timeout
+from claudegate.client._transport import AiohttpTransport, AsyncTransport, Request, Response
+from claudegate.client._validation import validate_count_tokens_request, validate_message_request
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "IMAGE_MEDIA_TYPES",
+    "MAX_IMAGE_BYTES",
+    "AiohttpTransport",
+    "ApiKey",
+    "AsyncBatches",
+    "AsyncClient",
+    "AsyncMessageStream",
+    "AsyncMessageStreamManager",
+    "AsyncMessages",
+    "AsyncModels",
+    "AsyncPaginator",
+    "AsyncTransport",
+    "BatchRequestParam",
+    "Batches",
+    "CacheUsage",
+    "CallbackObserver",
+    "Client",
+    "ClientOptions",
+    "MessageCreateArgs",
+    "MessageStream",
+    "MessageStreamManager",
+    "Messages",
+    "MockResponse",
+    "MockTransport",
+    "Models",
+    "Page",
+    "Paginator",
+    "Request",
+    "RequestOptions",
+    "Response",
+    "RetryPolicy",
+    "StreamObserver",
+    "TextWindowObserver",
+    "Timeout",
+    "cache_control",
+    "cache_last_message",
+    "cache_system",
+    "cache_tools",
+    "image_block_from_bytes",
+    "image_block_from_file",
+    "image_block_from_url",
+    "load_secrets_file",
+    "redact_headers",
+    "resolve_api_key",
+    "to_curl",
+    "validate_count_tokens_request",
+    "validate_message_request",
+]

@@ -1,0 +1,123 @@
+"""API keys held as secrets: loaded from an argument, the environment or a secrets file, never shown.
+
+The lookup order is: the ``api_key`` argument, the ``ANTHROPIC_API_KEY`` environment variable,
+then a secrets file of ``KEY=value`` lines — the file named by ``CLAUDEGATE_SECRETS_FILE``, or
+``secret/-secrets.sh`` in the current directory or the nearest parent that has one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from pathlib import Path
+
+from claudegate.errors import UserError
+
+__all__ = ["ApiKey", "load_secrets_file", "resolve_api_key"]
+
+SECRETS_FILE_ENV = "CLAUDEGATE_SECRETS_FILE"
+SECRETS_FILE_NAME = Path("secret") / "-secrets.sh"
+_KEY_FORMAT = re.compile(r"[!#-&(-\[\]-~]{8,512}")  # printable ASCII, no quotes or backslash
+_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+
+
+class ApiKey:
+    """An API key that never shows itself: not in ``repr``, ``str``, f-strings or pickles.
+
+    >>> key = ApiKey("sk-ant-api03-...")
+    >>> key
+    ApiKey('**********')
+    >>> key.reveal()           # only where the key must go on the wire
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise UserError("the API key must be a string", field="api_key")
+        if not _KEY_FORMAT.fullmatch(value):
+            raise UserError(
+                "the API key is malformed: it must be 8 to 512 printable characters with no spaces, "
+                "quotes or line breaks (check for a stray newline or quote)",
+                field="api_key",
+            )
+        self._value = value
+
+    def reveal(self) -> str:
+        """The key itself, for the request header and nothing else."""
+        return self._value
+
+    def fingerprint(self) -> str:
+        """A short non-reversible tag to tell keys apart in logs."""
+        return hashlib.sha256(self._value.encode()).hexdigest()[:8]
+
+    def __repr__(self) -> str:
+        return "ApiKey('**********')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ApiKey):
+            return NotImplemented
+        return hmac.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(("ApiKey", self._value))
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError("an ApiKey cannot be pickled")
+
+
+def load_secrets_file(path: Path) -> dict[str, str]:
+    """Parse ``KEY=value`` lines (``export`` prefixes, quotes and ``#`` comments allowed)."""
+    values: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        match = _LINE.match(line)
+        if match is None:
+            continue
+        name, raw = match.group(1), match.group(2)
+        if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+            raw = raw[1:-1]
+        elif " #" in raw:
+            raw = raw.split(" #", 1)[0].rstrip()
+        values[name] = raw
+    return values
+
+
+def _find_secrets_file(start: Path) -> Path | None:
+    explicit = os.environ.get(SECRETS_FILE_ENV)
+    if explicit:
+        path = Path(explicit)
+        return path if path.is_file() else None
+    for folder in (start, *start.parents):
+        candidate = folder / SECRETS_FILE_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_api_key(
+    api_key: str | ApiKey | None, *, env_var: str = "ANTHROPIC_API_KEY", cwd: Path | None = None
+) -> ApiKey | None:
+    """Find the API key by the documented order; None when there is none anywhere."""
+    if isinstance(api_key, ApiKey):
+        return api_key
+    if api_key is not None:
+        return ApiKey(api_key)
+    from_env = os.environ.get(env_var)
+    if from_env:
+        return ApiKey(from_env.strip())
+    secrets_file = _find_secrets_file(cwd or Path.cwd())
+    if secrets_file is not None:
+        value = load_secrets_file(secrets_file).get(env_var)
+        if value:
+            return ApiKey(value)
+    return None

@@ -1,0 +1,91 @@
+"""Serve any ASGI app on loopback for tests: a real socket, a real uvicorn, no network.
+
+>>> from claudegate.simulator import create_app
+>>> with LiveServer(create_app()) as server:
+...     print(server.base_url)            # http://127.0.0.1:<free port>
+
+The server runs on its own event loop in a daemon thread, so both sync and async test code can
+talk to it. In-process ASGI test clients buffer whole bodies and hide streaming bugs; this does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+__all__ = ["LiveServer"]
+
+
+class LiveServer:
+    """Run an ASGI app under uvicorn on ``127.0.0.1`` and a free port until the context exits."""
+
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, **uvicorn_options: Any) -> None:
+        self._app = app
+        self._host = host
+        self._port = port
+        self._options = {"log_level": "warning", "lifespan": "auto", **uvicorn_options}
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def port(self) -> int:
+        if self._socket is None:
+            raise RuntimeError("the server is not running")
+        port: int = self._socket.getsockname()[1]
+        return port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    def start(self) -> LiveServer:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._host, self._port))
+        sock.set_inheritable(True)
+        self._socket = sock
+        config = uvicorn.Config(self._app, **self._options)
+        server = uvicorn.Server(config)
+        self._server = server
+
+        def run() -> None:
+            try:
+                asyncio.run(server.serve(sockets=[sock]))
+            except BaseException as exc:  # surfaced by start() / stop()
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="claudegate-live-server", daemon=True)
+        self._thread.start()
+        while not server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError(f"server failed to start: {self._error!r}")
+            self._thread.join(0.005)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+        if self._socket is not None:
+            self._socket.close()
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,143 @@
+"""Whole (non-streamed) responses: Anthropic Message <-> OpenAI chat completion."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from claudegate.translate._errors import fail
+from claudegate.translate._mapping import (
+    chat_id_from_message_id,
+    dumps,
+    finish_reason_to_stop_reason,
+    message_id_from_chat_id,
+    stop_reason_to_finish_reason,
+    tool_use_id,
+    usage_to_anthropic,
+    usage_to_openai,
+)
+
+__all__ = ["chat_completion_to_message", "message_to_chat_completion"]
+
+
+def message_to_chat_completion(
+    message: dict[str, Any], *, created: int | None = None, response_tool: str | None = None
+) -> dict[str, Any]:
+    """Translate an Anthropic Message into an OpenAI ``chat.completion``.
+
+    Text blocks join into ``content``; ``tool_use`` blocks become ``tool_calls`` (``arguments`` as
+    compact JSON); thinking goes to ``reasoning_content``, never into ``content``; other blocks
+    (redacted thinking, server tools, citations) are dropped. A call of ``response_tool`` (see
+    ``response_format_tool_name``) is the structured answer: its input becomes the text.
+    ``created`` defaults to now.
+    """
+    texts: list[str] = []
+    reasoning: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for block in message.get("content") or ():
+        kind = block.get("type")
+        if kind == "text":
+            texts.append(block.get("text", ""))
+        elif kind == "tool_use":
+            arguments = dumps(block.get("input") or {})
+            if response_tool is not None and block.get("name") == response_tool:
+                texts.append(arguments)
+                continue
+            calls.append(
+                {
+                    "id": block.get("id", ""),
+                    "type": "function",
+                    "function": {"name": block.get("name", ""), "arguments": arguments},
+                }
+            )
+        elif kind == "thinking" and block.get("thinking"):
+            reasoning.append(block["thinking"])
+    reply: dict[str, Any] = {
+        "role": "assistant",
+        "content": "".join(texts) if texts or not calls else None,
+        "refusal": None,
+    }
+    if calls:
+        reply["tool_calls"] = calls
+    if reasoning:
+        reply["reasoning_content"] = "".join(reasoning)
+    finish_reason = stop_reason_to_finish_reason(message.get("stop_reason"))
+    if finish_reason == "tool_calls" and not calls:
+        # Only the response-format tool (or a server tool) was called: the answer is complete.
+        finish_reason = "stop"
+    return {
+        "id": chat_id_from_message_id(message.get("id")),
+        "object": "chat.completion",
+        "created": created if created is not None else int(time.time()),
+        "model": message.get("model", ""),
+        "choices": [{"index": 0, "message": reply, "logprobs": None, "finish_reason": finish_reason}],
+        "usage": usage_to_openai(message.get("usage") or {}),
+    }
+
+
+def chat_completion_to_message(completion: dict[str, Any]) -> dict[str, Any]:
+    """Translate an OpenAI ``chat.completion`` (first choice) into an Anthropic Message.
+
+    ``content`` and ``refusal`` become text blocks, ``tool_calls`` become ``tool_use`` blocks with
+    the parsed arguments; empty or invalid ``arguments`` raise ``TranslationError`` rather than
+    turn into ``{}``. ``reasoning_content`` is dropped (it has no signature to send back).
+    """
+    choices = completion.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise fail("choices", "the completion has no choice to translate")
+    choice = choices[0]
+    reply = choice.get("message") or {}
+    blocks: list[dict[str, Any]] = []
+    content = reply.get("content")
+    if isinstance(content, str) and content:
+        blocks.append({"type": "text", "text": content})
+    elif isinstance(content, list):
+        blocks.extend(
+            {"type": "text", "text": part["text"]}
+            for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str) and part["text"]
+        )
+    refusal = reply.get("refusal")
+    if isinstance(refusal, str) and refusal:
+        blocks.append({"type": "text", "text": refusal})
+    has_calls = False
+    for k, call in enumerate(reply.get("tool_calls") or ()):
+        blocks.append(_tool_use(call, f"choices[0].message.tool_calls[{k}]"))
+        has_calls = True
+    stop_reason = finish_reason_to_stop_reason(choice.get("finish_reason"))
+    if has_calls and stop_reason == "end_turn":
+        # OpenAI reports "stop" for a forced tool call; Anthropic clients run tools on "tool_use".
+        stop_reason = "tool_use"
+    elif not has_calls and stop_reason == "tool_use":
+        stop_reason = "end_turn"
+    return {
+        "id": message_id_from_chat_id(completion.get("id")),
+        "type": "message",
+        "role": "assistant",
+        "model": completion.get("model", ""),
+        "content": blocks,
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": usage_to_anthropic(completion.get("usage")),
+    }
+
+
+def _tool_use(call: Any, field: str) -> dict[str, Any]:
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(function, dict):
+        raise fail(f"{field}.function", "must be an object")
+    arguments = function.get("arguments")
+    try:
+        parsed = orjson.loads(arguments) if isinstance(arguments, str) and arguments.strip() else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise fail(f"{field}.function.arguments", f"is not a JSON object: {arguments!r}")
+    return {
+        "type": "tool_use",
+        "id": tool_use_id(str(call.get("id") or "")),
+        "name": function.get("name", ""),
+        "input": parsed,
+    }
