@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 serve: $(STAMP)
-	$(BIN)/claudegate demo
+	$(BIN)/claudegate sim --demo "Hello! What can the simulator do?"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -75,7 +75,8 @@ async def run_for(
     async def worker() -> None:
         nonlocal calls, units
         while time.perf_counter() < deadline:
-            units += await call()
+            produced = await call()  # read before adding: ``units += await ...`` would lose updates
+            units += produced
             calls += 1
 
     started = time.perf_counter()

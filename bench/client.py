@@ -27,6 +27,10 @@ from claudegate.client import AsyncClient
 
 MODEL = "claude-sonnet-5"
 KEY = "sk-bench-0000000000"
+WIRE_EVENTS = frozenset(
+    {"message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta"}
+    | {"message_stop", "ping"}
+)
 JSON_ARGS: dict[str, Any] = {
     "model": MODEL,
     "max_tokens": 16,
@@ -65,7 +69,7 @@ async def ours(base_url: str, seconds: float, concurrency: int) -> dict[str, flo
         async def stream() -> int:
             count = 0
             async with client.messages.stream(**STREAM_ARGS) as s:
-                async for _ in s.raw_events():
+                async for _ in s:  # typed events, as a user reads them
                     count += 1
             return count
 
@@ -83,8 +87,9 @@ async def official(base_url: str, seconds: float, concurrency: int) -> dict[str,
         async def stream() -> int:
             count = 0
             async with client.messages.stream(**STREAM_ARGS) as s:
-                async for _ in s:
-                    count += 1
+                async for event in s:
+                    # the SDK also yields events it derives (text, input_json, ...): count the wire's only
+                    count += event.type in WIRE_EVENTS
             return count
 
         return await measure(seconds, concurrency, create, stream)

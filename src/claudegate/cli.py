@@ -159,3 +159,7 @@ def sim(
 def main() -> None:
     """Entry point of the ``claudegate`` console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

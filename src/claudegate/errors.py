@@ -118,34 +118,50 @@ class APIStatusError(ClaudegateError):
 
 
 class BadRequestError(APIStatusError):
+    """400 ``invalid_request_error``: the request is malformed or breaks a rule of the API."""
+
     default_status = 400
 
 
 class AuthenticationError(APIStatusError):
+    """401 ``authentication_error``: the key is missing or wrong."""
+
     default_status = 401
 
 
 class PermissionDeniedError(APIStatusError):
+    """403 ``permission_error``: the key may not do this."""
+
     default_status = 403
 
 
 class NotFoundError(APIStatusError):
+    """404 ``not_found_error``: no such model, batch or route."""
+
     default_status = 404
 
 
 class RequestTooLargeError(APIStatusError):
+    """413 ``request_too_large``: the body is over the size limit."""
+
     default_status = 413
 
 
 class RateLimitError(APIStatusError):
+    """429 ``rate_limit_error``: slow down; ``headers['retry-after']`` says for how long."""
+
     default_status = 429
 
 
 class InternalServerError(APIStatusError):
+    """500 and any other 5xx (``api_error``): the server failed."""
+
     default_status = 500
 
 
 class OverloadedError(APIStatusError):
+    """529 ``overloaded_error``: the API is overloaded; retry later."""
+
     default_status = 529
 
 

@@ -223,7 +223,8 @@ class AsyncBatches:
     async def results(self, batch_id: str, **options: Unpack[RequestOptions]) -> AsyncIterator[BatchResult]:
         """Each request's result as the JSONL body streams in (in any order)."""
         client = self._client
-        request = client.build_request("GET", f"/v1/messages/batches/{batch_id}/results", options=options)
+        path = f"/v1/messages/batches/{batch_id}/results"
+        request = client.build_request("GET", path, stream=True, options=options)
         request.headers["accept"] = "application/binary"
         response = await client.send(request, retry=options.get("retry", client.retry))
 

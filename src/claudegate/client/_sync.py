@@ -116,6 +116,8 @@ class MessageStreamManager:
 
 
 class Batches(_SyncResource[AsyncBatches]):
+    """``client.messages.batches`` of the sync client (see ``AsyncBatches``)."""
+
     create = blocking(AsyncBatches.create)
     retrieve = blocking(AsyncBatches.retrieve)
     cancel = blocking(AsyncBatches.cancel)
@@ -129,6 +131,8 @@ class Batches(_SyncResource[AsyncBatches]):
 
 
 class Messages(_SyncResource[AsyncMessages]):
+    """``client.messages`` of the sync client (see ``AsyncMessages``)."""
+
     create = blocking(AsyncMessages.create)
     count_tokens = blocking(AsyncMessages.count_tokens)
 
@@ -146,6 +150,8 @@ class Messages(_SyncResource[AsyncMessages]):
 
 
 class Models(_SyncResource[AsyncModels]):
+    """``client.models`` of the sync client (see ``AsyncModels``)."""
+
     retrieve = blocking(AsyncModels.retrieve)
 
     def list(self, *, limit: int | None = None, **options: Unpack[RequestOptions]) -> Paginator[ModelInfo]:

@@ -94,6 +94,10 @@ class _AiohttpResponse(Response):
         return self._body
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        if self._body is not None:
+            if self._body:
+                yield self._body
+            return
         content = self._response.content
         try:
             while True:
@@ -156,19 +160,19 @@ class AiohttpTransport(AsyncTransport):
         )
         started = time.monotonic()
         try:
-            coro = session.request(
-                request.method,
-                request.url,
-                data=request.content,
-                headers=request.headers,
-                timeout=client_timeout,
-                allow_redirects=False,
-            )
-            if timeout.total is not None:
-                async with asyncio.timeout(timeout.total):
-                    response = await coro
-            else:
-                response = await coro
+            async with asyncio.timeout(timeout.total):
+                response = await session.request(
+                    request.method,
+                    request.url,
+                    data=request.content,
+                    headers=request.headers,
+                    timeout=client_timeout,
+                    allow_redirects=False,
+                )
+                wrapped = _AiohttpResponse(response, timeout)
+                if not request.stream:
+                    # ``total`` bounds the whole of a non-streamed attempt, body included.
+                    await wrapped.aread()
         except TimeoutError as exc:
             waited = time.monotonic() - started
             raise APITimeoutError(f"Request timed out after {waited:.2f} s.") from exc
@@ -176,7 +180,7 @@ class AiohttpTransport(AsyncTransport):
             raise APIConnectionError(f"Connection error: {type(exc).__name__}: {exc}") from exc
         except OSError as exc:
             raise APIConnectionError(f"Connection error: {exc}") from exc
-        return _AiohttpResponse(response, timeout)
+        return wrapped
 
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:

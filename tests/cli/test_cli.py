@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from claudegate.cli import app
+from claudegate.client import Client, RetryPolicy
+from claudegate.simulator import SimulatorConfig, create_app
+from claudegate.testing import LiveServer
+
+runner = CliRunner()
+
+
+def test_chat_streams_from_the_built_in_simulator() -> None:
+    result = runner.invoke(app, ["chat", "Tell me about lighthouses", "--max-tokens", "64"])
+    assert result.exit_code == 0, result.output
+    assert "lighthouses" in result.output
+    assert "stop: end_turn" in result.output
+
+
+def test_chat_against_a_base_url_with_a_key() -> None:
+    key = "sk-cli-test-key-0001"
+    with LiveServer(create_app(SimulatorConfig(api_keys=(key,)))) as server:
+        ok = runner.invoke(app, ["chat", "Hello harbour", "--base-url", server.base_url, "--api-key", key])
+        bad = runner.invoke(
+            app, ["chat", "Hello", "--base-url", server.base_url, "--api-key", "sk-wrong-key-0001"]
+        )
+    assert ok.exit_code == 0 and "harbour" in ok.output
+    assert bad.exit_code == 1 and "authentication_error" in bad.output
+    assert "sk-wrong-key-0001" not in bad.output
+
+
+def test_chat_without_a_key_for_a_remote_url_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.setenv("CLAUDEGATE_SECRETS_FILE", str(tmp_path / "none.sh"))
+    result = runner.invoke(app, ["chat", "Hi", "--base-url", "http://127.0.0.1:9"])
+    assert result.exit_code != 0 and "no API key" in result.output
+
+
+def test_sim_command_serves_on_the_given_port() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claudegate.cli", "sim", "--port", str(port), "--fault", "529;times=1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        with Client(
+            api_key="sk-any-key-0001",
+            base_url=f"http://127.0.0.1:{port}",
+            retry=RetryPolicy(max_retries=1, max_retry_after=0.1, initial_delay=0.01),
+        ) as client:
+            message = client.messages.create(
+                model="claude-sonnet-5", max_tokens=32, messages=[{"role": "user", "content": "ping"}]
+            )
+        assert message.stop_reason == "end_turn"
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    assert f"127.0.0.1:{port}" in out.decode()
