@@ -15,6 +15,7 @@ from claudegate.errors import (
     APIConnectionError,
     APITimeoutError,
     AuthenticationError,
+    BadRequestError,
     InternalServerError,
     NotFoundError,
     OverloadedError,
@@ -263,3 +264,35 @@ async def test_wrong_key_is_an_authentication_error() -> None:
         ) as client:
             assert (await client.messages.create(**ASK)).stop_reason == "end_turn"
     assert "sk-wrong-key-0001" not in str(info.value)
+
+
+FAULT_ERRORS: list[tuple[str, type[Exception]]] = [
+    ("429", RateLimitError),
+    ("529", OverloadedError),
+    ("500", InternalServerError),
+    ("400", BadRequestError),
+    ("reset-before", APIConnectionError),
+    ("reset-mid:2", APIConnectionError),
+    ("error-mid:2", OverloadedError),
+    ("stall", APITimeoutError),
+]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize(("fault", "error"), FAULT_ERRORS, ids=[f for f, _ in FAULT_ERRORS])
+async def test_each_fault_raises_its_error_class_without_retry(
+    client: AsyncClient, sim: tuple[SimulatorApp, str], fault: str, error: type[Exception], stream: bool
+) -> None:
+    options: dict[str, Any] = {
+        "extra_headers": {"x-sim-fault": fault},
+        "timeout": Timeout(total=0.5, read=0.5),
+    }
+    started = time.monotonic()
+    with pytest.raises(error):
+        if stream:
+            async with client.messages.stream(**ASK, **options) as s:
+                await s.until_done()
+        else:
+            await client.messages.create(**ASK, **options)
+    assert time.monotonic() - started < 2
+    assert len(attempts_logged(sim)) == 1
