@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from claudegate.client import AsyncClient, Client, MockTransport, RetryPolicy, Timeout
     from claudegate.errors import (
         APIConnectionError,
+        APIResponseValidationError,
         APIStatusError,
         APITimeoutError,
         AuthenticationError,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APIConnectionError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AsyncClient",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -90,13 +89,13 @@ def chat(
                     system=system,
                 )
         else:
-            key = api_key or os.environ.get("ANTHROPIC_API_KEY")
             from claudegate.client import resolve_api_key
 
-            resolved = resolve_api_key(key)
+            resolved = resolve_api_key(api_key)
             if resolved is None:
                 raise typer.BadParameter(
-                    "no API key: pass --api-key or set ANTHROPIC_API_KEY", param_hint="--api-key"
+                    "no API key: pass --api-key, set ANTHROPIC_API_KEY, or add it to secret/-secrets.sh",
+                    param_hint="--api-key",
                 )
             _stream_chat(
                 prompt,

@@ -14,10 +14,13 @@ Every exception the library raises on purpose is a ``ClaudegateError``::
      │    ├── RateLimitError           429 rate_limit_error
      │    ├── InternalServerError      500 and any other 5xx (api_error)
      │    └── OverloadedError          529 overloaded_error
-     ├── StreamProtocolError           a stream broke the event-order contract (or was cut short)
+     ├── APIResponseValidationError    a 2xx answer whose body does not fit the documented shape
+     ├── StreamProtocolError           a stream broke the event-order contract
      ├── CircuitOpenError              a circuit breaker refused the call without sending it
      ├── QuotaExceededError            a local quota refused the call without sending it
      └── UserError                     the caller misused the library (bad argument, invalid request)
+          └── TranslationError         an OpenAI request that cannot become an Anthropic one
+                                       (claudegate.translate)
 
 Tool signals (``ToolRetry``, ``ToolError``) are raised by user code inside tools; they are not
 errors of the library and are not part of this tree.
@@ -33,6 +36,7 @@ from typing import Any, ClassVar
 __all__ = [
     "ERROR_TYPE_STATUS",
     "APIConnectionError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
@@ -165,9 +169,19 @@ class OverloadedError(APIStatusError):
     default_status = 529
 
 
+class APIResponseValidationError(ClaudegateError):
+    """The API answered 2xx, but the body does not fit the documented shape; ``body`` keeps it."""
+
+    def __init__(self, message: str, *, body: object = None, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.body = body
+        self.request_id = request_id
+
+
 class StreamProtocolError(ClaudegateError):
-    """A stream broke the event-order contract (a delta before its block start, two message_start,
-    a stream that ended before ``message_stop``)."""
+    """A stream broke the event-order contract (a delta before its block start, a second
+    ``message_start``, a delta that does not fit its block). A stream cut short by the network is
+    an ``APIConnectionError`` instead."""
 
 
 class CircuitOpenError(ClaudegateError):
@@ -217,6 +231,8 @@ _BY_TYPE: dict[str, type[APIStatusError]] = {
     "api_error": InternalServerError,
     "overloaded_error": OverloadedError,
 }
+
+_MAX_MESSAGE = 1000
 
 ERROR_TYPE_STATUS: Mapping[str, int] = {
     "invalid_request_error": 400,
@@ -272,6 +288,8 @@ def error_from_envelope(
     cls = status_error_class(status_code, error_type)
     if message is None:
         message = body if isinstance(body, str) and body else f"HTTP {status_code}"
+    if len(message) > _MAX_MESSAGE:  # an HTML error page from a proxy, say: keep errors loggable
+        message = message[:_MAX_MESSAGE] + f"… ({len(message)} characters)"
     return cls(
         message,
         status_code=status_code,

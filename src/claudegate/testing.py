@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from types import TracebackType
 from typing import Any
 
@@ -45,7 +46,8 @@ class LiveServer:
     def base_url(self) -> str:
         return f"http://{self._host}:{self.port}"
 
-    def start(self) -> LiveServer:
+    def start(self, timeout: float = 10.0) -> LiveServer:
+        """Start serving; raise if the server is not up within ``timeout`` seconds."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self._host, self._port))
@@ -58,18 +60,22 @@ class LiveServer:
         def run() -> None:
             try:
                 asyncio.run(server.serve(sockets=[sock]))
-            except BaseException as exc:  # surfaced by start() / stop()
+            except BaseException as exc:  # reported by start() when serving never began
                 self._error = exc
 
         self._thread = threading.Thread(target=run, name="claudegate-live-server", daemon=True)
         self._thread.start()
+        deadline = time.monotonic() + timeout
         while not server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError(f"server failed to start: {self._error!r}")
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                error = self._error
+                self.stop()
+                raise RuntimeError(f"server failed to start within {timeout} s: {error!r}")
             self._thread.join(0.005)
         return self
 
     def stop(self) -> None:
+        """Stop serving and release the port (idempotent)."""
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -78,6 +84,7 @@ class LiveServer:
             self._socket.close()
         self._server = None
         self._thread = None
+        self._socket = None
 
     def __enter__(self) -> LiveServer:
         return self.start()

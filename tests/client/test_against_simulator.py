@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -129,10 +130,11 @@ async def test_batch_runs_to_results(client: AsyncClient) -> None:
     assert batch.processing_status == "in_progress"
     deadline = time.monotonic() + 5
     while batch.processing_status != "ended" and time.monotonic() < deadline:
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
         batch = await client.messages.batches.retrieve(batch.id)
     assert batch.processing_status == "ended" and batch.request_counts.succeeded == 3
-    results = [r async for r in await client.messages.batches.results(batch.id)]
+    async with await client.messages.batches.results(batch.id) as stream:
+        results = [r async for r in stream]
     assert sorted(r.custom_id for r in results) == ["req-0", "req-1", "req-2"]
     assert all(r.result.type == "succeeded" for r in results)
     listed = [b.id async for b in client.messages.batches.list(limit=1)]

@@ -12,7 +12,7 @@ from claudegate.client._caching import (
     cache_tools,
 )
 from claudegate.client._client import DEFAULT_BASE_URL, AsyncClient
-from claudegate.client._curl import redact_headers, to_curl
+from claudegate.client._curl import to_curl
 from claudegate.client._images import (
     IMAGE_MEDIA_TYPES,
     MAX_IMAGE_BYTES,
@@ -26,7 +26,13 @@ from claudegate.client._pagination import AsyncPaginator, Page
 from claudegate.client._params import BatchRequestParam, ClientOptions, MessageCreateArgs, RequestOptions
 from claudegate.client._resources import AsyncBatches, AsyncMessages, AsyncModels
 from claudegate.client._retry import RetryPolicy
-from claudegate.client._secrets import ApiKey, load_secrets_file, resolve_api_key
+from claudegate.client._secrets import (
+    SECRET_HEADERS,
+    ApiKey,
+    load_secrets_file,
+    redact_headers,
+    resolve_api_key,
+)
 from claudegate.client._streaming import AsyncMessageStream, AsyncMessageStreamManager
 from claudegate.client._sync import (
     Batches,
@@ -45,6 +51,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "IMAGE_MEDIA_TYPES",
     "MAX_IMAGE_BYTES",
+    "SECRET_HEADERS",
     "AiohttpTransport",
     "ApiKey",
     "AsyncBatches",

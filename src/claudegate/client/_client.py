@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Unpack
+from typing import Any, TypeVar, Unpack
 from urllib.parse import urlencode
 
 import orjson
+from pydantic import ValidationError
 
 from claudegate._version import __version__
 from claudegate.client._curl import to_curl
@@ -19,15 +20,46 @@ from claudegate.client._retry import RetryPolicy
 from claudegate.client._secrets import ApiKey, resolve_api_key
 from claudegate.client._timeouts import Timeout
 from claudegate.client._transport import AiohttpTransport, AsyncTransport, Request, Response
-from claudegate.errors import APIConnectionError, APIStatusError, UserError, error_from_envelope
+from claudegate.errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    UserError,
+    error_from_envelope,
+)
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncClient"]
 
 log = logging.getLogger("claudegate.client")
+T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
-_UNSET: Any = object()
+UNSET: Any = object()
+"""Marks an option the caller did not give (None is a value: e.g. ``retry=None`` means no retry)."""
+
+
+def parse_body(parse: Callable[[Any], T], data: Any, request_id: str | None = None) -> T:
+    """Build a typed model from a decoded answer, as a tree error when it does not fit."""
+    try:
+        return parse(data)
+    except ValidationError as exc:
+        raise APIResponseValidationError(
+            f"the answer does not fit the expected shape: {exc.error_count()} problem(s), first at "
+            f"{'.'.join(str(p) for p in exc.errors()[0]['loc'])}: {exc.errors()[0]['msg']}",
+            body=data,
+            request_id=request_id,
+        ) from exc
+
+
+def _json_default(value: Any) -> Any:
+    """Serialise what orjson does not know: wire models (``to_dict``) and other mappings."""
+    to_dict = getattr(value, "to_dict", None)
+    if to_dict is not None:
+        return to_dict()
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 class AsyncClient:
@@ -138,7 +170,7 @@ class AsyncClient:
             content = body
         else:
             extra_body = opts.get("extra_body")
-            content = orjson.dumps({**body, **extra_body} if extra_body else body)
+            content = orjson.dumps({**body, **extra_body} if extra_body else body, default=_json_default)
         url = self.base_url + path
         if query:
             pairs = {k: v for k, v in query.items() if v is not None}
@@ -151,13 +183,13 @@ class AsyncClient:
         """The request as a ``curl`` command with the key redacted."""
         return to_curl(request)
 
-    async def send(self, request: Request, *, retry: RetryPolicy | None = _UNSET) -> Response:
+    async def send(self, request: Request, *, retry: RetryPolicy | None = UNSET) -> Response:
         """Send with the retry policy; return a 2xx response whose body has not been read.
 
         Raises ``APIStatusError`` subclasses for error statuses and ``APIConnectionError`` /
         ``APITimeoutError`` when no answer came, with ``attempts`` set to the attempts made.
         """
-        policy: RetryPolicy = self.retry if retry is _UNSET else (retry or RetryPolicy.none())
+        policy: RetryPolicy = self.retry if retry is UNSET else (retry or RetryPolicy.none())
         attempt = 0
         while True:
             attempt += 1
@@ -236,7 +268,7 @@ class AsyncClient:
     ) -> Any:
         """Send a request and decode its JSON answer."""
         request = self.build_request(method, path, body, options=options, query=query)
-        response = await self.send(request, retry=(options or {}).get("retry", _UNSET))
+        response = await self.send(request, retry=(options or {}).get("retry", UNSET))
         raw = await response.aread()
         try:
             return orjson.loads(raw)

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import shlex
 
+from claudegate.client._secrets import SECRET_HEADERS
 from claudegate.client._transport import Request
 
-__all__ = ["SECRET_HEADERS", "redact_headers", "to_curl"]
+__all__ = ["to_curl"]
 
-SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "x-admin-key"})
 _PLACEHOLDER = {"x-api-key": "$ANTHROPIC_API_KEY", "authorization": "Bearer $ANTHROPIC_API_KEY"}
-
-
-def redact_headers(headers: dict[str, str]) -> dict[str, str]:
-    """A copy of ``headers`` with each secret header's value replaced by ``<redacted>``."""
-    return {
-        name: ("<redacted>" if name.lower() in SECRET_HEADERS else value) for name, value in headers.items()
-    }
 
 
 def to_curl(request: Request) -> str:

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
+from claudegate.errors import UserError
+
 __all__ = ["Portal"]
 
 T = TypeVar("T")
+
+_DONE: Any = object()
+_AHEAD = 64
+"""How many items an iterator may run ahead of the thread that consumes them."""
+
+
+class _Raised:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
 class Portal:
@@ -19,9 +33,12 @@ class Portal:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
+            if self._closed:
+                raise UserError("this client is closed; create a new one")
             if self._loop is None:
                 loop = asyncio.new_event_loop()
                 ready = threading.Event()
@@ -39,7 +56,11 @@ class Portal:
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the portal loop and return its result (re-raising its exception)."""
-        loop = self._ensure_loop()
+        try:
+            loop = self._ensure_loop()
+        except BaseException:
+            coro.close()
+            raise
         if threading.current_thread() is self._thread:
             coro.close()
             raise RuntimeError("the sync client cannot be called from inside its own event loop")
@@ -51,29 +72,65 @@ class Portal:
             raise
 
     def iterate(self, iterator: AsyncIterator[T]) -> Iterator[T]:
-        """Drive an async iterator from the calling thread, one item per round trip."""
+        """Drive an async iterator from the calling thread.
+
+        One task on the portal loop pumps items into a queue that runs at most ``_AHEAD`` items
+        ahead, so each item costs a queue hand-off rather than a cross-thread round trip.
+        """
+        loop = self._ensure_loop()
+        items: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        credits = asyncio.Semaphore(_AHEAD)  # used on the loop only; released from here by call_soon
+
+        async def pump() -> None:
+            try:
+                async for item in iterator:
+                    await credits.acquire()
+                    items.put(item)
+            except BaseException as exc:  # handed to the consumer, who raises it
+                items.put(_Raised(exc))
+            else:
+                items.put(_DONE)
+            finally:
+                closer = getattr(iterator, "aclose", None)
+                if closer is not None:
+                    await closer()
+
+        future = asyncio.run_coroutine_threadsafe(pump(), loop)
+        finished = False
         try:
             while True:
-                try:
-                    yield self.call(_next(iterator))
-                except StopAsyncIteration:
+                item = items.get()
+                if item is _DONE:
+                    finished = True
                     return
+                if isinstance(item, _Raised):
+                    finished = True
+                    if isinstance(item.error, asyncio.CancelledError):
+                        return
+                    raise item.error
+                loop.call_soon_threadsafe(credits.release)
+                yield item
         finally:
-            closer = getattr(iterator, "aclose", None)
-            if closer is not None and self._loop is not None and not self._loop.is_closed():
-                self.call(closer())
+            if not finished:
+                future.cancel()
+            try:
+                future.result(timeout=10)
+            except (asyncio.CancelledError, TimeoutError, Exception):
+                pass
 
     def close(self) -> None:
-        """Stop the loop thread (idempotent)."""
+        """Stop the loop thread (idempotent); the portal refuses work afterwards."""
         with self._lock:
+            self._closed = True
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
-        if loop is None or thread is None:
+        if loop is None or thread is None or loop.is_closed():
             return
+        try:
+            asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result(timeout=5)
+        except Exception:
+            pass
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
-        loop.close()
-
-
-async def _next(iterator: AsyncIterator[T]) -> T:
-    return await iterator.__anext__()
+        if not thread.is_alive():
+            loop.close()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, Unpack, cast
+from urllib.parse import quote
 
 import orjson
 
+from claudegate.client._client import UNSET as _UNSET
+from claudegate.client._client import parse_body
 from claudegate.client._curl import to_curl
 from claudegate.client._observers import StreamObserver
 from claudegate.client._pagination import AsyncPaginator
@@ -18,6 +22,7 @@ from claudegate.client._params import (
     RequestOptions,
 )
 from claudegate.client._streaming import AsyncMessageStream, AsyncMessageStreamManager
+from claudegate.client._transport import Response
 from claudegate.client._validation import validate_count_tokens_request, validate_message_request
 from claudegate.errors import UserError
 from claudegate.types import (
@@ -32,21 +37,7 @@ from claudegate.types import (
 if TYPE_CHECKING:
     from claudegate.client._client import AsyncClient
 
-__all__ = ["AsyncBatches", "AsyncMessages", "AsyncModels"]
-
-
-def to_jsonable(value: Any) -> Any:
-    """Plain JSON data from models (``to_dict``), mappings and sequences, leaving the rest as is."""
-    if isinstance(value, dict):
-        return {k: to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    to_dict = getattr(value, "to_dict", None)
-    if to_dict is not None:
-        return to_dict()
-    if isinstance(value, Mapping):
-        return {k: to_jsonable(v) for k, v in value.items()}
-    return value
+__all__ = ["AsyncBatches", "AsyncMessages", "AsyncModels", "BatchResults"]
 
 
 def split_args(args: Mapping[str, Any]) -> tuple[dict[str, Any], RequestOptions]:
@@ -57,8 +48,24 @@ def split_args(args: Mapping[str, Any]) -> tuple[dict[str, Any], RequestOptions]
         if key in REQUEST_OPTION_KEYS:
             options[key] = value
         else:
-            body[key] = to_jsonable(value)
+            body[key] = value
     return body, cast(RequestOptions, options)
+
+
+def _segment(value: str) -> str:
+    """An id made safe as one URL path segment."""
+    return quote(value, safe="")
+
+
+def _page_fetcher(
+    client: AsyncClient, path: str, limit: int | None, options: RequestOptions
+) -> Callable[[str | None], Awaitable[dict[str, Any]]]:
+    async def fetch(after_id: str | None) -> dict[str, Any]:
+        query = {"limit": limit, "after_id": after_id}
+        data: dict[str, Any] = await client.request_json("GET", path, options=options, query=query)
+        return data
+
+    return fetch
 
 
 class AsyncMessages:
@@ -87,7 +94,7 @@ class AsyncMessages:
         """
         body, options = self._body(args, stream=False)
         data = await self._client.request_json("POST", "/v1/messages", body, options=options)
-        return parse_message(data)
+        return parse_body(parse_message, data)
 
     def stream(
         self, *, observers: Sequence[StreamObserver] = (), **args: Unpack[MessageCreateArgs]
@@ -101,8 +108,7 @@ class AsyncMessages:
 
         async def open_stream() -> AsyncMessageStream:
             request = client.build_request("POST", "/v1/messages", body, stream=True, options=options)
-            retry = options.get("retry", client.retry)
-            response = await client.send(request, retry=retry)
+            response = await client.send(request, retry=options.get("retry", _UNSET))
             return AsyncMessageStream(response, observers)
 
         return AsyncMessageStreamManager(open_stream)
@@ -113,7 +119,7 @@ class AsyncMessages:
         if self._client.validate_requests:
             validate_count_tokens_request(body)
         data = await self._client.request_json("POST", "/v1/messages/count_tokens", body, options=options)
-        return MessageTokensCount.model_validate(data)
+        return parse_body(MessageTokensCount.model_validate, data)
 
     def to_curl(self, **args: Unpack[MessageCreateArgs]) -> str:
         """The ``curl`` command ``create`` would run (the key as ``$ANTHROPIC_API_KEY``)."""
@@ -146,8 +152,8 @@ class AsyncModels:
         """One model by id or alias."""
         if not model_id:
             raise UserError("model_id must not be empty", field="model_id")
-        data = await self._client.request_json("GET", f"/v1/models/{model_id}", options=options)
-        return ModelInfo.model_validate(data)
+        data = await self._client.request_json("GET", f"/v1/models/{_segment(model_id)}", options=options)
+        return parse_body(ModelInfo.model_validate, data)
 
 
 class AsyncBatches:
@@ -173,7 +179,7 @@ class AsyncBatches:
                     f"requests[{i}].custom_id: duplicate {custom_id!r}", field=f"requests[{i}].custom_id"
                 )
             seen.add(custom_id)
-            params = to_jsonable(dict(item.get("params") or {}))
+            params = dict(item.get("params") or {})
             if self._client.validate_requests:
                 try:
                     validate_message_request(params)
@@ -184,62 +190,84 @@ class AsyncBatches:
         data = await self._client.request_json(
             "POST", "/v1/messages/batches", {"requests": items}, options=options
         )
-        return MessageBatch.model_validate(data)
+        return parse_body(MessageBatch.model_validate, data)
 
     async def retrieve(self, batch_id: str, **options: Unpack[RequestOptions]) -> MessageBatch:
         """The batch's current state."""
-        data = await self._client.request_json("GET", f"/v1/messages/batches/{batch_id}", options=options)
-        return MessageBatch.model_validate(data)
+        data = await self._client.request_json(
+            "GET", f"/v1/messages/batches/{_segment(batch_id)}", options=options
+        )
+        return parse_body(MessageBatch.model_validate, data)
 
     def list(
         self, *, limit: int | None = None, **options: Unpack[RequestOptions]
     ) -> AsyncPaginator[MessageBatch]:
         """Every batch, page by page as you iterate."""
-        client = self._client
-
-        async def fetch(after_id: str | None) -> dict[str, Any]:
-            query = {"limit": limit, "after_id": after_id}
-            data: dict[str, Any] = await client.request_json(
-                "GET", "/v1/messages/batches", options=options, query=query
-            )
-            return data
-
-        return AsyncPaginator(fetch, MessageBatch.model_validate)
+        fetch = _page_fetcher(self._client, "/v1/messages/batches", limit, options)
+        return AsyncPaginator(fetch, partial(parse_body, MessageBatch.model_validate))
 
     async def cancel(self, batch_id: str, **options: Unpack[RequestOptions]) -> MessageBatch:
         """Ask the batch to stop; requests not yet run end as ``canceled``."""
         data = await self._client.request_json(
-            "POST", f"/v1/messages/batches/{batch_id}/cancel", options=options
+            "POST", f"/v1/messages/batches/{_segment(batch_id)}/cancel", options=options
         )
-        return MessageBatch.model_validate(data)
+        return parse_body(MessageBatch.model_validate, data)
 
     async def delete(self, batch_id: str, **options: Unpack[RequestOptions]) -> dict[str, Any]:
         """Delete an ended batch."""
         data: dict[str, Any] = await self._client.request_json(
-            "DELETE", f"/v1/messages/batches/{batch_id}", options=options
+            "DELETE", f"/v1/messages/batches/{_segment(batch_id)}", options=options
         )
         return data
 
-    async def results(self, batch_id: str, **options: Unpack[RequestOptions]) -> AsyncIterator[BatchResult]:
-        """Each request's result as the JSONL body streams in (in any order)."""
+    async def results(self, batch_id: str, **options: Unpack[RequestOptions]) -> BatchResults:
+        """Each request's result as the JSONL body streams in (in any order).
+
+        >>> async with await client.messages.batches.results(batch.id) as results:
+        ...     async for item in results: ...
+        """
         client = self._client
-        path = f"/v1/messages/batches/{batch_id}/results"
-        request = client.build_request("GET", path, stream=True, options=options)
+        request = client.build_request(
+            "GET", f"/v1/messages/batches/{_segment(batch_id)}/results", stream=True, options=options
+        )
         request.headers["accept"] = "application/binary"
-        response = await client.send(request, retry=options.get("retry", client.retry))
+        return BatchResults(await client.send(request, retry=options.get("retry", _UNSET)))
 
-        async def lines() -> AsyncIterator[BatchResult]:
-            pending = b""
-            try:
-                async for chunk in response.aiter_bytes():
-                    pending += chunk
-                    *complete, pending = pending.split(b"\n")
-                    for line in complete:
-                        if line.strip():
-                            yield BatchResult.model_validate(orjson.loads(line))
-                if pending.strip():
-                    yield BatchResult.model_validate(orjson.loads(pending))
-            finally:
-                await response.aclose()
 
-        return lines()
+class BatchResults:
+    """Batch results read line by line from the response; closing it releases the connection."""
+
+    def __init__(self, response: Response) -> None:
+        self._response = response
+        self._lines = self._read()
+
+    async def _read(self) -> AsyncGenerator[BatchResult, None]:
+        pending = b""
+        try:
+            async for chunk in self._response.aiter_bytes():
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                for line in complete:
+                    if line.strip():
+                        yield parse_body(BatchResult.model_validate, orjson.loads(line))
+            if pending.strip():
+                yield parse_body(BatchResult.model_validate, orjson.loads(pending))
+        finally:
+            await self._response.aclose()
+
+    def __aiter__(self) -> AsyncIterator[BatchResult]:
+        return self._lines
+
+    async def __anext__(self) -> BatchResult:
+        return await self._lines.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection (also when nothing was read)."""
+        await self._lines.aclose()
+        await self._response.aclose()
+
+    async def __aenter__(self) -> BatchResults:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

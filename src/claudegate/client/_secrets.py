@@ -11,12 +11,15 @@ import hashlib
 import hmac
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from claudegate.errors import UserError
 
-__all__ = ["ApiKey", "load_secrets_file", "resolve_api_key"]
+__all__ = ["SECRET_HEADERS", "ApiKey", "load_secrets_file", "redact_headers", "resolve_api_key"]
 
+SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "x-admin-key"})
+"""Headers whose values are secrets: redacted wherever headers are shown."""
 SECRETS_FILE_ENV = "CLAUDEGATE_SECRETS_FILE"
 SECRETS_FILE_NAME = Path("secret") / "-secrets.sh"
 _KEY_FORMAT = re.compile(r"[!#-&(-\[\]-~]{8,512}")  # printable ASCII, no quotes or backslash
@@ -121,3 +124,10 @@ def resolve_api_key(
         if value:
             return ApiKey(value)
     return None
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A copy of ``headers`` with each secret header's value replaced by ``<redacted>``."""
+    return {
+        name: ("<redacted>" if name.lower() in SECRET_HEADERS else value) for name, value in headers.items()
+    }

@@ -12,10 +12,11 @@ from typing import Any
 
 import orjson
 
+from claudegate.client._client import parse_body
 from claudegate.client._observers import StreamObserver, notify
 from claudegate.client._transport import Response
 from claudegate.errors import APIConnectionError, StreamProtocolError, error_from_envelope
-from claudegate.sse import MessageAccumulator, SSEDecoder
+from claudegate.sse import MessageAccumulator, ServerSentEvent, SSEDecoder
 from claudegate.types import Message, StreamEvent, parse_message, parse_stream_event
 
 __all__ = ["AsyncMessageStream", "AsyncMessageStreamManager"]
@@ -39,43 +40,42 @@ class AsyncMessageStream:
 
     async def _event_dicts(self) -> AsyncGenerator[dict[str, Any], None]:
         decoder = SSEDecoder()
-        accumulator = self._accumulator
-        observers = self._observers
         try:
             async for chunk in self.response.aiter_bytes():
                 for sse in decoder.feed(chunk):
-                    if sse.event is None or not sse.data:
-                        continue
-                    event = orjson.loads(sse.data)
-                    kind = event.get("type")
-                    if kind == "error":
-                        raise error_from_envelope(
-                            None, event, request_id=self.request_id, attempts=self.attempts
-                        )
-                    accumulator.feed(event)
-                    if observers:
-                        self._notify(kind, event)
-                    yield event
+                    event = self._handle(sse)
+                    if event is not None:
+                        yield event
             for sse in decoder.flush():
-                if sse.event is not None and sse.data:
-                    event = orjson.loads(sse.data)
-                    accumulator.feed(event)
+                event = self._handle(sse)
+                if event is not None:
                     yield event
-            if not accumulator.done:
+            if not self._accumulator.done:
                 raise APIConnectionError(
                     "the stream ended before message_stop: the connection was closed early",
                     attempts=self.attempts,
                 )
-        except orjson.JSONDecodeError as exc:
-            error: BaseException = StreamProtocolError(f"a stream event's data is not JSON: {exc}")
-            notify(observers, "on_error", error)
-            raise error from exc
-        except BaseException as exc:
-            if isinstance(exc, Exception):
-                notify(observers, "on_error", exc)
+        except Exception as exc:
+            notify(self._observers, "on_error", exc)
             raise
         finally:
             await self.response.aclose()
+
+    def _handle(self, sse: ServerSentEvent) -> dict[str, Any] | None:
+        """One decoded frame: checked, accumulated and observed; None for frames to skip."""
+        if sse.event is None or not sse.data:  # frames without ``event:`` are not Anthropic events
+            return None
+        try:
+            event: dict[str, Any] = orjson.loads(sse.data)
+        except orjson.JSONDecodeError as exc:
+            raise StreamProtocolError(f"a stream event's data is not JSON: {exc}") from exc
+        kind = event.get("type")
+        if kind == "error":
+            raise error_from_envelope(None, event, request_id=self.request_id, attempts=self.attempts)
+        self._accumulator.feed(event)
+        if self._observers:
+            self._notify(kind, event)
+        return event
 
     def _notify(self, kind: str | None, event: dict[str, Any]) -> None:
         if kind == "content_block_delta":
@@ -130,7 +130,7 @@ class AsyncMessageStream:
         """Read to the end and return the accumulated message."""
         if self._final is None:
             await self.until_done()
-            self._final = parse_message(self._accumulator.message)
+            self._final = parse_body(parse_message, self._accumulator.message, self.request_id)
         return self._final
 
     async def get_final_text(self) -> str:
@@ -139,8 +139,9 @@ class AsyncMessageStream:
         return "".join(getattr(block, "text", "") for block in message.content if block.type == "text")
 
     async def close(self) -> None:
-        """Stop reading and release the connection."""
+        """Stop reading and release the connection (also when nothing was read)."""
         await self._events.aclose()
+        await self.response.aclose()
 
 
 class AsyncMessageStreamManager:

@@ -3,6 +3,7 @@ each sync method forwards to its async twin through ``blocking``."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, Unpack
@@ -158,6 +159,15 @@ class Models(_SyncResource[AsyncModels]):
         return Paginator(self._async.list(limit=limit, **options), self._portal)
 
 
+def _shutdown(client: AsyncClient, portal: Portal) -> None:
+    try:
+        portal.call(client.aclose())
+    except Exception:  # a closed portal: nothing left to release
+        pass
+    finally:
+        portal.close()
+
+
 class Client:
     """Sync client for the Claude API: the same options and calls as ``AsyncClient``.
 
@@ -172,6 +182,8 @@ class Client:
         self._async = AsyncClient(**options)
         self.messages = Messages(self._async.messages, self._portal)
         self.models = Models(self._async.models, self._portal)
+        # A client dropped without close() still releases its connections and its loop thread.
+        self._finalizer = weakref.finalize(self, _shutdown, self._async, self._portal)
 
     def __repr__(self) -> str:
         return repr(self._async).replace("AsyncClient(", "Client(", 1)
@@ -185,11 +197,8 @@ class Client:
         return self._async.base_url
 
     def close(self) -> None:
-        """Close pooled connections and stop the loop thread."""
-        try:
-            self._portal.call(self._async.aclose())
-        finally:
-            self._portal.close()
+        """Close pooled connections and stop the loop thread (idempotent)."""
+        self._finalizer()
 
     def __enter__(self) -> Client:
         return self

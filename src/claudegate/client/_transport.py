@@ -16,22 +16,33 @@ from dataclasses import dataclass, field
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from claudegate.client._secrets import redact_headers
 from claudegate.client._timeouts import Timeout
-from claudegate.errors import APIConnectionError, APITimeoutError
+from claudegate.errors import APIConnectionError, APITimeoutError, UserError
 
 __all__ = ["AiohttpTransport", "AsyncTransport", "Request", "Response"]
 
 
 @dataclass(slots=True)
 class Request:
-    """An HTTP request as the client built it. ``headers`` hold the real key: never log them whole."""
+    """An HTTP request as the client built it.
+
+    ``headers`` hold the real key; the ``repr`` redacts it, and so does ``to_curl``.
+    """
 
     method: str
     url: str
-    headers: dict[str, str]
-    content: bytes | None = None
+    headers: dict[str, str] = field(repr=False)
+    content: bytes | None = field(default=None, repr=False)
     timeout: Timeout = field(default_factory=Timeout)
     stream: bool = False
+
+    def __repr__(self) -> str:
+        size = len(self.content) if self.content is not None else 0
+        return (
+            f"Request({self.method} {self.url}, headers={redact_headers(self.headers)!r}, "
+            f"content={size} bytes, stream={self.stream})"
+        )
 
 
 class Response(ABC):
@@ -80,6 +91,7 @@ class _AiohttpResponse(Response):
         self.status_code = response.status
         self.headers: CIMultiDictProxy[str] = response.headers
         self._body: bytes | None = None
+        self.attempts = 1
 
     async def aread(self) -> bytes:
         if self._body is None:
@@ -136,7 +148,13 @@ class AiohttpTransport(AsyncTransport):
 
     def _get_session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._loop is not loop:
+        if self._session is not None and not self._session.closed and self._loop is not loop:
+            raise UserError(
+                "this client's connections belong to the event loop it was first used on; "
+                "create one AsyncClient per event loop (or use the sync Client)",
+                field="transport",
+            )
+        if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections,
                 limit_per_host=self._max_connections,
@@ -155,8 +173,10 @@ class AiohttpTransport(AsyncTransport):
     async def handle(self, request: Request) -> Response:
         session = self._get_session()
         timeout = request.timeout
+        # ``connect`` bounds opening a socket only; waiting for a pooled connection is bounded by
+        # ``total`` (aiohttp's own ``connect`` would also cover the pool wait).
         client_timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.connect
+            total=None, connect=None, sock_connect=timeout.connect, sock_read=timeout.read
         )
         started = time.monotonic()
         try:

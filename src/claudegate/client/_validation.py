@@ -24,6 +24,19 @@ def _fail(message: str, field: str) -> UserError:
     return UserError(f"{field}: {message}", field=field)
 
 
+def _as_mapping(value: object) -> Mapping[str, Any] | None:
+    """The value as a mapping: plain dicts first (the common, fast case), then wire models."""
+    if type(value) is dict:
+        return value
+    to_dict = getattr(type(value), "to_dict", None)
+    if to_dict is not None:
+        mapped: dict[str, Any] = to_dict(value)
+        return mapped
+    if isinstance(value, Mapping):
+        return value
+    return None
+
+
 def validate_message_request(body: Mapping[str, Any]) -> None:
     """Raise ``UserError`` naming the first field the API would reject."""
     model = body.get("model")
@@ -69,9 +82,10 @@ def _check_tools(tools: object) -> set[str]:
         return names
     if not isinstance(tools, list):
         raise _fail("must be a list of tool definitions", "tools")
-    for i, tool in enumerate(tools):
+    for i, raw_tool in enumerate(tools):
         field = f"tools[{i}]"
-        if not isinstance(tool, Mapping):
+        tool = _as_mapping(raw_tool)
+        if tool is None:
             raise _fail("must be an object", field)
         name = tool.get("name")
         if not isinstance(name, str) or not TOOL_NAME_PATTERN.match(name):
@@ -93,7 +107,8 @@ def _check_tools(tools: object) -> set[str]:
 def _check_tool_choice(choice: object, tool_names: set[str], *, has_tools: bool) -> None:
     if choice is None:
         return
-    if not isinstance(choice, Mapping) or choice.get("type") not in _TOOL_CHOICES:
+    choice = _as_mapping(choice)
+    if choice is None or choice.get("type") not in _TOOL_CHOICES:
         raise _fail(f"must be an object whose type is one of {', '.join(_TOOL_CHOICES)}", "tool_choice")
     kind = choice["type"]
     if kind in ("any", "tool") and not has_tools:
@@ -121,19 +136,19 @@ def _check_messages(messages: object) -> None:
     last = len(messages) - 1
     for i, message in enumerate(messages):
         field = f"messages[{i}]"
-        blocks = _check_message(message, field, is_last=i == last)
-        if message.get("role") == "system":
+        role, blocks = _check_message(message, field, is_last=i == last)
+        if role == "system":
             continue
-        _check_tool_pairing(message["role"], blocks, field, pending_tool_ids, pending_at)
-        pending_tool_ids = {
-            b["id"] for b in blocks if isinstance(b, Mapping) and b.get("type") == "tool_use" and "id" in b
-        }
+        _check_tool_pairing(role, blocks, field, pending_tool_ids, pending_at)
+        pending_tool_ids = {b["id"] for b in blocks if b.get("type") == "tool_use" and "id" in b}
         pending_at = field
     # A final assistant message with tool_use is a prefill the caller continues: allowed.
 
 
-def _check_message(message: object, field: str, *, is_last: bool) -> Sequence[Any]:
-    if not isinstance(message, Mapping):
+def _check_message(raw: object, field: str, *, is_last: bool) -> tuple[str, list[Mapping[str, Any]]]:
+    """Check one message; return its role and its content blocks as mappings."""
+    message = _as_mapping(raw)
+    if message is None:
         raise _fail("must be an object with role and content", field)
     role = message.get("role")
     if role not in ("user", "assistant", "system"):
@@ -143,14 +158,12 @@ def _check_message(message: object, field: str, *, is_last: bool) -> Sequence[An
         # An empty final assistant turn is allowed; any other empty text is rejected by the API.
         if not content.strip() and not (role == "assistant" and is_last and content == ""):
             raise _fail("text content must not be empty", f"{field}.content")
-        return ()
+        return role, []
     if not isinstance(content, list):
         raise _fail("content must be a string or a list of content blocks", f"{field}.content")
     if not content:
         raise _fail("content must not be an empty list", f"{field}.content")
-    for j, block in enumerate(content):
-        _check_block(block, f"{field}.content[{j}]")
-    return content
+    return role, [_check_block(block, f"{field}.content[{j}]") for j, block in enumerate(content)]
 
 
 def _check_tool_pairing(
@@ -168,17 +181,17 @@ def _check_tool_pairing(
                 f"{field}.content",
             )
     for j, block in enumerate(blocks):
-        if isinstance(block, Mapping) and block.get("type") == "tool_result":
-            if block.get("tool_use_id") not in pending_tool_ids:
-                raise _fail(
-                    f"tool_result for id {block.get('tool_use_id')!r} answers no tool_use of the previous "
-                    "assistant message",
-                    f"{field}.content[{j}].tool_use_id",
-                )
+        if block.get("type") == "tool_result" and block.get("tool_use_id") not in pending_tool_ids:
+            raise _fail(
+                f"tool_result for id {block.get('tool_use_id')!r} answers no tool_use of the previous "
+                "assistant message",
+                f"{field}.content[{j}].tool_use_id",
+            )
 
 
-def _check_block(block: object, field: str) -> None:
-    if not isinstance(block, Mapping):
+def _check_block(raw: object, field: str) -> Mapping[str, Any]:
+    block = _as_mapping(raw)
+    if block is None:
         raise _fail("a content block must be an object", field)
     kind = block.get("type")
     if kind == "text":
@@ -193,14 +206,16 @@ def _check_block(block: object, field: str) -> None:
             for k, sub in enumerate(inner):
                 _check_block(sub, f"{field}.content[{k}]")
     elif kind == "tool_use":
-        if not isinstance(block.get("input"), Mapping):
+        if _as_mapping(block.get("input")) is None:
             raise _fail("tool_use input must be an object", f"{field}.input")
     elif not isinstance(kind, str):
         raise _fail("every content block needs a string 'type'", f"{field}.type")
+    return block
 
 
-def _check_image(source: object, field: str) -> None:
-    if not isinstance(source, Mapping):
+def _check_image(raw: object, field: str) -> None:
+    source = _as_mapping(raw)
+    if source is None:
         raise _fail("an image needs a source object", field)
     kind = source.get("type")
     if kind == "url":

@@ -10,14 +10,14 @@ __all__ = ["CacheCreation", "MessageDeltaUsage", "ServerToolUsage", "Usage"]
 class CacheCreation(WireModel):
     """Cache-write tokens split by entry lifetime."""
 
-    ephemeral_5m_input_tokens: int
-    ephemeral_1h_input_tokens: int
+    ephemeral_5m_input_tokens: int | None = None
+    ephemeral_1h_input_tokens: int | None = None
 
 
 class ServerToolUsage(WireModel):
     """How many server-tool requests a message made (new tools add their own counters)."""
 
-    web_search_requests: int
+    web_search_requests: int | None = None
 
 
 class Usage(WireModel):
