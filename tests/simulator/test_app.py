@@ -209,3 +209,33 @@ async def test_serve_runs_the_simulator_under_uvicorn() -> None:
     finally:
         process.terminate()
         await process.wait()
+
+
+async def test_n8ns_credential_probe_with_an_older_model_is_answered(server: Live) -> None:
+    # The request n8n's Anthropic credential test sends, by raw HTTP as n8n does.
+    probe = {
+        "model": "claude-3-haiku-20240307",
+        "max_tokens": 1,
+        "messages": [{"role": "user", "content": "Hey"}],
+    }
+    headers = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01"}
+    async with aiohttp.ClientSession(server.base_url, headers=headers) as http:
+        async with http.post("/v1/messages", json=probe) as response:
+            assert response.status == 200
+            message = await response.json()
+        async with http.get("/v1/models/claude-3-haiku-20240307") as response:
+            model = await response.json()
+        async with http.post("/v1/messages", json={**probe, "max_tokens": 4097}) as response:
+            too_long = response.status, await response.json()
+    assert (message["model"], message["stop_reason"], message["usage"]["output_tokens"]) == (
+        "claude-3-haiku-20240307",
+        "max_tokens",
+        1,
+    )
+    assert (model["display_name"], model["created_at"]) == ("Claude Haiku 3", "2024-03-07T00:00:00Z")
+    assert too_long[0] == 400 and too_long[1]["error"]["message"].startswith("max_tokens: 4097 > 4096")
+
+
+def test_the_default_catalogue_is_newest_first() -> None:
+    released = [spec.created_at for spec in SimulatorConfig().models]
+    assert released == sorted(released, reverse=True)

@@ -94,15 +94,25 @@ async def test_reset_before_is_a_connection_error(client: anthropic.AsyncAnthrop
     assert server.app.simulator.log.entries()[-1]["status"] is None
 
 
-async def test_reset_mid_stream_cuts_the_connection_after_n_events(client: anthropic.AsyncAnthropic) -> None:
-    seen: list[str] = []
+async def test_reset_mid_stream_cuts_the_connection_after_n_events(
+    client: anthropic.AsyncAnthropic, server: Live
+) -> None:
+    seen: list[dict[str, Any]] = []
     with pytest.raises(httpx2.TransportError):
-        async with client.messages.stream(
-            model=MODEL, max_tokens=64, messages=HELLO, extra_headers=fault("reset-mid:4")
-        ) as stream:
-            async for event in stream:
-                seen.append(event.type)
-    assert "message_stop" not in seen and len(seen) <= 6
+        stream = await client.messages.create(
+            model=MODEL, max_tokens=64, messages=HELLO, stream=True, extra_headers=fault("reset-mid:4")
+        )
+        async for event in stream:
+            seen.append(event.to_dict())
+    sent = server.app.simulator.events({"model": MODEL, "max_tokens": 64, "messages": HELLO})
+    # Exactly four events arrive: the SDK hands on all but the ping among them.
+    assert [event["type"] for event in sent[:4]] == [
+        "message_start",
+        "content_block_start",
+        "ping",
+        "content_block_delta",
+    ]
+    assert seen == [event for event in sent[:4] if event["type"] != "ping"]
 
 
 async def test_reset_mid_json_is_a_connection_error(client: anthropic.AsyncAnthropic) -> None:
@@ -154,6 +164,19 @@ async def test_stall_makes_the_client_time_out(client: anthropic.AsyncAnthropic,
 
 async def test_a_configured_fault_hits_requests_without_the_header() -> None:
     with LiveServer(create_app(SimulatorConfig(fault="529;times=1"))) as server:
+        async with anthropic.AsyncAnthropic(base_url=server.base_url, api_key=API_KEY, max_retries=0) as sdk:
+            with pytest.raises(anthropic.OverloadedError):
+                await sdk.messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+            assert (await sdk.messages.create(model=MODEL, max_tokens=8, messages=HELLO)).type == "message"
+
+
+async def test_faults_spare_the_reachability_probe() -> None:
+    # Claude Code sends HEAD / first: it must not use up a times=1 fault meant for the API.
+    with LiveServer(create_app(SimulatorConfig(fault="529;times=1"))) as server:
+        async with aiohttp.ClientSession(server.base_url) as http:
+            for method in ("HEAD", "GET"):
+                async with http.request(method, "/", headers=fault("500")) as response:
+                    assert response.status == 200
         async with anthropic.AsyncAnthropic(base_url=server.base_url, api_key=API_KEY, max_retries=0) as sdk:
             with pytest.raises(anthropic.OverloadedError):
                 await sdk.messages.create(model=MODEL, max_tokens=8, messages=HELLO)

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import time
 from typing import Any
 
+import aiohttp
 import anthropic
+import orjson
 import pytest
 
+from claudegate.simulator import SimulatorConfig, create_app
+from claudegate.simulator._batches import BatchStore, rfc3339
+from claudegate.testing import LiveServer
 from tests.simulator.conftest import Live
 
 MODEL = "claude-opus-4-8"
@@ -94,3 +101,101 @@ async def test_invalid_batches_are_rejected(client: anthropic.AsyncAnthropic) ->
     twice: list[Any] = [{"custom_id": "same", "params": params("x")}] * 2
     with pytest.raises(anthropic.BadRequestError, match="duplicate"):
         await client.messages.batches.create(requests=twice)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def batch_body(count: int) -> dict[str, Any]:
+    return {"requests": [{"custom_id": f"r{i}", "params": params(f"question {i}")} for i in range(count)]}
+
+
+def test_only_requests_that_are_due_run_and_each_runs_once() -> None:
+    ran: list[str] = []
+
+    def create(request: Any) -> dict[str, Any]:
+        ran.append(request["messages"][0]["content"])
+        return {"type": "message"}
+
+    clock = FakeClock()
+    store = BatchStore(create, delay=10.0, clock=clock)
+    batch = store.create(batch_body(1000), "http://sim")
+    clock.now += 2.5
+    seen = store.retrieve(batch["id"], "http://sim")
+    assert len(ran) == 250  # request i is due at created + 10 * (i + 1) / 1000
+    assert seen["processing_status"] == "in_progress" and seen["request_counts"]["processing"] == 1000
+    clock.now += 10
+    ended = store.retrieve(batch["id"], "http://sim")
+    assert ended["processing_status"] == "ended" and ended["request_counts"]["succeeded"] == 1000
+    assert ran == [f"question {i}" for i in range(1000)]
+    assert ended["ended_at"] == rfc3339(1_010.0)
+
+
+def test_a_cancel_keeps_what_was_due_and_cancels_the_rest() -> None:
+    clock = FakeClock()
+    store = BatchStore(lambda request: {"type": "message"}, delay=4.0, clock=clock)
+    batch = store.create(batch_body(8), "http://sim")
+    clock.now += 1.0
+    assert store.cancel(batch["id"], "http://sim")["processing_status"] == "canceling"
+    ended = store.retrieve(batch["id"], "http://sim")
+    assert ended["request_counts"] == {
+        "processing": 0,
+        "succeeded": 2,
+        "errored": 0,
+        "canceled": 6,
+        "expired": 0,
+    }
+    assert ended["ended_at"] == rfc3339(1_001.0)
+
+
+def test_a_request_the_engine_fails_on_ends_as_an_api_error_and_the_batch_still_answers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def create(request: Any) -> dict[str, Any]:
+        if request["messages"][0]["content"] == "question 1":
+            raise RuntimeError("engine bug")
+        return {"type": "message"}
+
+    clock = FakeClock()
+    store = BatchStore(create, delay=1.0, clock=clock)
+    batch = store.create(batch_body(3), "http://sim")
+    clock.now += 2
+    for _ in range(2):  # and every later look still answers
+        assert store.retrieve(batch["id"], "http://sim")["request_counts"]["errored"] == 1
+    lines = [orjson.loads(line) for line in store.results(batch["id"]).splitlines()]
+    assert [line["result"]["type"] for line in lines] == ["succeeded", "errored", "succeeded"]
+    assert lines[1]["result"]["error"] == {
+        "type": "error",
+        "error": {"type": "api_error", "message": "Internal server error"},
+    }
+    assert "engine bug" in caplog.text
+
+
+async def test_settling_a_large_batch_leaves_the_server_answering() -> None:
+    body = batch_body(20_000)
+    with LiveServer(create_app(SimulatorConfig(batch_delay=0))) as server:
+        async with aiohttp.ClientSession(server.base_url) as http:
+            data = io.BytesIO(orjson.dumps(body))
+            headers = {"content-type": "application/json"}
+            async with http.post("/v1/messages/batches", data=data, headers=headers) as response:
+                batch_id = (await response.json())["id"]
+
+            async def retrieve() -> float:
+                async with http.get(f"/v1/messages/batches/{batch_id}") as response:
+                    assert (await response.json())["request_counts"]["succeeded"] == 20_000
+                return time.monotonic()
+
+            started = time.monotonic()
+            settling = asyncio.create_task(retrieve())
+            await asyncio.sleep(0.1)
+            async with http.get("/") as response:
+                assert response.status == 200
+            answered = time.monotonic()
+            finished = await settling
+    # Running the 20,000 requests takes about a second; the probe must not wait for it.
+    assert answered < finished and answered - started < 0.1 + (finished - started) / 2

@@ -300,6 +300,34 @@ def test_a_tool_call_without_its_result_is_rejected(sim: Simulator) -> None:
         sim.create(ask("", messages=turns, tools=[WEATHER]))
 
 
+def test_two_tool_calls_with_one_id_are_rejected(sim: Simulator) -> None:
+    first = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"}
+    turns = [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": [first]},
+        {"role": "user", "content": [result]},
+        {"role": "assistant", "content": [{"type": "text", "text": "Again."}, first]},
+        {"role": "user", "content": [result]},
+    ]
+    with pytest.raises(BadRequestError) as caught:
+        sim.create(ask("", messages=turns, tools=[WEATHER]))
+    assert caught.value.message == "messages.3.content.1: `tool_use` ids must be unique"
+
+
+def test_integers_wider_than_64_bits_are_hashed_and_counted(sim: Simulator) -> None:
+    huge = 2**70
+    tool = {
+        "name": "pick",
+        "input_schema": {"type": "object", "properties": {"n": {"const": huge}}, "required": ["n"]},
+    }
+    request = ask("pick one", metadata={"user_id": "u", "n": huge}, tools=[tool], tool_choice={"type": "any"})
+    message = sim.create(request)
+    assert message == sim.create(request)
+    assert message["content"][0]["input"] == {"n": huge}
+    assert sim.count_tokens(request) == message["usage"]["input_tokens"]
+
+
 def test_unknown_models_are_not_found(sim: Simulator) -> None:
     with pytest.raises(NotFoundError) as caught:
         sim.create(ask("hi", model="claude-nonexistent-1"))
@@ -340,7 +368,9 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
 def test_any_valid_request_streams_a_valid_stream_matching_its_message(request: dict[str, Any]) -> None:
     sim = Simulator()
     message = sim.create(request)
-    assert validate_anthropic_events(sim.events(request)) == message
+    events = sim.events(request)
+    assert validate_anthropic_events(events) == message
+    assert sim.plan(request).event_count() == len(events)
     assert message["usage"]["output_tokens"] <= request["max_tokens"]
     assert message["stop_reason"] in {"end_turn", "max_tokens", "stop_sequence", "tool_use"}
     if message["stop_reason"] == "max_tokens":

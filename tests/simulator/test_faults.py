@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from claudegate.errors import ERROR_TYPE_STATUS
 from claudegate.simulator import Fault, parse_faults
-from claudegate.simulator._faults import FaultBook, Latency, parse_latency
+from claudegate.simulator._faults import MAX_SPECS, FaultBook, Latency, parse_latency
 
 
 def test_each_kind_parses_with_its_parameters() -> None:
@@ -71,3 +72,31 @@ def test_latency_overrides_the_defaults_in_seconds_or_milliseconds() -> None:
         parse_latency("speed=fast", default)
     with pytest.raises(ValueError):
         parse_latency("ttft=-1", default)
+
+
+@pytest.mark.parametrize(("error_type", "status"), sorted(ERROR_TYPE_STATUS.items()))
+def test_every_documented_error_pairs_its_status_and_type(error_type: str, status: int) -> None:
+    (by_status,) = parse_faults(str(status))
+    assert by_status.error_type == error_type
+    (mid_stream,) = parse_faults(f"error-mid:2;type={error_type}")
+    assert mid_stream.status == status
+
+
+def test_the_book_forgets_the_oldest_count_instead_of_growing() -> None:
+    book = FaultBook()
+    first = "500;times=1"
+    assert book.select(first) is not None and book.select(first) is None
+    for n in range(MAX_SPECS):  # as many other counted specifications as the book holds
+        assert book.select(f"500;times=1;retry-after={n}") is not None
+    # The first count was the oldest: forgotten, so the specification starts over.
+    assert book.select(first) is not None
+    recent = f"500;times=1;retry-after={MAX_SPECS - 1}"
+    assert book.select(recent) is None, "recent counts are kept"
+
+
+def test_faults_without_a_count_take_no_place_in_the_book() -> None:
+    book = FaultBook()
+    assert book.select("500;times=1") is not None
+    for n in range(MAX_SPECS + 10):
+        assert book.select(f"529;retry-after={n}") is not None
+    assert book.select("500;times=1") is None, "uncounted faults pushed no count out"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -137,8 +138,39 @@ def test_tool_ids_are_made_valid_for_anthropic_consistently() -> None:
     result = translate(
         user("Hi"), assistant_calls(("call:1.a", "weather", "{}")), tool_result("call:1.a", "ok")
     )
-    assert result["messages"][1]["content"][0]["id"] == "call_1_a"
-    assert result["messages"][2]["content"][0]["tool_use_id"] == "call_1_a"
+    made = result["messages"][1]["content"][0]["id"]
+    assert re.fullmatch(r"call_1_a_[0-9a-f]{8}", made)
+    assert result["messages"][2]["content"][0]["tool_use_id"] == made
+    again = translate(user("Hi"), assistant_calls(("call:1.a", "weather", "{}")), tool_result("call:1.a", ""))
+    assert again["messages"][1]["content"][0]["id"] == made
+
+
+def test_ids_that_clean_up_alike_stay_apart_and_keep_their_results() -> None:
+    result = translate(
+        user("Hi"),
+        assistant_calls(("a.b", "weather", "{}"), ("a:b", "weather", "{}")),
+        tool_result("a:b", "second"),
+        tool_result("a.b", "first"),
+    )
+    calls = result["messages"][1]["content"]
+    results = result["messages"][2]["content"]
+    assert calls[0]["id"] != calls[1]["id"]
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", call["id"]) for call in calls)
+    by_id = {block["tool_use_id"]: block["content"] for block in results}
+    assert by_id == {calls[0]["id"]: "first", calls[1]["id"]: "second"}
+
+
+def test_an_id_that_equals_another_once_made_valid_is_refused() -> None:
+    made = translate(user("Hi"), assistant_calls(("a.b", "f", "{}")), tool_result("a.b", ""))
+    rewritten = made["messages"][1]["content"][0]["id"]
+    with pytest.raises(TranslationError, match="becomes") as caught:
+        translate(
+            user("Hi"),
+            assistant_calls(("a.b", "f", "{}"), (rewritten, "f", "{}")),
+            tool_result("a.b", ""),
+            tool_result(rewritten, ""),
+        )
+    assert caught.value.field == "messages[1].tool_calls[1].id"
 
 
 @pytest.mark.parametrize(

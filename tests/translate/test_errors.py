@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from claudegate.errors import RateLimitError, UserError, error_from_envelope
+from claudegate.errors import (
+    ERROR_TYPE_STATUS,
+    OverloadedError,
+    RateLimitError,
+    UserError,
+    error_from_envelope,
+)
 from claudegate.translate import TranslationError, anthropic_error_to_openai, openai_error_to_anthropic
 
 
@@ -81,6 +87,29 @@ def test_an_in_stream_openai_error_takes_its_status_from_its_type() -> None:
     assert converted["error"]["type"] == "rate_limit_error"
     raised = error_from_envelope(None, converted)
     assert isinstance(raised, RateLimitError) and raised.message == "slow down"
+
+
+@pytest.mark.parametrize("kind", sorted(ERROR_TYPE_STATUS))
+def test_an_in_stream_error_keeps_its_anthropic_type_through_the_openai_dialect(kind: str) -> None:
+    chunk = anthropic_error_to_openai({"type": "error", "error": {"type": kind, "message": "busy"}})
+    back = openai_error_to_anthropic(chunk)
+    assert back == {"type": "error", "error": {"type": kind, "message": "busy"}}
+    assert error_from_envelope(None, back).status_code == ERROR_TYPE_STATUS[kind]
+
+
+def test_an_overloaded_stream_error_raises_overloaded_after_the_round_trip() -> None:
+    chunk = anthropic_error_to_openai(
+        {"type": "error", "error": {"type": "overloaded_error", "message": "x"}}
+    )
+    assert chunk["error"]["type"] == "server_error"
+    assert isinstance(error_from_envelope(None, openai_error_to_anthropic(chunk)), OverloadedError)
+
+
+def test_an_openai_code_that_is_not_an_anthropic_type_still_goes_by_the_type() -> None:
+    chunk = {"error": {"message": "slow", "type": "rate_limit_error", "code": "rate_limit_exceeded"}}
+    assert openai_error_to_anthropic(chunk)["error"]["type"] == "rate_limit_error"
+    unknown = {"error": {"message": "odd", "type": "server_error", "code": "engine_unavailable"}}
+    assert openai_error_to_anthropic(unknown)["error"]["type"] == "api_error"
 
 
 def test_translation_error_is_a_user_error_with_both_envelopes() -> None:

@@ -140,6 +140,34 @@ def test_tool_results_become_tool_messages_in_order_and_images_follow() -> None:
     ]
 
 
+def test_a_failed_tool_result_still_reads_as_a_failure() -> None:
+    results = [
+        {"type": "tool_result", "tool_use_id": "t1", "content": "file not found", "is_error": True},
+        {
+            "type": "tool_result",
+            "tool_use_id": "t2",
+            "content": [{"type": "text", "text": "exit 1"}, {"type": "text", "text": "no such command"}],
+            "is_error": True,
+        },
+        {"type": "tool_result", "tool_use_id": "t3", "is_error": True},
+        {"type": "tool_result", "tool_use_id": "t4", "content": "fine", "is_error": False},
+    ]
+    body = {"max_tokens": 10, "messages": [{"role": "user", "content": results}]}
+    assert messages_request_to_chat(body)["messages"] == [
+        {"role": "tool", "tool_call_id": "t1", "content": "Error: file not found"},
+        {
+            "role": "tool",
+            "tool_call_id": "t2",
+            "content": [
+                {"type": "text", "text": "Error: exit 1"},
+                {"type": "text", "text": "no such command"},
+            ],
+        },
+        {"role": "tool", "tool_call_id": "t3", "content": "Error"},
+        {"role": "tool", "tool_call_id": "t4", "content": "fine"},
+    ]
+
+
 def test_images_and_documents_go_back_to_urls_and_files() -> None:
     content = [
         {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}},

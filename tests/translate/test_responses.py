@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -9,8 +10,8 @@ import pytest
 from anthropic.types import Message
 from openai.types.chat import ChatCompletion
 
+from claudegate.errors import StreamProtocolError, UserError
 from claudegate.translate import (
-    TranslationError,
     chat_completion_to_message,
     finish_reason_to_stop_reason,
     message_to_chat_completion,
@@ -165,19 +166,67 @@ def test_a_refusal_becomes_text_and_empty_content_no_block() -> None:
     assert message["stop_reason"] == "refusal"
 
 
-@pytest.mark.parametrize("arguments", ["", "{bad", "3"])
-def test_unusable_upstream_arguments_are_an_error_not_an_empty_input(arguments: str) -> None:
-    completion = chat_completion(
-        tool_calls=[{"id": "c", "type": "function", "function": {"name": "f", "arguments": arguments}}]
-    )
-    with pytest.raises(TranslationError) as caught:
-        chat_completion_to_message(completion)
-    assert caught.value.field == "choices[0].message.tool_calls[0].function.arguments"
+def call(arguments: str, call_id: str | None = "c", name: str = "f") -> dict[str, Any]:
+    made: dict[str, Any] = {"type": "function", "function": {"name": name, "arguments": arguments}}
+    if call_id is not None:
+        made["id"] = call_id
+    return made
 
 
-def test_a_completion_without_choices_is_an_error() -> None:
-    with pytest.raises(TranslationError):
+@pytest.mark.parametrize("arguments", ["", "{bad", "3", '{"city": "Os'])
+def test_unusable_upstream_arguments_are_a_protocol_error_not_a_client_error(arguments: str) -> None:
+    # The upstream broke the protocol: a 502 for the gateway, never a 400 blaming the client.
+    with pytest.raises(StreamProtocolError, match="tool call 0") as caught:
+        chat_completion_to_message(chat_completion(tool_calls=[call(arguments)]))
+    assert not isinstance(caught.value, UserError)
+
+
+def test_a_completion_without_choices_is_a_protocol_error() -> None:
+    with pytest.raises(StreamProtocolError, match="no choice"):
         chat_completion_to_message({"id": "x", "choices": []})
+
+
+@pytest.mark.parametrize(
+    ("arguments", "kept"),
+    [
+        ('{"city": "Oslo", "days": 3, "unit": "cel', {"city": "Oslo", "days": 3}),
+        ('{"city": "Oslo", "tags": ["a", "b', {"city": "Oslo", "tags": ["a"]}),
+        ('{"city": "Os', {}),
+        ("", {}),
+        ('{"city": "Oslo"}', {"city": "Oslo"}),
+    ],
+)
+def test_arguments_cut_by_the_token_limit_keep_what_parses(arguments: str, kept: dict[str, Any]) -> None:
+    completion = chat_completion(content="Checking.", tool_calls=[call(arguments)])
+    completion["choices"][0]["finish_reason"] = "length"
+    message = chat_completion_to_message(completion)
+    assert message["content"][1]["input"] == kept
+    assert message["stop_reason"] == "max_tokens"
+    Message.model_validate(message)
+
+
+def test_cut_arguments_that_are_not_json_at_all_are_still_a_protocol_error() -> None:
+    completion = chat_completion(tool_calls=[call("not json")])
+    completion["choices"][0]["finish_reason"] = "length"
+    with pytest.raises(StreamProtocolError, match="not a JSON object"):
+        chat_completion_to_message(completion)
+
+
+def test_calls_without_ids_are_numbered_and_bad_ids_stay_apart() -> None:
+    calls = [call("{}", None), call("{}", None), call("{}", "a.b"), call("{}", "a:b")]
+    message = chat_completion_to_message(chat_completion(tool_calls=calls))
+    ids = [block["id"] for block in message["content"]]
+    assert ids[:2] == ["toolu_0", "toolu_1"]
+    assert ids[2] != ids[3] and all(re.fullmatch(r"a_b_[0-9a-f]{8}", made) for made in ids[2:])
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "repeated"), [("c", "c", "c"), (None, "toolu_0", "toolu_0"), ("a.b", "a.b", "a_b_")]
+)
+def test_two_calls_with_one_id_are_a_protocol_error(first: str | None, second: str, repeated: str) -> None:
+    calls = [call("{}", first), call("{}", second)]
+    with pytest.raises(StreamProtocolError, match=f"tool call 1 repeats the id '{repeated}"):
+        chat_completion_to_message(chat_completion(tool_calls=calls))
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from claudegate.simulator._log import RequestLog
 from claudegate.simulator._reply import Reply
 from claudegate.simulator._schema_values import SchemaValueGenerator, value_for_schema
 from claudegate.simulator._tokens import count_input_tokens, text_tokens
+from claudegate.simulator.salesforce import create_salesforce_app
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -39,6 +40,7 @@ __all__ = [
     "SimulatorConfig",
     "count_input_tokens",
     "create_app",
+    "create_salesforce_app",
     "parse_faults",
     "serve",
     "text_tokens",

@@ -5,7 +5,9 @@ Endpoints: ``POST /v1/messages`` (JSON and SSE; ``?beta=true`` accepted),
 ``/v1/messages/batches`` (create, list, retrieve, cancel, delete, results),
 ``POST /v1/chat/completions`` (OpenAI dialect), ``HEAD /``, and the control routes
 ``GET``/``DELETE /_sim/log``, ``DELETE /_sim/faults`` (restart ``times=N`` counts) and
-``DELETE /_sim/cache``. Faults and latency: see ``claudegate.simulator._faults``.
+``DELETE /_sim/cache``. Faults and latency: see ``claudegate.simulator._faults``; faults only
+touch ``/v1/`` routes, so a reachability probe (``HEAD /``) never uses up a ``times=N`` count.
+Batch work runs in a worker thread, never on the event loop that serves the other requests.
 
 ``GET /v1/models`` without an ``anthropic-version`` header (an OpenAI-dialect client) answers with
 OpenAI's list shape, each model carrying both dialects' fields.
@@ -13,6 +15,7 @@ OpenAI's list shape, each model carrying both dialects' fields.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -25,13 +28,19 @@ from claudegate.simulator._faults import Fault, Latency, parse_latency
 from claudegate.simulator._http import JSON_TYPE, SSE_TYPE, Exchange, Receive, Scope, Send, new_request_id
 from claudegate.simulator._openai import chat_completions
 from claudegate.simulator._paging import parse_limit
-from claudegate.simulator._respond import Call, send_error, send_json, send_stream, sse_frame
-from claudegate.sse import encode_json_event
+from claudegate.simulator._respond import (
+    CHAT_PATH,
+    Call,
+    json_delay,
+    send_error,
+    send_json,
+    send_stream,
+    sse_frame,
+)
 
 __all__ = ["SimulatorApp"]
 
 Handler = Callable[[Call], Awaitable[None]]
-_CHAT_PATH = "/v1/chat/completions"
 _logger = logging.getLogger("claudegate.simulator")
 
 
@@ -48,7 +57,7 @@ class SimulatorApp:
             ("GET", "/v1/models"): self._list_models,
             ("POST", "/v1/messages/batches"): self._create_batch,
             ("GET", "/v1/messages/batches"): self._list_batches,
-            ("POST", _CHAT_PATH): self._chat,
+            ("POST", CHAT_PATH): self._chat,
             ("HEAD", "/"): self._root,
             ("GET", "/"): self._root,
         }
@@ -109,7 +118,7 @@ class SimulatorApp:
 
     def _select_fault(self, exchange: Exchange) -> Fault | None:
         spec = exchange.header(b"x-sim-fault") or self.config.fault
-        if not spec:
+        if not spec or not exchange.path.startswith("/v1/"):
             return None
         try:
             return self.simulator.faults.select(spec)
@@ -150,24 +159,21 @@ class SimulatorApp:
                 raise api_error(400, "invalid_request_error", "The request body is not valid JSON.")
             await handler(call)
         except APIStatusError as exc:
-            openai = exchange.path.rstrip("/") == _CHAT_PATH
-            await send_error(exchange, entry, exc, call.fault, openai=openai)
+            await send_error(exchange, entry, exc, call.fault, openai=call.openai)
         except ConnectionResetError:
             raise  # a simulated reset outside uvicorn: the server must drop the connection
         except Exception:
             # A bug must not look like a protocol answer the client could trust: 500 api_error.
             _logger.exception("simulator failed on %s %s", exchange.method, exchange.path)
             error = api_error(500, "api_error", "Internal server error")
-            await send_error(exchange, entry, error, openai=exchange.path.rstrip("/") == _CHAT_PATH)
+            await send_error(exchange, entry, error, openai=call.openai)
 
     async def _early_fault(self, call: Call, fault: Fault) -> bool:
         """Apply a fault that replaces the whole answer; False when the handler applies it (mid-answer)."""
         exchange = call.exchange
         if fault.kind == "status" or (fault.kind == "error-mid" and not call.streaming):
             error = api_error(fault.status, fault.error_type, fault.message)
-            await send_error(
-                exchange, call.entry, error, fault, openai=exchange.path.rstrip("/") == _CHAT_PATH
-            )
+            await send_error(exchange, call.entry, error, fault, openai=call.openai)
             return True
         if fault.kind == "reset-before":
             await exchange.reset()
@@ -190,17 +196,9 @@ class SimulatorApp:
     async def _messages(self, call: Call) -> None:
         reply = self.simulator.plan(call.payload)
         if call.streaming:
-            fault = call.fault
-            error_frame = b""
-            if fault is not None:
-                envelope = error_envelope(fault.error_type, fault.message, call.exchange.request_id)
-                error_frame = encode_json_event(envelope, "error")
-            await send_stream(call, [sse_frame(event) for event in reply.events()], error_frame)
+            await send_stream(call, [sse_frame(event) for event in reply.events()])
             return
-        delay = call.latency.first_token
-        if call.latency.per_event > 0:
-            delay += call.latency.per_event * (len(reply.events()) - 2)
-        await send_json(call, reply.message(), delay=delay)
+        await send_json(call, reply.message(), delay=json_delay(call.latency, reply))
 
     async def _count_tokens(self, call: Call) -> None:
         await send_json(call, {"input_tokens": self.simulator.count_tokens(call.payload)})
@@ -224,12 +222,16 @@ class SimulatorApp:
     def _batch_id(call: Call) -> str:
         return call.exchange.path[len("/v1/messages/batches/") :].split("/")[0]
 
+    # Batch work runs the engine over up to 100,000 requests: in a worker thread, never on the loop.
+
     async def _create_batch(self, call: Call) -> None:
-        await send_json(call, self.simulator.batches.create(call.payload, call.exchange.base_url))
+        batches = self.simulator.batches
+        await send_json(call, await asyncio.to_thread(batches.create, call.payload, call.exchange.base_url))
 
     async def _list_batches(self, call: Call) -> None:
         query = call.exchange.query()
-        page = self.simulator.batches.list(
+        page = await asyncio.to_thread(
+            self.simulator.batches.list,
             after_id=query.get("after_id"),
             before_id=query.get("before_id"),
             limit=parse_limit(query.get("limit")),
@@ -238,16 +240,22 @@ class SimulatorApp:
         await send_json(call, page)
 
     async def _get_batch(self, call: Call) -> None:
-        await send_json(call, self.simulator.batches.retrieve(self._batch_id(call), call.exchange.base_url))
+        batches = self.simulator.batches
+        await send_json(
+            call, await asyncio.to_thread(batches.retrieve, self._batch_id(call), call.exchange.base_url)
+        )
 
     async def _cancel_batch(self, call: Call) -> None:
-        await send_json(call, self.simulator.batches.cancel(self._batch_id(call), call.exchange.base_url))
+        batches = self.simulator.batches
+        await send_json(
+            call, await asyncio.to_thread(batches.cancel, self._batch_id(call), call.exchange.base_url)
+        )
 
     async def _delete_batch(self, call: Call) -> None:
-        await send_json(call, self.simulator.batches.delete(self._batch_id(call)))
+        await send_json(call, await asyncio.to_thread(self.simulator.batches.delete, self._batch_id(call)))
 
     async def _batch_results(self, call: Call) -> None:
-        body = self.simulator.batches.results(self._batch_id(call))
+        body = await asyncio.to_thread(self.simulator.batches.results, self._batch_id(call))
         call.entry["status"] = 200
         await call.exchange.respond(200, body, [], b"application/x-jsonl")
 
@@ -260,7 +268,12 @@ class SimulatorApp:
     # -- control ---------------------------------------------------------------------------------
 
     async def _control(self, exchange: Exchange) -> None:
-        await exchange.body()
+        try:
+            await exchange.body()
+        except APIStatusError as exc:
+            envelope = error_envelope(exc.type or "api_error", exc.message, exchange.request_id)
+            await exchange.respond_json(exc.status_code, envelope)
+            return
         route = (exchange.method, exchange.path.rstrip("/"))
         if route == ("GET", "/_sim/log"):
             await exchange.respond_json(200, {"data": self.simulator.log.entries()})

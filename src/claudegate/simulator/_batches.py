@@ -1,14 +1,18 @@
 """Message batches, in memory: created ``in_progress``, ``ended`` once the configured delay has passed.
 
-Request ``i`` of ``n`` is processed at ``created + delay * (i + 1) / n``; as on the live API the
+Request ``i`` of ``n`` is due at ``created + delay * (i + 1) / n``; as on the live API the
 counts stay under ``processing`` until the whole batch ends. Cancelling moves the batch to
-``canceling`` and ends it at once: requests already processed keep their results, the rest are
+``canceling`` and ends it at once: requests due before the cancel keep their results, the rest are
 ``canceled``. Work is done when a batch is next looked at, which no client can tell apart from
-work done in the background. Invalid ``params`` end as ``errored`` results.
+work done in the background: only the requests due by then are run, ``CHUNK`` at a time with the
+store's lock let go in between, so a look never holds up the others for long (the HTTP app makes
+its looks from a worker thread). Invalid ``params`` end as ``errored`` results, and so does a
+request the engine fails on (``api_error``).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import threading
@@ -18,10 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from claudegate.errors import APIStatusError
 from claudegate.simulator._errors import fail
+from claudegate.simulator._json import dumps_lenient
 from claudegate.simulator._paging import paginate
 
 __all__ = ["BatchStore"]
@@ -29,6 +32,9 @@ __all__ = ["BatchStore"]
 _CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 MAX_REQUESTS = 100_000
 EXPIRY_SECONDS = 24 * 3600
+CHUNK = 256
+"""Requests run per hold of the store's lock."""
+_logger = logging.getLogger("claudegate.simulator")
 
 
 def rfc3339(moment: float | None) -> str | None:
@@ -46,6 +52,8 @@ class _Batch:
     cancel_initiated: float | None = None
     ended: float | None = None
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    done: int = 0
+    """Requests ``0 .. done - 1`` have run (their results are in ``results``)."""
 
 
 class BatchStore:
@@ -76,21 +84,41 @@ class BatchStore:
             body = exc.body if isinstance(exc.body, dict) else {}
             error = body.get("error") or {"type": exc.type or "api_error", "message": exc.message}
             return {"type": "errored", "error": {"type": "error", "error": error}}
+        except Exception:
+            # One request the engine fails on must not break the batch (nor every later look at it).
+            _logger.exception("simulator failed on a batch request")
+            error = {"type": "api_error", "message": "Internal server error"}
+            return {"type": "errored", "error": {"type": "error", "error": error}}
+
+    def _due(self, batch: _Batch, index: int) -> float:
+        count = len(batch.requests)
+        if index == count - 1:
+            return batch.created + self._delay  # exactly: the batch ends when its delay has passed
+        return batch.created + self._delay * (index + 1) / count
 
     def _settle(self, batch: _Batch) -> None:
-        if batch.ended is not None:
-            return
-        count = len(batch.requests)
-        if batch.cancel_initiated is not None:
-            cutoff = batch.cancel_initiated
-        elif self._clock() >= batch.created + self._delay:
-            cutoff = batch.created + self._delay
-        else:
-            return
-        for index, (custom_id, params) in enumerate(batch.requests):
-            due = batch.created + self._delay * (index + 1) / count
-            batch.results[custom_id] = self._run(params) if due <= cutoff else {"type": "canceled"}
-        batch.ended = cutoff
+        """Run the requests that are due, a chunk per hold of the lock; end the batch once all have."""
+        while True:
+            with self._lock:
+                if batch.ended is not None:
+                    return
+                cutoff = batch.cancel_initiated if batch.cancel_initiated is not None else self._clock()
+                count = len(batch.requests)
+                start = stop = batch.done
+                while stop < min(count, start + CHUNK) and self._due(batch, stop) <= cutoff:
+                    custom_id, params = batch.requests[stop]
+                    batch.results[custom_id] = self._run(params)
+                    stop += 1
+                batch.done = stop
+                if stop == count:
+                    batch.ended = min(cutoff, batch.created + self._delay)
+                    return
+                if stop < start + CHUNK:  # the next request is not due yet
+                    if batch.cancel_initiated is not None:
+                        for custom_id, _ in batch.requests[stop:]:
+                            batch.results[custom_id] = {"type": "canceled"}
+                        batch.ended = batch.cancel_initiated
+                    return
 
     def _render(self, batch: _Batch, base_url: str) -> dict[str, Any]:
         counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
@@ -117,7 +145,9 @@ class BatchStore:
         }
 
     def _get(self, batch_id: str) -> _Batch:
-        batch = self._batches.get(batch_id)
+        """The batch, brought up to date (call without holding the lock, so settling can let it go)."""
+        with self._lock:
+            batch = self._batches.get(batch_id)
         if batch is None:
             fail(f"message_batch: {batch_id} not found", status=404, error_type="not_found_error")
         self._settle(batch)
@@ -155,8 +185,9 @@ class BatchStore:
 
     def retrieve(self, batch_id: str, base_url: str) -> dict[str, Any]:
         """``GET /v1/messages/batches/{id}``."""
+        batch = self._get(batch_id)
         with self._lock:
-            return self._render(self._get(batch_id), base_url)
+            return self._render(batch, base_url)
 
     def list(
         self, *, after_id: str | None, before_id: str | None, limit: int, base_url: str
@@ -164,39 +195,40 @@ class BatchStore:
         """``GET /v1/messages/batches``, newest first."""
         with self._lock:
             batches = list(reversed(self._batches.values()))
-            for batch in batches:
-                self._settle(batch)
+        for batch in batches:
+            self._settle(batch)
+        with self._lock:
             items = [self._render(batch, base_url) for batch in batches]
         return paginate(items, after_id=after_id, before_id=before_id, limit=limit)
 
     def cancel(self, batch_id: str, base_url: str) -> dict[str, Any]:
         """``POST /v1/messages/batches/{id}/cancel``: answers ``canceling``; the batch then ends."""
+        batch = self._get(batch_id)
         with self._lock:
-            batch = self._get(batch_id)
             if batch.ended is not None:
                 return self._render(batch, base_url)
             batch.cancel_initiated = self._clock()
             answer = self._render(batch, base_url)
-            self._settle(batch)
-            return answer
+        self._settle(batch)
+        return answer
 
     def delete(self, batch_id: str) -> dict[str, Any]:
         """``DELETE /v1/messages/batches/{id}``: only an ended batch can go."""
+        batch = self._get(batch_id)
         with self._lock:
-            batch = self._get(batch_id)
             if batch.ended is None:
                 fail(f"message_batch {batch_id} is still processing; cancel it before deleting it")
-            del self._batches[batch_id]
+            self._batches.pop(batch_id, None)
         return {"id": batch_id, "type": "message_batch_deleted"}
 
     def results(self, batch_id: str) -> bytes:
         """``GET /v1/messages/batches/{id}/results``: one JSON line per request."""
+        batch = self._get(batch_id)
         with self._lock:
-            batch = self._get(batch_id)
             if batch.ended is None:
                 fail(f"message_batch {batch_id} has not ended; results are available once it has")
             lines = [
-                orjson.dumps({"custom_id": custom_id, "result": batch.results[custom_id]})
+                dumps_lenient({"custom_id": custom_id, "result": batch.results[custom_id]})
                 for custom_id, _ in batch.requests
             ]
         return b"\n".join(lines) + b"\n"

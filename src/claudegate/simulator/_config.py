@@ -53,6 +53,14 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         max_input_tokens=200_000,
         max_tokens=64_000,
     ),
+    # Older, but still what some clients probe with (n8n's credential test asks for it by name).
+    ModelSpec(
+        id="claude-3-haiku-20240307",
+        display_name="Claude Haiku 3",
+        created_at="2024-03-07T00:00:00Z",
+        max_input_tokens=200_000,
+        max_tokens=4_096,
+    ),
 )
 
 

@@ -20,16 +20,27 @@ class Turn:
     """``(tool name, result text, is_error)`` for each tool_result block, in order."""
 
 
+# Harness context (Claude Code's ``<system-reminder>`` spans) rides in user turns but is not the
+# user's words: echoing it, or calling the tools it happens to name, is not what a model does.
+_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
+
+
+def _without_reminders(text: str) -> str:
+    return _REMINDER.sub(" ", text).strip() if "<system-reminder>" in text else text
+
+
 def _block_text(content: Any) -> str:
     if isinstance(content, str):
-        return content
+        return _without_reminders(content)
     if not isinstance(content, list):
         return ""
     parts: list[str] = []
     for block in content:
         if isinstance(block, Mapping):
             if block.get("type") == "text" and isinstance(block.get("text"), str):
-                parts.append(block["text"])
+                text = _without_reminders(block["text"])
+                if text:
+                    parts.append(text)
             elif isinstance(block.get("type"), str) and block.get("type") != "tool_result":
                 parts.append(f"[{block['type']}]")
     return " ".join(parts)

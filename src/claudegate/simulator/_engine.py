@@ -10,6 +10,8 @@ Every answer is deterministic for a given request (and ``SimulatorConfig.seed``)
 hashed, and the hash seeds the words chosen, the tool inputs, the stream chunking and the ids.
 ``stream``, ``max_tokens`` and ``stop_sequences`` are left out of the content's hash, so a stream
 says what the JSON reply says, and a lower limit cuts the same reply shorter.
+A request with a JSON schema in ``output_config.format`` (structured outputs) gets, when it calls no
+tool, one text block holding JSON that satisfies the schema.
 The one piece of state that changes answers is the simulated prompt cache (see ``_cache``).
 """
 
@@ -18,20 +20,20 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections.abc import Mapping
 from typing import Any
-
-import orjson
 
 from claudegate.simulator._batches import BatchStore
 from claudegate.simulator._cache import PromptCache
 from claudegate.simulator._config import SimulatorConfig
 from claudegate.simulator._conversation import Turn, choose_tools, read_turn
 from claudegate.simulator._faults import FaultBook
+from claudegate.simulator._json import dumps_lenient
 from claudegate.simulator._log import RequestLog
 from claudegate.simulator._models import ModelCatalog
 from claudegate.simulator._reply import PlannedBlock, Reply
-from claudegate.simulator._schema_values import SchemaValueGenerator
+from claudegate.simulator._schema_values import SchemaValueGenerator, value_for_schema
 from claudegate.simulator._text import (
     prompt_words,
     reply_text,
@@ -47,12 +49,26 @@ __all__ = ["Simulator", "base62_id"]
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 THINKING_CHARS = 4000
 _WHERE_IT_STOPS = frozenset({"stream", "max_tokens", "stop_sequences"})
+# What a schema the generator cannot follow raises (a malformed one, or in process one the
+# validator never saw): the caller's problem, the reply keeps its shape.
+_SCHEMA_FAILURES = (TypeError, ValueError, KeyError, AttributeError, RecursionError, OverflowError, re.error)
 
 
 def base62_id(prefix: str, digest: bytes) -> str:
     """An id in the live API's style (``msg_01…``, ``toolu_01…``: 22 letters and digits) from a hash."""
     mixed = hashlib.blake2b(digest, digest_size=22, person=prefix.encode()[:16]).digest()
     return prefix + "01" + "".join([_ALPHABET[byte % 62] for byte in mixed])
+
+
+def _output_schema(request: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The JSON schema the reply's text must satisfy (structured outputs), if the request sets one."""
+    config = request.get("output_config")
+    output_format = config.get("format") if isinstance(config, Mapping) else None
+    if isinstance(output_format, Mapping) and output_format.get("type") == "json_schema":
+        schema = output_format.get("schema")
+        if isinstance(schema, Mapping):
+            return schema
+    return None
 
 
 class Simulator:
@@ -73,7 +89,7 @@ class Simulator:
     def _digest(self, request: Mapping[str, Any]) -> bytes:
         # Where the reply stops does not change what it says: a lower max_tokens gives a prefix.
         body = {key: value for key, value in request.items() if key not in _WHERE_IT_STOPS}
-        data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS, default=str)
+        data = dumps_lenient(body, sort_keys=True)
         return hashlib.blake2b(self._salt + data, digest_size=16).digest()
 
     def plan(self, request: Mapping[str, Any]) -> Reply:
@@ -88,7 +104,7 @@ class Simulator:
         cached = self.cache.account(model, prompt.cache_points)
         turn = read_turn(request["messages"])
         blocks = self._blocks(request, turn, rng, digest)
-        stops = orjson.dumps([request["max_tokens"], request.get("stop_sequences")], default=str)
+        stops = dumps_lenient([request["max_tokens"], request.get("stop_sequences")])
         reply = Reply(
             id=base62_id("msg_", digest + stops),
             model=model,
@@ -114,7 +130,13 @@ class Simulator:
             limit = min(THINKING_CHARS, budget * 4) if isinstance(budget, int) else THINKING_CHARS
             blocks.append(PlannedBlock("thinking", text[:limit]))
         if not calls:
-            text = tool_results_text(turn.results, rng) if turn.results else reply_text(turn.text, rng)
+            schema = _output_schema(request)
+            if schema is not None:
+                text = self._structured_text(schema, rng, prompt_words(turn.text))
+            elif turn.results:
+                text = tool_results_text(turn.results, rng)
+            else:
+                text = reply_text(turn.text, rng)
             blocks.append(PlannedBlock("text", text))
             return blocks
         forced = (request.get("tool_choice") or {}).get("type") in ("any", "tool")
@@ -132,10 +154,17 @@ class Simulator:
     def _tool_input(schema: Mapping[str, Any], rng: random.Random, words: list[str]) -> dict[str, Any]:
         try:
             value = SchemaValueGenerator(schema, rng, words).generate()
-        except (TypeError, ValueError, KeyError, AttributeError, RecursionError, OverflowError):
-            # A malformed schema is the caller's problem; the reply still carries a tool call.
+        except _SCHEMA_FAILURES:
             return {}
         return value if isinstance(value, dict) else {}
+
+    @staticmethod
+    def _structured_text(schema: Mapping[str, Any], rng: random.Random, words: list[str]) -> str:
+        try:
+            value = value_for_schema(schema, rng=rng, words=words)
+        except _SCHEMA_FAILURES:
+            value = {}
+        return json.dumps(value, ensure_ascii=False)
 
     def create(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """The full Message a non-streaming ``POST /v1/messages`` returns."""

@@ -35,26 +35,19 @@ overrides ``time_to_first_token`` and ``event_delay`` for one request.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["ERROR_TYPES", "Fault", "FaultBook", "Latency", "parse_faults", "parse_latency"]
+from claudegate.errors import ERROR_TYPE_STATUS
+
+__all__ = ["ERROR_TYPES", "MAX_SPECS", "Fault", "FaultBook", "Latency", "parse_faults", "parse_latency"]
 
 FaultKind = Literal["status", "reset-before", "reset-mid", "error-mid", "stall"]
 
-ERROR_TYPES: Mapping[int, str] = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "billing_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
+ERROR_TYPES: Mapping[int, str] = {status: name for name, status in ERROR_TYPE_STATUS.items()}
+"""The envelope ``error.type`` of each documented error status."""
 ERROR_MESSAGES: Mapping[str, str] = {
     "invalid_request_error": "Simulated invalid request.",
     "authentication_error": "invalid x-api-key",
@@ -67,7 +60,8 @@ ERROR_MESSAGES: Mapping[str, str] = {
     "timeout_error": "Request timed out.",
     "overloaded_error": "Overloaded",
 }
-_TYPE_STATUS = {name: status for status, name in ERROR_TYPES.items()}
+MAX_SPECS = 4096
+"""How many distinct fault specifications ``FaultBook`` remembers (parsed, and counted for ``times``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +116,7 @@ def _parse_one(text: str) -> Fault:
         raise ValueError(f"unknown fault {name!r}")
     error_type = options.get("type") or (_error_type_for(status) if status else "overloaded_error")
     if kind == "error-mid":
-        status = _TYPE_STATUS.get(error_type, 500)
+        status = ERROR_TYPE_STATUS.get(error_type, 500)
     should_retry = options.get("should-retry")
     if should_retry not in (None, "true", "false"):
         raise ValueError("should-retry must be true or false")
@@ -152,10 +146,15 @@ def parse_faults(text: str) -> tuple[Fault, ...]:
 
 @dataclass
 class FaultBook:
-    """Counts requests per fault specification, so ``times=N`` faults run out."""
+    """Counts requests per fault specification, so ``times=N`` faults run out.
+
+    Only specifications with a ``times`` count are counted. Past ``MAX_SPECS`` distinct ones the
+    count used least recently is forgotten (that specification starts again from its first
+    fault), so a client sending ever-new header values cannot grow the book without bound.
+    """
 
     _parsed: dict[str, tuple[Fault, ...]] = field(default_factory=dict)
-    _seen: dict[str, int] = field(default_factory=dict)
+    _seen: OrderedDict[str, int] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def select(self, spec: str) -> Fault | None:
@@ -163,11 +162,15 @@ class FaultBook:
         faults = self._parsed.get(spec)
         if faults is None:
             faults = parse_faults(spec)
-            if len(self._parsed) < 4096:
+            if len(self._parsed) < MAX_SPECS:
                 self._parsed[spec] = faults
+        if all(fault.times is None for fault in faults):
+            return faults[0]
         with self._lock:
-            position = self._seen.get(spec, 0)
+            position = self._seen.pop(spec, 0)
             self._seen[spec] = position + 1
+            if len(self._seen) > MAX_SPECS:
+                self._seen.popitem(last=False)
         for fault in faults:
             if fault.times is None:
                 return fault

@@ -1,4 +1,10 @@
-"""Plain ASGI plumbing for the simulator: one exchange per request, bodies, disconnects, real resets."""
+"""Plain ASGI plumbing for the simulator: one exchange per request, bodies, disconnects, real resets.
+
+Request bodies are capped at ``MAX_BODY_BYTES`` (32 MB, the live API's limit for Messages): a
+larger body is read to its end without being kept, then answered with 413 ``request_too_large``.
+Pacing sleeps until absolute deadlines on the loop's clock and is woken early by the one task that
+watches for a disconnect, so a paced stream neither drifts nor starts a task per frame.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +17,11 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
+from claudegate.simulator._errors import api_error
+from claudegate.simulator._faults import ERROR_MESSAGES
+from claudegate.simulator._json import dumps_lenient
 
-__all__ = ["Exchange", "Receive", "Scope", "Send", "new_request_id"]
+__all__ = ["MAX_BODY_BYTES", "Exchange", "Receive", "Scope", "Send", "new_request_id"]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -22,6 +30,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 JSON_TYPE = b"application/json"
 SSE_TYPE = b"text/event-stream; charset=utf-8"
 _LINGER_NOW = struct.pack("ii", 1, 0)
+MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 def new_request_id() -> str:
@@ -42,7 +51,12 @@ class Exchange:
         self._send = send
         self._gone = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
+        self._sleeper: asyncio.Future[None] | None = None
         self.started = False
+        self.sse = False
+        """The answer under way is an event stream (set by ``start``)."""
+        self.finished = False
+        """The answer's last body chunk has been sent."""
 
     def header(self, name: bytes) -> str | None:
         value = self.headers.get(name)
@@ -59,16 +73,29 @@ class Exchange:
             host = f"{server[0]}:{server[1]}"
         return f"{self.scope.get('scheme', 'http')}://{host}"
 
-    async def body(self) -> bytes:
+    async def body(self, limit: int = MAX_BODY_BYTES) -> bytes:
+        """The whole request body; raises 413 ``request_too_large`` past ``limit`` bytes.
+
+        An oversized body is still read to its end (and dropped), so the client, which is still
+        sending, gets to read the 413 instead of a broken connection.
+        """
         chunks: list[bytes] = []
+        size = 0
         while True:
             message = await self._receive()
             if message["type"] == "http.disconnect":
                 self._gone.set()
                 break
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size <= limit:
+                chunks.append(chunk)
+            elif chunks:
+                chunks.clear()
             if not message.get("more_body", False):
                 break
+        if size > limit:
+            raise api_error(413, "request_too_large", ERROR_MESSAGES["request_too_large"])
         return b"".join(chunks)
 
     # -- disconnects -----------------------------------------------------------------------------
@@ -83,22 +110,34 @@ class Exchange:
             message = await self._receive()
             if message["type"] == "http.disconnect":
                 self._gone.set()
+                _wake(self._sleeper)
                 return
 
     @property
     def gone(self) -> bool:
         return self._gone.is_set()
 
-    async def wait_gone(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for the client to leave; True when it has."""
+    async def sleep_until(self, deadline: float) -> bool:
+        """Sleep until ``deadline`` (on the running loop's clock) or the client leaves; True if it left."""
         if self._gone.is_set():
             return True
-        if timeout <= 0:
+        loop = asyncio.get_running_loop()
+        if deadline <= loop.time():
             return False
         self.watch()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._gone.wait(), timeout)
+        sleeper: asyncio.Future[None] = loop.create_future()
+        timer = loop.call_at(deadline, _wake, sleeper)
+        self._sleeper = sleeper
+        try:
+            await sleeper
+        finally:
+            timer.cancel()
+            self._sleeper = None
         return self._gone.is_set()
+
+    async def wait_gone(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the client to leave; True when it has."""
+        return await self.sleep_until(asyncio.get_running_loop().time() + timeout)
 
     def close(self) -> None:
         if self._watcher is not None:
@@ -108,9 +147,13 @@ class Exchange:
 
     async def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.started = True
+        self.sse = any(
+            name == b"content-type" and value.startswith(b"text/event-stream") for name, value in headers
+        )
         await self._send({"type": "http.response.start", "status": status, "headers": headers})
 
     async def write(self, body: bytes, *, more: bool) -> None:
+        self.finished = not more
         await self._send({"type": "http.response.body", "body": body, "more_body": more})
 
     async def respond(
@@ -130,7 +173,7 @@ class Exchange:
     async def respond_json(
         self, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None
     ) -> None:
-        await self.respond(status, orjson.dumps(payload), headers or [], JSON_TYPE)
+        await self.respond(status, dumps_lenient(payload), headers or [], JSON_TYPE)
 
     async def reset(self) -> None:
         """Reset the TCP connection (RST, not a clean close), so the client sees a connection error."""
@@ -149,3 +192,8 @@ class Exchange:
         transport.abort()
         # Let the server see the lost connection, so it does not try to finish the response itself.
         await self.wait_gone(1.0)
+
+
+def _wake(sleeper: asyncio.Future[None] | None) -> None:
+    if sleeper is not None and not sleeper.done():
+        sleeper.set_result(None)

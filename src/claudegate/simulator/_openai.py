@@ -10,12 +10,10 @@ from __future__ import annotations
 import time
 
 from claudegate.simulator._engine import Simulator
-from claudegate.simulator._errors import error_envelope
-from claudegate.simulator._respond import Call, error_headers, send_json, send_stream
+from claudegate.simulator._respond import Call, error_headers, json_delay, send_json, send_stream
 from claudegate.translate import (
     MessagesToChatStream,
     TranslationError,
-    anthropic_error_to_openai,
     chat_request_to_messages,
     chunk_to_sse,
     done_sse,
@@ -49,14 +47,7 @@ async def chat_completions(simulator: Simulator, call: Call) -> None:
         )
         chunks = [chunk for event in reply.events() for chunk in translator.feed(event)]
         chunks += translator.finish()
-        error_frame = b""
-        if call.fault is not None:
-            envelope = error_envelope(call.fault.error_type, call.fault.message, exchange.request_id)
-            error_frame = chunk_to_sse(anthropic_error_to_openai(envelope))
-        await send_stream(call, [*(chunk_to_sse(chunk) for chunk in chunks), done_sse()], error_frame)
+        await send_stream(call, [*(chunk_to_sse(chunk) for chunk in chunks), done_sse()])
         return
-    delay = call.latency.first_token
-    if call.latency.per_event > 0:
-        delay += call.latency.per_event * (len(reply.events()) - 2)
     completion = message_to_chat_completion(reply.message(), created=created, response_tool=response_tool)
-    await send_json(call, completion, delay=delay)
+    await send_json(call, completion, delay=json_delay(call.latency, reply))

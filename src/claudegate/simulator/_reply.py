@@ -119,9 +119,23 @@ class Reply:
             "usage": self._usage(),
         }
 
+    def _pieces(self) -> list[list[str]]:
+        """Each block's payload cut into the pieces its deltas carry (the same cut every time)."""
+        rng = random.Random(self.stream_seed)
+        return [
+            chunk_json(block.payload, rng) if block.kind == "tool_use" else chunk_words(block.payload, rng)
+            for block in self.blocks
+        ]
+
+    def event_count(self) -> int:
+        """How many events ``events()`` returns, without building them."""
+        count = 3 + (not self.blocks)  # message_start, message_delta, message_stop (and a lone ping)
+        for index, (block, pieces) in enumerate(zip(self.blocks, self._pieces(), strict=True)):
+            count += 1 + (index == 0) + len(pieces) + (block.kind == "thinking") + (not block.cut)
+        return count
+
     def events(self) -> list[dict[str, Any]]:
         """The reply as the live API streams it (``ping`` after the first block starts)."""
-        rng = random.Random(self.stream_seed)
         start_usage = self._usage()
         start_usage["output_tokens"] = min(1, self.output_tokens)
         events: list[dict[str, Any]] = [
@@ -142,13 +156,13 @@ class Reply:
         ]
         if not self.blocks:
             events.append({"type": "ping"})
-        for index, block in enumerate(self.blocks):
+        for index, (block, pieces) in enumerate(zip(self.blocks, self._pieces(), strict=True)):
             events.append(
                 {"type": "content_block_start", "index": index, "content_block": _start_block(block)}
             )
             if index == 0:
                 events.append({"type": "ping"})
-            events.extend(_deltas(block, index, rng))
+            events.extend(_deltas(block, index, pieces))
             if not block.cut:
                 events.append({"type": "content_block_stop", "index": index})
         events.append(
@@ -179,20 +193,20 @@ def _start_block(block: PlannedBlock) -> dict[str, Any]:
     return {"type": "tool_use", "id": block.id, "name": block.name, "input": {}}
 
 
-def _deltas(block: PlannedBlock, index: int, rng: random.Random) -> list[dict[str, Any]]:
+def _deltas(block: PlannedBlock, index: int, pieces: list[str]) -> list[dict[str, Any]]:
     if block.kind == "text":
         return [
-            {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": chunk}}
-            for chunk in chunk_words(block.payload, rng)
+            {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}}
+            for piece in pieces
         ]
     if block.kind == "thinking":
         deltas = [
             {
                 "type": "content_block_delta",
                 "index": index,
-                "delta": {"type": "thinking_delta", "thinking": chunk},
+                "delta": {"type": "thinking_delta", "thinking": piece},
             }
-            for chunk in chunk_words(block.payload, rng)
+            for piece in pieces
         ]
         signature = {"type": "signature_delta", "signature": sign_thinking(block.payload)}
         deltas.append({"type": "content_block_delta", "index": index, "delta": signature})
@@ -201,7 +215,7 @@ def _deltas(block: PlannedBlock, index: int, rng: random.Random) -> list[dict[st
         {
             "type": "content_block_delta",
             "index": index,
-            "delta": {"type": "input_json_delta", "partial_json": part},
+            "delta": {"type": "input_json_delta", "partial_json": piece},
         }
-        for part in chunk_json(block.payload, rng)
+        for piece in pieces
     ]

@@ -1,23 +1,40 @@
-"""Answers on the wire: JSON bodies, paced SSE streams, error envelopes with the live API's headers."""
+"""Answers on the wire: JSON bodies, paced SSE streams, error envelopes with the live API's headers.
+
+An error met once an event stream has started goes out as that stream's error frame
+(``event: error`` for Anthropic clients, a ``data: {"error": ...}`` chunk for OpenAI clients) and
+ends the body, as the live API reports a failure after the first byte.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from typing import Any
-
-import orjson
 
 from claudegate.errors import APIStatusError
 from claudegate.simulator._batches import rfc3339
 from claudegate.simulator._errors import error_envelope
 from claudegate.simulator._faults import Fault, Latency
 from claudegate.simulator._http import JSON_TYPE, SSE_TYPE, Exchange
+from claudegate.simulator._json import dumps_lenient
+from claudegate.simulator._reply import Reply
 from claudegate.sse import encode_json_event
-from claudegate.translate import anthropic_error_to_openai
+from claudegate.translate import anthropic_error_to_openai, chunk_to_sse
 
-__all__ = ["Call", "error_headers", "send_error", "send_json", "send_stream", "sse_frame"]
+__all__ = [
+    "CHAT_PATH",
+    "Call",
+    "error_frame",
+    "error_headers",
+    "json_delay",
+    "send_error",
+    "send_json",
+    "send_stream",
+    "sse_frame",
+]
 
+CHAT_PATH = "/v1/chat/completions"
 _PING = b'event: ping\ndata: {"type": "ping"}\n\n'
 _RATE_LIMITS = {"requests": 4000, "tokens": 2_000_000, "input-tokens": 1_600_000, "output-tokens": 400_000}
 
@@ -36,10 +53,30 @@ class Call:
     def streaming(self) -> bool:
         return isinstance(self.payload, dict) and self.payload.get("stream") is True
 
+    @property
+    def openai(self) -> bool:
+        """The request came in OpenAI's dialect: its errors use OpenAI's envelope."""
+        return self.exchange.path.rstrip("/") == CHAT_PATH
+
 
 def sse_frame(event: dict[str, Any]) -> bytes:
     """One Anthropic stream event on the wire (``ping`` spaced exactly as the live API sends it)."""
     return _PING if event["type"] == "ping" else encode_json_event(event)
+
+
+def error_frame(exchange: Exchange, error_type: str, message: str, *, openai: bool) -> bytes:
+    """An error inside an event stream: Anthropic's ``event: error`` frame, or OpenAI's error chunk."""
+    envelope = error_envelope(error_type, message, exchange.request_id)
+    if openai:
+        return chunk_to_sse(anthropic_error_to_openai(envelope))
+    return encode_json_event(envelope, "error")
+
+
+def json_delay(latency: Latency, reply: Reply) -> float:
+    """How long a JSON answer waits: as long as the same reply takes to stream to its last event."""
+    if latency.per_event <= 0:
+        return latency.first_token
+    return latency.first_token + latency.per_event * (reply.event_count() - 2)
 
 
 def _retry_after(fault: Fault | None) -> tuple[float, list[tuple[bytes, bytes]]]:
@@ -77,6 +114,13 @@ def error_headers(status: int, fault: Fault | None) -> list[tuple[bytes, bytes]]
     return headers
 
 
+def _full_message(error: APIStatusError) -> str:
+    # The exception shortens long messages for logs; the envelope it was made from keeps them whole.
+    inner = error.body.get("error") if isinstance(error.body, dict) else None
+    message = inner.get("message") if isinstance(inner, dict) else None
+    return message if isinstance(message, str) else error.message
+
+
 async def send_error(
     exchange: Exchange,
     entry: dict[str, Any],
@@ -85,11 +129,19 @@ async def send_error(
     *,
     openai: bool = False,
 ) -> None:
-    """Answer with an error envelope (OpenAI's shape when ``openai``), unless an answer already started."""
+    """Answer with an error envelope (OpenAI's shape when ``openai``).
+
+    Once an event stream has started, the error becomes its error frame and the body ends; a JSON
+    answer already under way cannot carry it (the server drops the connection instead).
+    """
     entry["status"] = error.status_code
+    error_type = error.type or "api_error"
+    message = _full_message(error)
     if exchange.started:
+        if exchange.sse and not exchange.finished and not exchange.gone:
+            await exchange.write(error_frame(exchange, error_type, message, openai=openai), more=False)
         return
-    envelope = error_envelope(error.type or "api_error", error.message, exchange.request_id)
+    envelope = error_envelope(error_type, message, exchange.request_id)
     body: Any = envelope
     if openai:
         body = anthropic_error_to_openai(envelope, error.status_code)
@@ -104,7 +156,7 @@ async def send_json(call: Call, payload: Any, *, delay: float = 0.0) -> None:
         return
     call.entry["status"] = 200
     if call.fault is not None and call.fault.kind == "reset-mid":
-        body = orjson.dumps(payload)
+        body = dumps_lenient(payload)
         await exchange.start(
             200,
             [
@@ -119,11 +171,12 @@ async def send_json(call: Call, payload: Any, *, delay: float = 0.0) -> None:
     await exchange.respond_json(200, payload)
 
 
-async def send_stream(call: Call, frames: list[bytes], error_frame: bytes) -> None:
+async def send_stream(call: Call, frames: list[bytes]) -> None:
     """Send SSE frames paced by the call's latency, applying a ``reset-mid``/``error-mid`` fault.
 
-    The first frame goes at once, the second after the time to first token, each later one after
-    the per-event delay; a client that leaves stops the stream.
+    The first frame goes at once, the second at the time to first token, each later one a
+    per-event delay after the one before it, all on one schedule fixed when the first frame
+    went (time spent writing does not add up); a client that leaves stops the stream.
     """
     exchange, fault, latency = call.exchange, call.fault, call.latency
     cut = len(frames)
@@ -138,17 +191,21 @@ async def send_stream(call: Call, frames: list[bytes], error_frame: bytes) -> No
             (b"request-id", exchange.request_id.encode()),
         ],
     )
-    tail = error_frame if fault is not None and fault.kind == "error-mid" else b""
+    tail = b""
+    if fault is not None and fault.kind == "error-mid":
+        tail = error_frame(exchange, fault.error_type, fault.message, openai=call.openai)
     resetting = fault is not None and fault.kind == "reset-mid"
     if latency.first_token <= 0 and latency.per_event <= 0:
         await exchange.write(b"".join(frames[:cut]) + tail, more=resetting)
     else:
         exchange.watch()
+        began = asyncio.get_running_loop().time()
         for position, frame in enumerate(frames[:cut]):
-            wait = 0.0 if position == 0 else latency.first_token if position == 1 else latency.per_event
-            if wait > 0 and await exchange.wait_gone(wait):
-                call.entry["disconnected"] = True
-                return
+            if position > 0:
+                deadline = began + latency.first_token + latency.per_event * (position - 1)
+                if await exchange.sleep_until(deadline):
+                    call.entry["disconnected"] = True
+                    return
             await exchange.write(frame, more=True)
         await exchange.write(tail, more=resetting)
     if resetting:

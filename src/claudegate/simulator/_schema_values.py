@@ -16,6 +16,12 @@ depth 24.
 
 Not honoured: ``not``, ``if``/``then``/``else``, ``dependentSchemas``, ``unevaluated*``, remote
 references, and ``oneOf`` branches that overlap (the chosen branch's value may match another).
+
+Sizes are bounded: ``minItems``, ``minContains`` and ``minProperties`` up to ``MAX_ITEMS``,
+``minLength`` up to ``MAX_LENGTH``, and one value holds at most ``MAX_UNITS`` values and string
+characters in all (more than the largest ``max_tokens`` can carry). A schema whose smallest instance
+is larger raises ``OverflowError`` rather than hang or exhaust memory; the simulator's request
+validator refuses such bounds up front.
 """
 
 from __future__ import annotations
@@ -28,13 +34,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
-import orjson
-
+from claudegate.simulator._json import dumps_lenient
 from claudegate.simulator._numbers import integer_in, is_multiple, number_in
-from claudegate.simulator._strings import FORMATS, fit_length, string_for_pattern
+from claudegate.simulator._strings import FORMATS, MAX_LENGTH, fit_length, string_for_pattern
 
-__all__ = ["SchemaValueGenerator", "value_for_schema"]
+__all__ = ["MAX_ITEMS", "MAX_LENGTH", "MAX_UNITS", "SchemaValueGenerator", "value_for_schema"]
 
+MAX_ITEMS = 10_000
+MAX_UNITS = 600_000
 DEEP = 6
 HARD_DEPTH = 24
 _MAX_REFS = 64
@@ -55,6 +62,13 @@ def _types(value: Any) -> list[str]:
     return []
 
 
+def _least(flat: Mapping[str, Any], key: str, default: int, cap: int) -> int:
+    least = int(flat.get(key, default))
+    if least > cap:
+        raise OverflowError(f"{key} {least} is above the generator's limit of {cap}")
+    return least
+
+
 def _canonical(value: Any) -> bytes:
     def normal(item: Any) -> Any:
         if isinstance(item, float) and item.is_integer():
@@ -65,7 +79,7 @@ def _canonical(value: Any) -> bytes:
             return {key: normal(element) for key, element in item.items()}
         return item
 
-    return orjson.dumps(normal(value), option=orjson.OPT_SORT_KEYS)
+    return dumps_lenient(normal(value), sort_keys=True)
 
 
 def _merge(into: dict[str, Any], part: Mapping[str, Any]) -> None:  # noqa: C901 - one branch per keyword
@@ -127,6 +141,12 @@ class SchemaValueGenerator:
         unique = list(dict.fromkeys(word for word in words if word))[:64]
         # Few words cannot fill arrays of unique strings; the fixed vocabulary tops them up.
         self._words: Sequence[str] = unique if len(unique) >= 8 else unique + list(_FALLBACK_WORDS)
+        self._units = 0
+
+    def _spend(self, units: int) -> None:
+        self._units += units
+        if self._units > MAX_UNITS:
+            raise OverflowError(f"the schema's smallest instance holds more than {MAX_UNITS} values")
 
     def generate(self) -> Any:
         """A value valid against the root schema."""
@@ -134,6 +154,7 @@ class SchemaValueGenerator:
 
     def value(self, schema: Any, depth: int) -> Any:
         """A value valid against ``schema`` (a part of the root document), at a nesting depth."""
+        self._spend(1)
         flat = self._flatten(schema, depth)
         if flat is None:
             return None
@@ -206,7 +227,7 @@ class SchemaValueGenerator:
         if not candidates:
             return False
         if depth >= DEEP:
-            plain = [branch for branch in candidates if b"$ref" not in orjson.dumps(branch, default=str)]
+            plain = [branch for branch in candidates if b"$ref" not in dumps_lenient(branch)]
             candidates = plain or candidates
         filled = [
             branch
@@ -235,7 +256,7 @@ class SchemaValueGenerator:
         properties: Mapping[str, Any] = flat.get("properties") or {}
         patterns: Mapping[str, Any] = flat.get("patternProperties") or {}
         additional = flat.get("additionalProperties", True)
-        least = int(flat.get("minProperties", 0))
+        least = _least(flat, "minProperties", 0, MAX_ITEMS)
         most = flat.get("maxProperties")
         depends: dict[str, list[str]] = {}
         for key in ("dependentRequired", "dependencies"):
@@ -297,12 +318,12 @@ class SchemaValueGenerator:
         if isinstance(items, list):
             prefix, items = items, flat.get("additionalItems", True)
         prefix = prefix if isinstance(prefix, list) else []
-        least = int(flat.get("minItems", 0))
+        least = _least(flat, "minItems", 0, MAX_ITEMS)
         most = flat.get("maxItems")
         if items is False:
             most = len(prefix) if most is None else min(most, len(prefix))
         contains = flat.get("contains")
-        needed = int(flat.get("minContains", 1)) if contains is not None else 0
+        needed = _least(flat, "minContains", 1, MAX_ITEMS) if contains is not None else 0
         least = max(least, needed)
         if depth >= HARD_DEPTH:
             count = 0
@@ -340,7 +361,12 @@ class SchemaValueGenerator:
         return self._rng.choice(self._words)
 
     def _string(self, flat: Mapping[str, Any]) -> str:
-        least = int(flat.get("minLength", 0))
+        text = self._text(flat)
+        self._spend(len(text))
+        return text
+
+    def _text(self, flat: Mapping[str, Any]) -> str:
+        least = _least(flat, "minLength", 0, MAX_LENGTH)
         most = flat.get("maxLength")
         patterns = [p for p in [flat.get("pattern"), *flat.get("_patterns", ())] if isinstance(p, str)]
 

@@ -9,11 +9,29 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["FORMATS", "fit_length", "string_for_pattern"]
+__all__ = ["FORMATS", "MAX_LENGTH", "fit_length", "string_for_pattern"]
 
-# The standard library's own regular-expression parser: the only way to walk a pattern's structure.
-_PARSER: Any = importlib.import_module("re._parser")
-_MAXREPEAT: int = int(importlib.import_module("re._constants").MAXREPEAT)
+MAX_LENGTH = 100_000
+"""The longest string generated for a ``minLength`` or a pattern."""
+
+
+def _load_parser(load: Callable[[str], Any] = importlib.import_module) -> tuple[Any, int] | None:
+    """The standard library's own regular-expression parser, and its "no upper bound" repeat count.
+
+    It is private to ``re`` (the only way to walk a pattern's structure), so it may move or change:
+    without it, patterns are beyond this generator and schemas fall back to plain strings.
+    """
+    try:
+        parser = load("re._parser")
+        maxrepeat = int(load("re._constants").MAXREPEAT)
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return None
+    return (parser, maxrepeat) if callable(getattr(parser, "parse", None)) else None
+
+
+_LOADED = _load_parser()
+_PARSER: Any = _LOADED[0] if _LOADED is not None else None
+_MAXREPEAT: int = _LOADED[1] if _LOADED is not None else -1
 
 _CATEGORY_CHARS = {
     "CATEGORY_DIGIT": "0123456789",
@@ -116,7 +134,10 @@ def _category_regex(category: str) -> str:
 def _repeat(value: tuple[int, int, Any], rng: random.Random, out: list[str]) -> bool:
     low, high, sub = value
     upper = low + 3 if high == _MAXREPEAT else min(high, low + 3)
-    return all(_emit(sub, rng, out) for _ in range(rng.randint(low, max(low, upper))))
+    # Repeats are what can make a string huge (``a{100000000}``): stop past the length limit.
+    return all(
+        len(out) <= MAX_LENGTH and _emit(sub, rng, out) for _ in range(rng.randint(low, max(low, upper)))
+    )
 
 
 def _emit(items: Sequence[tuple[Any, Any]], rng: random.Random, out: list[str]) -> bool:
@@ -151,14 +172,43 @@ def _emit(items: Sequence[tuple[Any, Any]], rng: random.Random, out: list[str]) 
     return True
 
 
+_ONE_CHAR = frozenset({"LITERAL", "NOT_LITERAL", "ANY", "IN", "CATEGORY"})
+_REPEATS = frozenset({"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"})
+
+
+def _shortest(items: Sequence[tuple[Any, Any]]) -> int:
+    """The length of the shortest string a parsed pattern matches (an estimate from below)."""
+    total = 0
+    for op, value in items:
+        name = str(op)
+        if name in _ONE_CHAR:
+            total += 1
+        elif name in _REPEATS:
+            total += value[0] * _shortest(value[2]) if value[0] else 0
+        elif name in ("SUBPATTERN", "ATOMIC_GROUP"):
+            total += _shortest(value[-1])
+        elif name == "BRANCH":
+            total += min(_shortest(branch) for branch in value[1])
+        if total > MAX_LENGTH:
+            break
+    return total
+
+
 def string_for_pattern(pattern: str, rng: random.Random) -> str | None:
-    """A string matching a regular expression, or None when the pattern is beyond this generator."""
-    try:
-        parsed = _PARSER.parse(pattern)
-    except (re.error, TypeError, ValueError, OverflowError, RecursionError):
+    """A string matching a regular expression, or None when the pattern is beyond this generator.
+
+    Beyond it: syntax the generator does not know, and patterns whose matches are all longer
+    than ``MAX_LENGTH``.
+    """
+    if _PARSER is None:
         return None
     out: list[str] = []
-    if not _emit(list(parsed), rng, out):
+    try:
+        parsed = list(_PARSER.parse(pattern))
+        if _shortest(parsed) > MAX_LENGTH or not _emit(parsed, rng, out):
+            return None
+    except (re.error, TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError):
+        # A pattern Python cannot parse, or a parser whose structure changed: give up, not crash.
         return None
     text = "".join(out)
     return text if re.search(pattern, text) else None

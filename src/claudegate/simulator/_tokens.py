@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+from claudegate.simulator._json import dumps_lenient
 
 __all__ = [
     "BASE_TOKENS",
@@ -45,7 +45,7 @@ def text_tokens(text: str) -> int:
 
 
 def _json_tokens(value: Any) -> int:
-    return (len(orjson.dumps(value, default=str)) + 3) // 4
+    return (len(dumps_lenient(value)) + 3) // 4
 
 
 def _content_tokens(content: Any) -> int:
@@ -164,7 +164,7 @@ def measure_prompt(request: Mapping[str, Any]) -> PromptTokens:
     points: list[CachePoint] = []
     for (tokens, segment), marker in zip(segments, markers, strict=True):
         running += tokens
-        hasher.update(orjson.dumps(segment, option=orjson.OPT_SORT_KEYS, default=str))
+        hasher.update(dumps_lenient(segment, sort_keys=True))
         hasher.update(b"\x1e")
         if marker is not None:
             ttl = "1h" if marker.get("ttl") == "1h" else "5m"

@@ -2,7 +2,9 @@
 
 Paths use the API's dotted style (``messages.2.content.0.text``). Everything the simulator needs
 to answer is checked; fields it does not use are accepted as they come, as the API accepts newer
-fields.
+fields. ``tool_use`` ids must be unique across the conversation, and tool schemas (and an
+``output_config.format`` schema) must be ones the simulator can invent values for (see
+``_tool_schemas``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from claudegate.simulator._errors import fail
 from claudegate.simulator._text import sign_thinking
+from claudegate.simulator._tool_schemas import check_tool_schema
 
 __all__ = ["validate_request"]
 
@@ -63,6 +66,7 @@ class _MessageChecker:
     def __init__(self, verify_signatures: bool) -> None:
         self.verify_signatures = verify_signatures
         self.marks = 0
+        self.tool_ids: set[str] = set()
 
     def check(self, messages: Any) -> None:
         if not isinstance(messages, list):
@@ -129,7 +133,10 @@ class _MessageChecker:
             if not _require_str(block, "text", path):
                 fail("messages: text content blocks must be non-empty")
         elif kind == "tool_use":
-            _require_str(block, "id", path)
+            tool_id = _require_str(block, "id", path)
+            if tool_id in self.tool_ids:
+                fail(f"{path}: `tool_use` ids must be unique")
+            self.tool_ids.add(tool_id)
             _require_str(block, "name", path)
             if not isinstance(block.get("input"), Mapping):
                 fail(f"{path}.input: Input should be a valid dictionary")
@@ -163,6 +170,7 @@ def _check_tools(request: Mapping[str, Any]) -> tuple[list[str], int]:
                 fail(f"tools.{index}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'")
             if not isinstance(tool.get("input_schema"), Mapping):
                 fail(f"tools.{index}.custom.input_schema: Field required")
+            check_tool_schema(tool["input_schema"], f"tools.{index}.custom.input_schema")
         if name in names:
             fail("tools: Tool names must be unique.")
         names.append(name)
@@ -224,6 +232,23 @@ def _check_thinking(request: Mapping[str, Any], max_tokens: int | None) -> None:
         fail("max_tokens: must be greater than thinking.budget_tokens")
 
 
+def _check_output_config(request: Mapping[str, Any]) -> None:
+    config = request.get("output_config")
+    if config is None:
+        return
+    if not isinstance(config, Mapping):
+        fail("output_config: Input should be a valid dictionary")
+    output_format = config.get("format")
+    if output_format is None:
+        return
+    if not isinstance(output_format, Mapping) or output_format.get("type") != "json_schema":
+        fail("output_config.format: Input should be an object with type 'json_schema'")
+    if not isinstance(output_format.get("schema"), Mapping):
+        fail("output_config.format.schema: Field required")
+    # The reply's text is invented from the schema, so it must be one the simulator can follow.
+    check_tool_schema(output_format["schema"], "output_config.format.schema")
+
+
 def _check_max_tokens(request: Mapping[str, Any], model_max: int) -> int:
     if "max_tokens" not in request:
         fail("max_tokens: Field required")
@@ -270,6 +295,7 @@ def validate_request(
     _check_tool_choice(request, names)
     _check_sampling(request)
     _check_thinking(request, max_tokens)
+    _check_output_config(request)
     found = marks + tool_marks + checker.marks
     if found > MAX_CACHE_BREAKPOINTS:
         fail(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from claudegate.sse._accumulator import MessageAccumulator
 from claudegate.sse._decoder import ServerSentEvent, SSEDecoder, aiter_sse
 from claudegate.sse._encoder import encode_comment, encode_event, encode_json_event
+from claudegate.sse._from_message import message_to_events
 from claudegate.sse._partial_json import parse_partial_json
 from claudegate.sse._validate import validate_anthropic_events, validate_anthropic_sse
 
@@ -23,6 +24,7 @@ __all__ = [
     "encode_comment",
     "encode_event",
     "encode_json_event",
+    "message_to_events",
     "parse_partial_json",
     "validate_anthropic_events",
     "validate_anthropic_sse",

@@ -199,10 +199,18 @@ def _assistant_content(message: dict[str, Any], i: int) -> tuple[_Content, _Pend
         return blocks, pending
     if not isinstance(tool_calls, list):
         raise fail(f"messages[{i}].tool_calls", "must be an array")
+    made: set[str] = set()
     for k, call in enumerate(tool_calls):
         block = _tool_use(call, f"messages[{i}].tool_calls[{k}]")
         if call["id"] in pending:
             raise fail(f"messages[{i}].tool_calls[{k}].id", f"duplicate tool call id {call['id']!r}")
+        if block["id"] in made:
+            # Two ids that only differ once made valid for Claude: their results could not be told apart.
+            raise fail(
+                f"messages[{i}].tool_calls[{k}].id",
+                f"tool call id {call['id']!r} becomes {block['id']!r} for Claude, as another call's id does",
+            )
+        made.add(block["id"])
         pending[call["id"]] = (i, k)
         blocks.append(block)
     return blocks, pending

@@ -16,7 +16,11 @@ __all__ = ["TranslationError", "anthropic_error_to_openai", "fail", "openai_erro
 
 
 class TranslationError(UserError):
-    """A request or response cannot be carried over to the other dialect (answer with a 400).
+    """A client's request cannot be carried over to the other dialect (answer with a 400).
+
+    Only requests raise it: they are what a client sent, and the client can fix them. An
+    upstream's response or stream that cannot be translated raises
+    ``claudegate.errors.StreamProtocolError`` instead (the upstream broke the protocol: a 502).
 
     ``field`` is the offending field's path in the input (``messages[3].tool_calls[0].function
     .arguments``); ``param`` is what an OpenAI error envelope reports as ``param`` (the same path
@@ -114,6 +118,14 @@ def _error_type_of(envelope: Any) -> str | None:
     return None
 
 
+def _anthropic_code_of(envelope: Any) -> str | None:
+    # ``anthropic_error_to_openai`` keeps the Anthropic type in ``code``; reading it back keeps an
+    # in-stream round trip exact (``overloaded_error`` stays one, not a generic ``api_error``).
+    error = envelope.get("error") if isinstance(envelope, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) and code in ERROR_TYPE_STATUS else None
+
+
 def anthropic_error_to_openai(envelope: dict[str, Any], status: int | None = None) -> dict[str, Any]:
     """Anthropic error envelope (or in-stream ``error`` event) -> OpenAI error envelope.
 
@@ -142,10 +154,15 @@ def openai_error_to_anthropic(
     """OpenAI error envelope (or in-stream ``{"error": ...}`` chunk) -> Anthropic error envelope.
 
     The result is also a valid Anthropic ``error`` stream event. ``status`` is the HTTP status of
-    the answer; for an in-stream error it is derived from OpenAI's error type or code.
+    the answer; for an in-stream error it is derived from ``code`` when that is an Anthropic error
+    type (as ``anthropic_error_to_openai`` puts it there), else from OpenAI's error type or code.
     """
     if status is None:
-        status = _STATUS_BY_OPENAI_TYPE.get(_error_type_of(envelope) or "", 500)
+        kept = _anthropic_code_of(envelope)
+        if kept is not None:
+            status = ERROR_TYPE_STATUS[kept]
+        else:
+            status = _STATUS_BY_OPENAI_TYPE.get(_error_type_of(envelope) or "", 500)
     anthropic_type = _ANTHROPIC_TYPE_BY_STATUS.get(status)
     if anthropic_type is None:
         anthropic_type = "api_error" if status >= 500 else "invalid_request_error"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
+
+from claudegate.errors import StreamProtocolError
+from claudegate.sse import parse_partial_json
 
 __all__ = [
     "FINISH_REASONS",
@@ -15,6 +19,7 @@ __all__ = [
     "finish_reason_to_stop_reason",
     "message_id_from_chat_id",
     "stop_reason_to_finish_reason",
+    "tool_arguments",
     "tool_use_id",
     "usage_to_anthropic",
     "usage_to_openai",
@@ -112,15 +117,50 @@ _TOOL_ID_OK = re.compile(r"[A-Za-z0-9_-]+")
 _TOOL_ID_BAD_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
 
-def tool_use_id(call_id: str) -> str:
+def tool_use_id(call_id: str, *, ordinal: int = 0) -> str:
     """An OpenAI tool call id as a valid Anthropic ``tool_use`` id.
 
     Anthropic only accepts ``[A-Za-z0-9_-]+``; some OpenAI-compatible servers use other characters.
-    The rewrite is deterministic, so a call and its result still pair up.
+    A valid id is kept; any other has those characters replaced and a short hash of the original
+    appended, so ids that clean up alike (``a.b``, ``a:b``) stay apart. The rewrite is
+    deterministic, so a call and its result still pair up. A call without an id (some servers send
+    none) is ``toolu_<ordinal>``, its position among the tool calls of its message.
     """
+    if not call_id:
+        return f"toolu_{ordinal}"
     if _TOOL_ID_OK.fullmatch(call_id):
         return call_id
-    return _TOOL_ID_BAD_CHARS.sub("_", call_id) or "toolu_"
+    digest = hashlib.blake2b(call_id.encode(), digest_size=4).hexdigest()
+    return f"{_TOOL_ID_BAD_CHARS.sub('_', call_id)}_{digest}"
+
+
+def tool_arguments(arguments: Any, *, cut: bool, call: int) -> dict[str, Any]:
+    """An upstream tool call's ``arguments`` as a tool input; ``StreamProtocolError`` when unusable.
+
+    They must form a JSON object, except when ``cut`` (the answer hit its token limit): then what
+    parses of them is kept, and ``{}`` when nothing does. ``call`` numbers the call in the error.
+    """
+    if isinstance(arguments, dict):  # some servers send the object itself
+        return arguments
+    text = arguments if isinstance(arguments, str) else ""
+    try:
+        parsed = orjson.loads(text) if text.strip() else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict):
+        return parsed
+    if cut and parsed is None:
+        if not text.strip():
+            return {}
+        try:
+            partial = parse_partial_json(text)
+        except ValueError:
+            partial = None
+        if isinstance(partial, dict):
+            return partial
+    raise StreamProtocolError(
+        f"upstream tool call {call} sent arguments that are not a JSON object: {str(arguments)[:200]!r}"
+    )
 
 
 def dumps(value: Any) -> str:

@@ -10,6 +10,8 @@ from claudegate.translate._parts import block_to_part
 
 __all__ = ["messages_request_to_chat"]
 
+_ERROR_PREFIX = "Error: "
+
 
 def messages_request_to_chat(body: dict[str, Any]) -> dict[str, Any]:
     """Translate an Anthropic Messages request into an OpenAI chat request.
@@ -18,7 +20,9 @@ def messages_request_to_chat(body: dict[str, Any]) -> dict[str, Any]:
     ``cache_control``, ``top_k``, citations, server tools and their results, betas,
     ``context_management``, ``output_config``, ``service_tier``. ``role: "system"`` messages inside
     ``messages`` stay system messages in place; ``tool_result`` blocks become ``tool`` messages in
-    order (images in them follow in a user message, as OpenAI tool messages carry only text).
+    order (images in them follow in a user message, as OpenAI tool messages carry only text). A
+    tool message has no error flag, so the text of a result with ``is_error: true`` starts with
+    ``Error: `` (and is just ``Error`` when it has no text): the model still learns the tool failed.
     A streaming request asks for the final usage chunk (``stream_options.include_usage``).
     """
     if not isinstance(body, dict):
@@ -129,7 +133,16 @@ def _tool_message(block: dict[str, Any], images: list[dict[str, Any]]) -> dict[s
             else:
                 images.append(part)
         text = _parts_content(texts) if texts else ""
+    if block.get("is_error") is True:
+        text = _as_error(text)
     return {"role": "tool", "tool_call_id": block.get("tool_use_id", ""), "content": text}
+
+
+def _as_error(content: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return f"{_ERROR_PREFIX}{content}" if content else _ERROR_PREFIX.rstrip(": ")
+    first = content[0]
+    return [{**first, "text": _ERROR_PREFIX + first["text"]}, *content[1:]]
 
 
 def _convert_assistant(content: str | list[Any], out: list[dict[str, Any]]) -> None:

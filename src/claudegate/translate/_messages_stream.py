@@ -5,10 +5,20 @@ parallel tool calls. So only one block is open at a time; anything that arrives 
 waits in a queue, and the open block closes as soon as something waits and the block is complete
 (text always is; a tool call is once its arguments form a JSON object, which no later fragment
 could extend and leave valid). What still waits at the end is sent whole, in arrival order.
+
+Whether arguments are complete is tracked as fragments arrive, each character looked at once, and
+the whole text parsed once, when its brackets balance. Arguments that end up not forming a JSON
+object break the protocol (``StreamProtocolError``), unless the answer stopped at its token limit
+(``finish_reason: "length"``): then the call cut short is left open, with no
+``content_block_stop``, as the live API leaves a block cut by ``max_tokens`` (accumulators keep
+what parses of it, as ``chat_completion_to_message`` does). Only the last block of a stream may stay
+open, so blocks still waiting behind a cut call (only interleaved parallel calls leave any) are
+dropped.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -18,6 +28,7 @@ from claudegate.translate._errors import openai_error_to_anthropic
 from claudegate.translate._mapping import (
     finish_reason_to_stop_reason,
     message_id_from_chat_id,
+    tool_arguments,
     tool_use_id,
     usage_to_anthropic,
 )
@@ -25,34 +36,115 @@ from claudegate.translate._mapping import (
 __all__ = ["ChatToMessagesStream"]
 
 _WAITING, _OPEN, _CLOSED = 0, 1, 2
+# How far a call's arguments have come: only blanks yet, inside the top-level value, a whole JSON
+# container, or text that no later fragment can turn into one.
+_BLANK, _INSIDE, _WHOLE, _BROKEN = 0, 1, 2, 3
+_STRUCTURE = re.compile(r'["{}\[\]]')
+_STRING_END = re.compile(r'["\\]')
 
 
-class _Block:
-    __slots__ = ("call_id", "checked", "index", "name", "parts", "state", "tool")
+class _Arguments:
+    """A tool call's argument fragments, and whether they form a whole JSON container yet."""
 
-    def __init__(self, tool: bool, first: str, call_id: str = "", name: str = "") -> None:
-        self.tool = tool
-        self.parts = [first] if first else []
-        self.call_id = call_id
-        self.name = name
-        self.state = _WAITING
-        self.index = -1
-        self.checked = -1  # len(parts) when the arguments were last found incomplete
+    __slots__ = ("depth", "escaped", "in_string", "object", "parts", "state")
 
-    def complete(self) -> bool:
-        if not self.tool:
-            return True
-        if self.checked == len(self.parts):
-            return False
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.state = _BLANK
+        self.depth = 0
+        self.in_string = False
+        self.escaped = False  # a backslash ended the last fragment, inside a string
+        self.object = False  # the whole value, once parsed, is an object
+
+    def add(self, fragment: str) -> None:
+        if not fragment:
+            return
+        self.parts.append(fragment)
+        if self.state == _WHOLE and fragment.strip():
+            self.state = _BROKEN
+        elif self.state == _BLANK:
+            text = fragment.lstrip()
+            if text:
+                # A bare scalar could always grow ("1" -> "12"): it is never a whole container.
+                self.state = _INSIDE if text[0] in "{[" else _BROKEN
+                self._scan(fragment, len(fragment) - len(text))
+        elif self.state == _INSIDE:
+            self._scan(fragment, 0)
+
+    def _scan(self, text: str, position: int) -> None:
+        if self.escaped:
+            self.escaped, position = False, position + 1
+        while self.state == _INSIDE:
+            if self.in_string:
+                found = _STRING_END.search(text, position)
+                if found is None:
+                    return
+                if found.group() == "\\":
+                    if found.end() == len(text):
+                        self.escaped = True
+                        return
+                    position = found.end() + 1
+                    continue
+                self.in_string, position = False, found.end()
+                continue
+            found = _STRUCTURE.search(text, position)
+            if found is None:
+                return
+            position = found.end()
+            mark = found.group()
+            if mark == '"':
+                self.in_string = True
+            elif mark in "{[":
+                self.depth += 1
+            else:
+                self.depth -= 1
+                if self.depth == 0:
+                    self._settle(text[position:])
+
+    def _settle(self, rest: str) -> None:
+        """The top-level brackets balance: parse the text once to know whether it is valid JSON."""
+        if rest.strip():
+            self.state = _BROKEN
+            return
         try:
             parsed = orjson.loads("".join(self.parts))
         except orjson.JSONDecodeError:
-            parsed = None
-        # A closed object or array cannot grow; a bare number could ("1" -> "12").
-        if isinstance(parsed, dict | list):
-            return True
-        self.checked = len(self.parts)
-        return False
+            self.state = _BROKEN
+            return
+        self.state = _WHOLE
+        self.object = isinstance(parsed, dict)
+
+    @property
+    def whole(self) -> bool:
+        return self.state == _WHOLE
+
+    @property
+    def is_object(self) -> bool:
+        return self.state == _WHOLE and self.object
+
+    def text(self) -> str:
+        if len(self.parts) > 1:
+            self.parts[:] = ["".join(self.parts)]
+        return self.parts[0] if self.parts else ""
+
+
+class _Block:
+    __slots__ = ("arguments", "call_id", "index", "name", "ordinal", "state", "text", "tool")
+
+    def __init__(self, tool: bool, first: str, call_id: str = "", name: str = "", ordinal: int = -1) -> None:
+        self.tool = tool
+        self.text: list[str] = [] if tool or not first else [first]
+        self.arguments = _Arguments()
+        if tool:
+            self.arguments.add(first)
+        self.call_id = call_id
+        self.name = name
+        self.ordinal = ordinal  # position among the tool calls, in arrival order
+        self.state = _WAITING
+        self.index = -1
+
+    def complete(self) -> bool:
+        return not self.tool or self.arguments.whole
 
 
 class ChatToMessagesStream:
@@ -61,10 +153,13 @@ class ChatToMessagesStream:
     Feed every decoded chunk to ``feed`` and send what it returns; call ``finish`` after
     ``data: [DONE]``. Exactly one ``message_start`` comes first; text (``content`` and
     ``refusal``) and tool calls become blocks with strictly increasing indices, each
-    start -> deltas -> stop, never overlapping; the ``message_delta`` carrying the stop reason
-    and the usage of the final usage chunk is sent by ``finish``. Only the first choice is
-    translated; ``reasoning_content`` is dropped. An ``{"error": ...}`` chunk becomes an
-    ``error`` event and ends the stream.
+    start -> deltas -> stop, never overlapping (but for a call cut by the token limit, see the
+    module docstring); the ``message_delta`` carrying the stop reason and the usage of the final
+    usage chunk is sent by ``finish``. Only the first choice is translated; ``reasoning_content``
+    is dropped. An ``{"error": ...}`` chunk becomes an ``error`` event and ends the stream. Tool
+    call ids are made valid for Anthropic as ``tool_use_id`` does (``toolu_<k>`` for the k-th call
+    when it has none); arguments that are not a JSON object, or two calls with one id, raise
+    ``StreamProtocolError``.
 
     Example::
 
@@ -84,6 +179,7 @@ class ChatToMessagesStream:
         self._open: _Block | None = None
         self._queue: list[_Block] = []
         self._calls: dict[int, _Block] = {}
+        self._ids: set[str] = set()
         self._last_call = -1
         self._finish_reason: str | None = None
         self._usage: dict[str, Any] | None = None
@@ -171,7 +267,7 @@ class ChatToMessagesStream:
             out.append(_text_delta(current.index, text))
             return
         if self._queue and not self._queue[-1].tool:
-            self._queue[-1].parts.append(text)
+            self._queue[-1].text.append(text)
         else:
             self._queue.append(_Block(False, text))
         self._advance(out)
@@ -184,7 +280,8 @@ class ChatToMessagesStream:
         key = self._call_key(call)
         block = self._calls.get(key)
         if block is None:
-            block = _Block(True, fragment, str(call.get("id") or ""), str(function.get("name") or ""))
+            call_id, name = str(call.get("id") or ""), str(function.get("name") or "")
+            block = _Block(True, fragment, call_id, name, ordinal=len(self._calls))
             self._calls[key] = block
             self._queue.append(block)
         else:
@@ -198,7 +295,7 @@ class ChatToMessagesStream:
                         f"tool call {key} sent arguments after they formed complete JSON"
                     )
                 return
-            block.parts.append(fragment)
+            block.arguments.add(fragment)
             if block.state == _OPEN:
                 out.append(_json_delta(block.index, fragment))
         self._advance(out)
@@ -227,15 +324,19 @@ class ChatToMessagesStream:
         self._next_index += 1
         block.state = _OPEN
         self._open = block
-        buffered = "".join(block.parts)
         if block.tool:
-            call_id = tool_use_id(block.call_id) if block.call_id else f"toolu_{block.index}"
+            call_id = tool_use_id(block.call_id, ordinal=block.ordinal)
+            if call_id in self._ids:
+                raise StreamProtocolError(f"upstream tool call {block.ordinal} repeats the id {call_id!r}")
+            self._ids.add(call_id)
             content_block = {"type": "tool_use", "id": call_id, "name": block.name, "input": {}}
             out.append({"type": "content_block_start", "index": block.index, "content_block": content_block})
+            buffered = block.arguments.text()
             if buffered:
                 out.append(_json_delta(block.index, buffered))
             return
-        block.parts = []  # text is never looked at again
+        buffered = "".join(block.text)
+        block.text = []  # text is never looked at again
         out.append(
             {
                 "type": "content_block_start",
@@ -248,11 +349,27 @@ class ChatToMessagesStream:
     def _close(self, out: list[dict[str, Any]]) -> None:
         current = self._open
         if current is not None:
+            if current.tool and not current.arguments.is_object:
+                # Never closed on a guess: "{}" in place of the arguments would run the tool wrongly.
+                text = current.arguments.text()
+                raise StreamProtocolError(
+                    f"upstream tool call {current.ordinal} sent arguments that are not a JSON object: "
+                    f"{text[:200]!r}"
+                )
             current.state = _CLOSED
             out.append({"type": "content_block_stop", "index": current.index})
             self._open = None
 
     def _close_all(self, out: list[dict[str, Any]]) -> None:
+        current = self._open
+        if self._finish_reason == "length" and current is not None and not current.complete():
+            # Cut by the token limit: left open as the live API leaves it, once its text is known
+            # to be the start of a JSON object; nothing can follow an open block.
+            tool_arguments(current.arguments.text(), cut=True, call=current.ordinal)
+            current.state = _CLOSED
+            self._open = None
+            self._queue.clear()
+            return
         self._close(out)
         while self._queue:
             self._start(self._queue.pop(0), out)

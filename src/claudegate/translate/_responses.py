@@ -5,15 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import orjson
-
-from claudegate.translate._errors import fail
+from claudegate.errors import StreamProtocolError
 from claudegate.translate._mapping import (
     chat_id_from_message_id,
     dumps,
     finish_reason_to_stop_reason,
     message_id_from_chat_id,
     stop_reason_to_finish_reason,
+    tool_arguments,
     tool_use_id,
     usage_to_anthropic,
     usage_to_openai,
@@ -81,12 +80,17 @@ def chat_completion_to_message(completion: dict[str, Any]) -> dict[str, Any]:
     """Translate an OpenAI ``chat.completion`` (first choice) into an Anthropic Message.
 
     ``content`` and ``refusal`` become text blocks, ``tool_calls`` become ``tool_use`` blocks with
-    the parsed arguments; empty or invalid ``arguments`` raise ``TranslationError`` rather than
-    turn into ``{}``. ``reasoning_content`` is dropped (it has no signature to send back).
+    the parsed arguments (ids made valid for Anthropic, see ``tool_use_id``);
+    ``reasoning_content`` is dropped (it has no signature to send back). The completion is the
+    upstream's answer, so what breaks the protocol raises ``StreamProtocolError`` (a bad gateway,
+    not the client's fault): no choice, a call that is not an object, ``arguments`` that are
+    not a JSON object, two calls with one id. Only with ``finish_reason: "length"`` are cut
+    ``arguments`` expected: what parses of them is kept (``{}`` when nothing does) and
+    ``stop_reason`` is ``max_tokens``, as the live API reports a tool call cut by ``max_tokens``.
     """
     choices = completion.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise fail("choices", "the completion has no choice to translate")
+        raise StreamProtocolError("the upstream completion has no choice to translate")
     choice = choices[0]
     reply = choice.get("message") or {}
     blocks: list[dict[str, Any]] = []
@@ -102,15 +106,19 @@ def chat_completion_to_message(completion: dict[str, Any]) -> dict[str, Any]:
     refusal = reply.get("refusal")
     if isinstance(refusal, str) and refusal:
         blocks.append({"type": "text", "text": refusal})
-    has_calls = False
+    cut = choice.get("finish_reason") == "length"
+    ids: set[str] = set()
     for k, call in enumerate(reply.get("tool_calls") or ()):
-        blocks.append(_tool_use(call, f"choices[0].message.tool_calls[{k}]"))
-        has_calls = True
+        block = _tool_use(call, k, cut=cut)
+        if block["id"] in ids:
+            raise StreamProtocolError(f"upstream tool call {k} repeats the id {block['id']!r}")
+        ids.add(block["id"])
+        blocks.append(block)
     stop_reason = finish_reason_to_stop_reason(choice.get("finish_reason"))
-    if has_calls and stop_reason == "end_turn":
+    if ids and stop_reason == "end_turn":
         # OpenAI reports "stop" for a forced tool call; Anthropic clients run tools on "tool_use".
         stop_reason = "tool_use"
-    elif not has_calls and stop_reason == "tool_use":
+    elif not ids and stop_reason == "tool_use":
         stop_reason = "end_turn"
     return {
         "id": message_id_from_chat_id(completion.get("id")),
@@ -124,20 +132,13 @@ def chat_completion_to_message(completion: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _tool_use(call: Any, field: str) -> dict[str, Any]:
+def _tool_use(call: Any, k: int, *, cut: bool) -> dict[str, Any]:
     function = call.get("function") if isinstance(call, dict) else None
     if not isinstance(function, dict):
-        raise fail(f"{field}.function", "must be an object")
-    arguments = function.get("arguments")
-    try:
-        parsed = orjson.loads(arguments) if isinstance(arguments, str) and arguments.strip() else None
-    except orjson.JSONDecodeError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise fail(f"{field}.function.arguments", f"is not a JSON object: {arguments!r}")
+        raise StreamProtocolError(f"upstream tool call {k} has no function object")
     return {
         "type": "tool_use",
-        "id": tool_use_id(str(call.get("id") or "")),
+        "id": tool_use_id(str(call.get("id") or ""), ordinal=k),
         "name": function.get("name", ""),
-        "input": parsed,
+        "input": tool_arguments(function.get("arguments"), cut=cut, call=k),
     }
