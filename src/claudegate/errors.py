@@ -109,7 +109,8 @@ class APIStatusError(ClaudegateError):
         self.type = type
         self.body = body
         self.request_id = request_id
-        self.headers: Mapping[str, str] = dict(headers) if headers is not None else {}
+        # Lower-case names, whatever the server sent: ``error.headers["retry-after"]`` always works.
+        self.headers: Mapping[str, str] = {k.lower(): v for k, v in headers.items()} if headers else {}
 
     def __str__(self) -> str:
         parts = [f"{self.status_code}"]

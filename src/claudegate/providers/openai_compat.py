@@ -1,0 +1,269 @@
+"""Any OpenAI-compatible upstream: canonical requests out as chat completions, answers back as Messages.
+
+The request goes out through ``claudegate.translate`` (``messages_request_to_chat``) to
+``{base_url}/chat/completions``; a JSON answer comes back through ``chat_completion_to_message``,
+a streamed one through ``ChatToMessagesStream`` as the bytes arrive. An upstream error status
+becomes the matching ``APIStatusError`` with an Anthropic envelope and the upstream's headers
+(``retry-after``, ``retry-after-ms``, ``x-should-retry``). A 2xx answer that cannot be carried
+over (invalid tool arguments, a body that is not a completion) is a ``StreamProtocolError``: the
+upstream broke its protocol, the client's request was fine.
+
+>>> provider = OpenAICompatProvider(
+...     base_url="http://127.0.0.1:8000/v1", api_key=None, transport=AiohttpTransport()
+... )
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from types import AsyncGeneratorType
+from typing import Any
+
+import orjson
+
+from claudegate._version import __version__
+from claudegate.client import SECRET_HEADERS, ApiKey, AsyncTransport, Request, Response, Timeout
+from claudegate.errors import (
+    APIConnectionError,
+    APIStatusError,
+    StreamProtocolError,
+    UserError,
+    error_from_envelope,
+)
+from claudegate.providers._base import Provider, ProviderRequest, ProviderResponse, ProviderStream
+from claudegate.sse import ServerSentEvent, SSEDecoder
+from claudegate.translate import (
+    ChatToMessagesStream,
+    chat_completion_to_message,
+    messages_request_to_chat,
+    openai_error_to_anthropic,
+)
+
+__all__ = ["OpenAICompatProvider"]
+
+_DONE = "[DONE]"
+_STREAM_OPTIONS = {"include_usage": True}
+
+
+class OpenAICompatProvider(Provider):
+    """An OpenAI Chat Completions upstream: OpenAI itself, vLLM, llama.cpp, Ollama, LM Studio, ...
+
+    ``base_url`` includes the version segment (``https://api.openai.com/v1``); the key is optional
+    (local servers often take none) and goes out as ``Authorization: Bearer``. ``default_headers``
+    go on every request, and so do a request's own ``headers`` except ``anthropic-*`` ones and
+    credentials.
+    """
+
+    kind = "openai"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: ApiKey | str | None,
+        transport: AsyncTransport,
+        timeout: Timeout | None = None,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise UserError(
+                f"base_url must start with http:// or https://, not {base_url!r}", field="base_url"
+            )
+        self.base_url = base_url.rstrip("/")
+        self._url = self.base_url + "/chat/completions"
+        self._api_key = ApiKey(api_key) if isinstance(api_key, str) else api_key
+        self._transport = transport
+        self._timeout = timeout or Timeout()
+        headers = {
+            "accept": "application/json",
+            "content-type": "application/json",
+            "user-agent": f"claudegate/{__version__}",
+        }
+        headers.update({name.lower(): value for name, value in (default_headers or {}).items()})
+        if self._api_key is not None:
+            headers["authorization"] = f"Bearer {self._api_key.reveal()}"
+        self._headers = headers
+        self._stream_headers = {**headers, "accept": "text/event-stream"}
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatProvider(base_url={self.base_url!r}, api_key={self._api_key!r})"
+
+    async def create(self, request: ProviderRequest) -> ProviderResponse:
+        chat = messages_request_to_chat(request.body)
+        chat.pop("stream", None)
+        chat.pop("stream_options", None)
+        response = await self._send(request, chat, stream=False)
+        raw = await response.aread()
+        try:
+            completion = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise StreamProtocolError(
+                f"the upstream answered {response.status_code} with a body that is not JSON: {raw[:200]!r}"
+            ) from None
+        if not isinstance(completion, dict):
+            raise StreamProtocolError("the upstream's answer is not a JSON object")
+        return ProviderResponse(message=chat_completion_to_message(completion), headers=response.headers)
+
+    async def stream(self, request: ProviderRequest) -> ProviderStream:
+        chat = messages_request_to_chat(request.body)
+        chat["stream"] = True
+        chat["stream_options"] = _STREAM_OPTIONS
+        response = await self._send(request, chat, stream=True)
+        return _ChatStream(response)
+
+    async def _send(self, request: ProviderRequest, chat: dict[str, Any], *, stream: bool) -> Response:
+        headers = self._stream_headers if stream else self._headers
+        if request.headers:
+            # What the gateway forwards (``x-sim-fault`` ...) goes on, minus Anthropic's own headers
+            # and any credential: only this deployment's key may reach the upstream.
+            extra = {k.lower(): v for k, v in request.headers.items() if _forwardable(k.lower())}
+            if extra:
+                headers = {**extra, **headers}
+        upstream = Request("POST", self._url, headers, orjson.dumps(chat), self._timeout, stream)
+        response = await self._transport.handle(upstream)
+        if response.status_code >= 400:
+            raise await _status_error(response)
+        return response
+
+
+def _forwardable(name: str) -> bool:
+    return not name.startswith("anthropic-") and name not in SECRET_HEADERS
+
+
+async def _status_error(response: Response) -> APIStatusError:
+    """The upstream's OpenAI error answer as the matching error, with an Anthropic envelope."""
+    try:
+        raw = await response.aread()
+    except APIConnectionError:
+        raw = b""
+    finally:
+        await response.aclose()
+    body: Any
+    try:
+        body = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        body = raw.decode("utf-8", errors="replace")
+    status = response.status_code
+    request_id = response.request_id
+    envelope = openai_error_to_anthropic(
+        body if isinstance(body, dict) else {"error": body}, status, request_id=request_id
+    )
+    # Lower-case names: the error's headers are a plain dict, and servers spell them every way.
+    headers = {name.lower(): value for name, value in response.headers.items()}
+    return error_from_envelope(status, envelope, request_id=request_id, headers=headers)
+
+
+class _ChunkReader:
+    """OpenAI SSE bytes in, Anthropic events out; knows when the upstream's stream is complete."""
+
+    __slots__ = ("_decoder", "_request_id", "_translator", "done", "ended", "finish_seen", "usage_seen")
+
+    def __init__(self, request_id: str | None) -> None:
+        self._request_id = request_id
+        self._decoder = SSEDecoder()
+        self._translator = ChatToMessagesStream()
+        self.done = False
+        """``data: [DONE]`` arrived."""
+        self.ended = False
+        """An error chunk ended the stream."""
+        self.finish_seen = False
+        """A ``finish_reason`` arrived."""
+        self.usage_seen = False
+        """The final usage chunk (``choices: []``) arrived."""
+
+    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        """The events the bytes so far complete."""
+        return self._translate(self._decoder.feed(chunk))
+
+    def flush(self) -> list[dict[str, Any]]:
+        """The events of a last frame that lacks its closing blank line."""
+        return self._translate(self._decoder.flush())
+
+    def _translate(self, frames: list[ServerSentEvent]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for sse in frames:
+            data = sse.data
+            if data[:1] != "{":
+                stripped = data.strip()
+                if stripped == _DONE:
+                    self.done = True
+                    break
+                if not stripped:
+                    continue
+            payload = _payload(data)
+            events = self._translator.feed(payload)
+            if payload.get("error"):
+                self.ended = True
+                if self._request_id is not None:
+                    for event in events:
+                        event.setdefault("request_id", self._request_id)
+                out += events
+                break
+            choices = payload.get("choices")
+            if not self.finish_seen and choices:
+                # Only choice 0 is translated; a stray choice's finish says nothing about it.
+                self.finish_seen = any(c.get("finish_reason") and not c.get("index") for c in choices)
+            elif not choices and payload.get("usage"):
+                self.usage_seen = True
+            out += events
+        return out
+
+    def finish(self) -> list[dict[str, Any]]:
+        """The closing events; raises ``APIConnectionError`` when the stream was cut short."""
+        # Some servers skip [DONE]; once the usage chunk (always the last) is in, nothing is missing.
+        if not self.done and not self.usage_seen:
+            raise APIConnectionError("the upstream stream ended before data: [DONE]")
+        if not self.finish_seen:
+            raise APIConnectionError("the upstream stream ended without a finish_reason")
+        return self._translator.finish()
+
+
+class _ChatStream(ProviderStream):
+    """Anthropic events translated from an OpenAI SSE body, decoded as its bytes arrive."""
+
+    def __init__(self, response: Response) -> None:
+        self._response = response
+        self.headers = response.headers
+        self._iterator: AsyncGenerator[dict[str, Any], None] | None = None
+
+    def events(self) -> AsyncIterator[dict[str, Any]]:
+        # One upstream body can be read once: every caller shares the one iterator.
+        if self._iterator is None:
+            self._iterator = self._translate()
+        return self._iterator
+
+    async def _translate(self) -> AsyncGenerator[dict[str, Any], None]:
+        response = self._response
+        reader = _ChunkReader(response.request_id)
+        try:
+            async for chunk in response.aiter_bytes():
+                for event in reader.feed(chunk):
+                    yield event
+                if reader.done or reader.ended:
+                    break
+            else:
+                for event in reader.flush():
+                    yield event
+        finally:
+            await response.aclose()
+        if reader.ended:
+            return
+        for event in reader.finish():
+            yield event
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+        iterator = self._iterator
+        # A read under way in another task ends on its own now that the connection is closed.
+        if isinstance(iterator, AsyncGeneratorType) and not iterator.ag_running:
+            await iterator.aclose()
+
+
+def _payload(data: str) -> dict[str, Any]:
+    try:
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise StreamProtocolError(f"the upstream sent a chunk that is not JSON: {data[:200]!r}") from None
+    if not isinstance(payload, dict):
+        raise StreamProtocolError(f"the upstream sent a chunk that is not a JSON object: {data[:200]!r}")
+    return payload

@@ -1,0 +1,120 @@
+"""The simulator as an in-process provider: no socket, the same answers as ``claudegate sim``.
+
+Faults and latency work as over HTTP: the ``x-sim-fault`` and ``x-sim-latency`` request headers
+(forwarded by the gateway) and the simulator's config apply, except that a "reset" is an
+``APIConnectionError`` here rather than a torn TCP connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from claudegate.errors import APIConnectionError
+from claudegate.providers._base import Provider, ProviderRequest, ProviderResponse, ProviderStream
+from claudegate.simulator import Simulator, SimulatorConfig
+from claudegate.simulator._errors import api_error, error_envelope
+from claudegate.simulator._faults import Fault, Latency, parse_latency
+
+__all__ = ["SimulatorProvider"]
+
+
+class SimulatorProvider(Provider):
+    """Answers from an in-process ``Simulator``."""
+
+    kind = "simulator"
+
+    def __init__(self, config: SimulatorConfig | None = None, *, simulator: Simulator | None = None) -> None:
+        self.simulator = simulator or Simulator(config)
+        config = self.simulator.config
+        self._latency = Latency(config.time_to_first_token, config.event_delay)
+
+    def _fault(self, request: ProviderRequest) -> Fault | None:
+        spec = request.headers.get("x-sim-fault") or self.simulator.config.fault
+        if not spec:
+            return None
+        try:
+            return self.simulator.faults.select(spec)
+        except ValueError as exc:
+            raise api_error(400, "invalid_request_error", f"x-sim-fault: {exc}") from None
+
+    def _latency_of(self, request: ProviderRequest) -> Latency:
+        spec = request.headers.get("x-sim-latency")
+        if spec is None:
+            return self._latency
+        try:
+            return parse_latency(spec, self._latency)
+        except ValueError as exc:
+            raise api_error(400, "invalid_request_error", f"x-sim-latency: {exc}") from None
+
+    async def _before_answer(self, fault: Fault | None, *, streaming: bool) -> None:
+        if fault is None:
+            return
+        if fault.kind == "status" or (fault.kind == "error-mid" and not streaming):
+            error = api_error(fault.status, fault.error_type, fault.message)
+            headers: dict[str, str] = {}
+            if fault.retry_after is not None or fault.status in (429, 529):
+                headers["retry-after"] = f"{fault.retry_after if fault.retry_after is not None else 1:g}"
+            if fault.retry_after_ms is not None:
+                headers["retry-after-ms"] = str(fault.retry_after_ms)
+            if fault.should_retry is not None:
+                headers["x-should-retry"] = "true" if fault.should_retry else "false"
+            error.headers = headers
+            raise error
+        if fault.kind == "reset-before":
+            raise APIConnectionError("Connection error: the simulated upstream reset the connection")
+        if fault.kind == "stall":
+            await asyncio.Event().wait()  # until the caller gives up (a timeout or a disconnect)
+
+    async def create(self, request: ProviderRequest) -> ProviderResponse:
+        fault = self._fault(request)
+        await self._before_answer(fault, streaming=False)
+        message = self.simulator.create(request.body)
+        latency = self._latency_of(request)
+        if latency.first_token or latency.per_event:
+            await asyncio.sleep(latency.first_token + latency.per_event * len(message["content"]))
+        if fault is not None and fault.kind == "reset-mid":
+            raise APIConnectionError("Connection error: the simulated upstream reset the connection")
+        return ProviderResponse(
+            message=message, headers={"request-id": message["id"].replace("msg_", "req_")}
+        )
+
+    async def stream(self, request: ProviderRequest) -> ProviderStream:
+        fault = self._fault(request)
+        await self._before_answer(fault, streaming=True)
+        events = self.simulator.events(request.body)
+        return _SimulatedStream(events, fault, self._latency_of(request), request.request_id)
+
+    async def count_tokens(self, request: ProviderRequest) -> int | None:
+        return self.simulator.count_tokens(request.body)
+
+
+class _SimulatedStream(ProviderStream):
+    def __init__(
+        self, events: list[dict[str, Any]], fault: Fault | None, latency: Latency, request_id: str
+    ) -> None:
+        self._events = events
+        self._request_id = request_id or None
+        self._fault = fault if fault is not None and fault.kind in ("reset-mid", "error-mid") else None
+        self._latency = latency
+        self.headers = {"request-id": events[0]["message"]["id"].replace("msg_", "req_")}
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        events = self._events
+        cut = min(self._fault.after, len(events) - 1) if self._fault is not None else len(events)
+        first, per_event = self._latency.first_token, self._latency.per_event
+        for position, event in enumerate(events[:cut]):
+            if position == 1 and first:
+                await asyncio.sleep(first)
+            elif position > 1 and per_event:
+                await asyncio.sleep(per_event)
+            yield event
+        if self._fault is None:
+            return
+        if self._fault.kind == "reset-mid":
+            raise APIConnectionError("the simulated upstream reset the connection mid-stream")
+        yield error_envelope(self._fault.error_type, self._fault.message, self._request_id)
+
+    async def aclose(self) -> None:
+        return None

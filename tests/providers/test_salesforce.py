@@ -1,0 +1,390 @@
+"""``SalesforceProvider`` over real sockets, against the simulator's Salesforce mode."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from claudegate.client import AiohttpTransport, ApiKey
+from claudegate.errors import (
+    APIConnectionError,
+    AuthenticationError,
+    BadRequestError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    UserError,
+)
+from claudegate.gateway._errors import classify
+from claudegate.providers import ProviderRequest, SalesforceProvider
+from claudegate.providers.salesforce import DEFAULT_MODEL_MAP
+from claudegate.simulator import Simulator, create_salesforce_app
+from claudegate.simulator.salesforce import TOKEN_PATH, SalesforceSimulatorApp
+from claudegate.sse import validate_anthropic_events
+from claudegate.testing import LiveServer
+
+SONNET = "sfdc_ai__DefaultBedrockAnthropicClaude45Sonnet"
+ASK: dict[str, Any] = {
+    "model": "claude-sonnet-4-5",
+    "max_tokens": 300,
+    "messages": [{"role": "user", "content": "Describe the harbour lights at dusk"}],
+}
+
+
+@dataclass
+class Upstream:
+    """The Salesforce-mode simulator on loopback, and a factory for providers pointed at it."""
+
+    app: SalesforceSimulatorApp
+    base_url: str
+    transport: AiohttpTransport
+
+    def provider(self, secret: str = "sim-secret", **options: Any) -> SalesforceProvider:
+        return SalesforceProvider(
+            token_url=self.base_url + TOKEN_PATH,
+            api_base_url=options.pop("api_base_url", None),
+            client_id="sim-client",
+            client_secret=ApiKey(secret),
+            transport=self.transport,
+            **options,
+        )
+
+    def kinds(self) -> list[str]:
+        return [entry["kind"] for entry in self.app.log]
+
+    def chats(self) -> list[dict[str, Any]]:
+        return [entry for entry in self.app.log if entry["kind"] == "chat"]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[SalesforceSimulatorApp, str]]:
+    app = create_salesforce_app()
+    with LiveServer(app) as live:
+        yield app, live.base_url
+
+
+@pytest.fixture
+async def upstream(server: tuple[SalesforceSimulatorApp, str]) -> AsyncIterator[Upstream]:
+    app, base_url = server
+    app.log.clear()
+    app.simulator.faults.reset()
+    transport = AiohttpTransport()
+    yield Upstream(app, base_url, transport)
+    await transport.aclose()
+
+
+def request(body: dict[str, Any] = ASK, fault: str | None = None) -> ProviderRequest:
+    return ProviderRequest(body=body, headers={"x-sim-fault": fault} if fault else {})
+
+
+def text_of(message: dict[str, Any]) -> str:
+    return "".join(block["text"] for block in message["content"] if block["type"] == "text")
+
+
+class Sleeps:
+    """An injected ``sleep`` that records each delay and returns at once."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+# -- tokens --------------------------------------------------------------------------------------
+
+
+async def test_token_is_fetched_once_and_reused(upstream: Upstream) -> None:
+    provider = upstream.provider()
+    for _ in range(3):
+        await provider.create(request())
+    assert upstream.kinds() == ["token", "chat", "chat", "chat"]
+    assert [entry["status"] for entry in upstream.app.log] == [200] * 4
+
+
+async def test_concurrent_callers_share_one_token_fetch(upstream: Upstream) -> None:
+    provider = upstream.provider()
+    answers = await asyncio.gather(*(provider.create(request()) for _ in range(6)))
+    assert len(answers) == 6 and upstream.kinds().count("token") == 1
+
+
+async def test_a_token_about_to_expire_is_renewed_before_use(upstream: Upstream) -> None:
+    now = [time.time()]
+    provider = upstream.provider(clock=lambda: now[0])
+    await provider.create(request())
+    # The simulator's tokens live 30 minutes (the JWT's exp); renewal starts 60 s before that.
+    now[0] += 1800 - 62
+    await provider.create(request())
+    now[0] += 4
+    await provider.create(request())
+    assert upstream.kinds() == ["token", "chat", "chat", "token", "chat"]
+
+
+async def test_401_renews_the_token_and_retries_once(upstream: Upstream) -> None:
+    provider = upstream.provider()
+    await provider.create(request())
+    upstream.app.expire_tokens()
+    message = (await provider.create(request())).message
+    assert "harbour lights" in text_of(message)
+    assert upstream.kinds() == ["token", "chat", "chat", "token", "chat"]
+    assert [entry["status"] for entry in upstream.chats()] == [200, 401, 200]
+
+
+async def test_a_second_401_is_an_authentication_error(upstream: Upstream) -> None:
+    with pytest.raises(AuthenticationError) as caught:
+        await upstream.provider().create(request(fault="401"))
+    assert caught.value.status_code == 401 and caught.value.attempts == 2
+    assert upstream.kinds() == ["token", "chat", "token", "chat"]
+
+
+async def test_a_wrong_secret_never_shows_the_secret(upstream: Upstream) -> None:
+    secret = "wrong-secret-7f3a9c"
+    provider = upstream.provider(secret)
+    with pytest.raises(AuthenticationError) as caught:
+        await provider.create(request())
+    error = caught.value
+    assert "invalid_client" in str(error) and error.status_code == 401
+    for shown in (str(error), repr(error), repr(error.body), repr(error.headers), repr(provider)):
+        assert secret not in shown
+    assert upstream.kinds() == ["token"]
+
+
+async def test_api_base_url_overrides_the_token_answer(upstream: Upstream) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    provider = upstream.provider(api_base_url=f"http://127.0.0.1:{port}")
+    with pytest.raises(APIConnectionError):
+        await provider.create(request())
+    assert upstream.kinds() == ["token"]
+
+
+# -- model names and translation -----------------------------------------------------------------
+
+
+async def test_claude_names_map_to_salesforce_names(upstream: Upstream) -> None:
+    provider = upstream.provider()
+    message = (await provider.create(request({**ASK, "model": "claude-sonnet-4-5-20250929"}))).message
+    await provider.create(request({**ASK, "model": SONNET}))
+    assert [entry["model"] for entry in upstream.chats()] == [SONNET, SONNET]
+    assert message["model"] == "claude-sonnet-4-5-20250929"
+    assert DEFAULT_MODEL_MAP["claude-haiku-4-5"] == "sfdc_ai__DefaultBedrockAnthropicClaude45Haiku"
+
+
+async def test_unknown_names_pass_through_and_model_map_adds_names(upstream: Upstream) -> None:
+    with pytest.raises(NotFoundError) as caught:
+        await upstream.provider().create(request({**ASK, "model": "sfdc_ai__MyConfiguredModel"}))
+    assert caught.value.status_code == 404 and caught.value.attempts == 1
+    five = "sfdc_ai__DefaultBedrockAnthropicClaude5Sonnet"
+    provider = upstream.provider(model_map={"claude-sonnet-5": five})
+    message = (await provider.create(request({**ASK, "model": "claude-sonnet-5"}))).message
+    assert [entry["model"] for entry in upstream.chats()] == ["sfdc_ai__MyConfiguredModel", five]
+    assert message["model"] == "claude-sonnet-5" and provider.model_map["claude-sonnet-4-5"] == SONNET
+
+
+async def test_text_round_trip(upstream: Upstream) -> None:
+    body = {
+        **ASK,
+        "system": [{"type": "text", "text": "You answer like a lighthouse keeper"}],
+        "messages": [
+            {"role": "user", "content": "Hello there"},
+            {"role": "assistant", "content": [{"type": "text", "text": "Good evening"}]},
+            {"role": "user", "content": [{"type": "text", "text": "Describe the harbour lights at dusk"}]},
+        ],
+    }
+    response = await upstream.provider().create(request(body))
+    message = response.message
+    # The simulator answers the same conversation, seen as the engine would see it.
+    seen = {
+        **body,
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 4096,
+        "system": "You answer like a lighthouse keeper",
+        "messages": [{"role": m["role"], "content": text_of_turn(m)} for m in body["messages"]],
+    }
+    expected = Simulator().create(seen)
+    assert text_of(message) == text_of(expected) and "harbour lights at dusk" in text_of(message)
+    assert message["stop_reason"] == "end_turn" and message["stop_sequence"] is None
+    assert message["usage"]["input_tokens"] == Simulator().count_tokens(seen)
+    assert message["usage"]["output_tokens"] == expected["usage"]["output_tokens"]
+    assert message["id"].startswith("msg_") and message["role"] == "assistant"
+
+
+def text_of_turn(turn: dict[str, Any]) -> str:
+    content = turn["content"]
+    return content if isinstance(content, str) else "".join(block["text"] for block in content)
+
+
+async def test_stream_replays_the_answer_as_valid_events(upstream: Upstream) -> None:
+    provider = upstream.provider()
+    whole = (await provider.create(request())).message
+    stream = await provider.stream(request({**ASK, "stream": True}))
+    events = [event async for event in stream.events()]
+    assert not stream.native
+    replayed = validate_anthropic_events(events)
+    assert text_of(replayed) == text_of(whole) and replayed["stop_reason"] == whole["stop_reason"]
+    assert replayed["usage"]["output_tokens"] == whole["usage"]["output_tokens"]
+    assert len(upstream.chats()) == 2
+
+
+async def test_stop_sequences_are_applied_to_the_answer(upstream: Upstream) -> None:
+    provider = upstream.provider()
+    full = text_of((await provider.create(request())).message)
+    cut = (await provider.create(request({**ASK, "stop_sequences": ["zebra", "harbour"]}))).message
+    assert text_of(cut) == full[: full.index("harbour")]
+    assert cut["stop_reason"] == "stop_sequence" and cut["stop_sequence"] == "harbour"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**ASK, "tools": [{"name": "get_weather", "input_schema": {"type": "object"}}]}, "tools"),
+        ({**ASK, "tool_choice": {"type": "any"}}, "tool_choice"),
+        (
+            {**ASK, "mcp_servers": [{"type": "url", "url": "https://mcp.example.com", "name": "x"}]},
+            "mcp_servers",
+        ),
+        (
+            {
+                **ASK,
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}},
+                            {"type": "text", "text": "What is this?"},
+                        ],
+                    }
+                ],
+            },
+            "messages[0].content[0]",
+        ),
+        (
+            {
+                **ASK,
+                "messages": [
+                    {"role": "user", "content": "Weather?"},
+                    {
+                        "role": "assistant",
+                        "content": [{"type": "tool_use", "id": "t1", "name": "w", "input": {}}],
+                    },
+                ],
+            },
+            "messages[1].content[0]",
+        ),
+    ],
+)
+async def test_what_the_api_cannot_carry_is_a_400_naming_the_field(
+    upstream: Upstream, body: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(UserError) as caught:
+        await upstream.provider().create(request(body))
+    assert caught.value.field == field and caught.value.message.startswith(field)
+    answer = classify(caught.value)
+    assert (answer.status, answer.error_type, answer.param) == (400, "invalid_request_error", field)
+    assert upstream.app.log == []  # refused before any token or request went out
+
+
+async def test_thinking_in_the_history_is_left_out(upstream: Upstream) -> None:
+    thinking = {"type": "thinking", "thinking": "private notes", "signature": "sig"}
+    body = {
+        **ASK,
+        "messages": [
+            {"role": "user", "content": "Hello there"},
+            {"role": "assistant", "content": [thinking, {"type": "text", "text": "Good evening"}]},
+            {"role": "user", "content": "Describe the harbour lights at dusk"},
+        ],
+    }
+    plain = {
+        **body,
+        "messages": [
+            body["messages"][0],
+            {"role": "assistant", "content": "Good evening"},
+            body["messages"][2],
+        ],
+    }
+    provider = upstream.provider()
+    with_thinking = (await provider.create(request(body))).message
+    assert text_of(with_thinking) == text_of((await provider.create(request(plain))).message)
+
+
+async def test_count_tokens_is_not_offered(upstream: Upstream) -> None:
+    assert await upstream.provider().count_tokens(request()) is None
+    assert upstream.app.log == []
+
+
+# -- rate limits and errors ----------------------------------------------------------------------
+
+
+async def test_429_twice_then_success_backs_off_0_2_then_0_4_seconds(upstream: Upstream) -> None:
+    message = (await upstream.provider().create(request(fault="429;times=2"))).message
+    assert "harbour lights" in text_of(message)
+    chats = upstream.chats()
+    assert [entry["status"] for entry in chats] == [429, 429, 200]
+    first_gap = chats[1]["time"] - chats[0]["time"]
+    second_gap = chats[2]["time"] - chats[1]["time"]
+    # Each gap is the delay (+ up to 0.1 s of jitter) plus one request's own time on loopback.
+    assert 0.2 <= first_gap < 0.2 + 0.1 + 0.2
+    assert 0.4 <= second_gap < 0.4 + 0.1 + 0.2
+
+
+async def test_backoff_delays_and_jitter_exactly(upstream: Upstream) -> None:
+    sleeps = Sleeps()
+    fractions = iter([0.0, 1.0])
+    provider = upstream.provider(sleep=sleeps, random_fraction=lambda: next(fractions))
+    await provider.create(request(fault="429;times=2"))
+    assert sleeps.delays == pytest.approx([0.2, 0.4 + 0.1])
+
+
+async def test_429_three_times_is_a_rate_limit_error_after_three_attempts(upstream: Upstream) -> None:
+    sleeps = Sleeps()
+    with pytest.raises(RateLimitError) as caught:
+        await upstream.provider(sleep=sleeps).create(request(fault="429;retry-after=7"))
+    error = caught.value
+    assert error.status_code == 429 and error.type == "rate_limit_error" and error.attempts == 3
+    assert error.headers["retry-after"] == "7"
+    assert len(upstream.chats()) == 3 and len(sleeps.delays) == 2
+    assert 0.2 <= sleeps.delays[0] <= 0.3 and 0.4 <= sleeps.delays[1] <= 0.5
+    answer = classify(error)
+    assert answer.status == 429 and answer.headers["retry-after"] == "7"
+
+
+async def test_a_429_without_retry_after_carries_none(upstream: Upstream) -> None:
+    with pytest.raises(RateLimitError) as caught:
+        await upstream.provider(sleep=Sleeps()).create(request(fault="429"))
+    assert "retry-after" not in caught.value.headers and len(upstream.chats()) == 3
+
+
+async def test_a_stream_request_gets_the_same_retries(upstream: Upstream) -> None:
+    stream = await upstream.provider(sleep=Sleeps()).stream(
+        request({**ASK, "stream": True}, fault="429;times=1")
+    )
+    assert validate_anthropic_events([event async for event in stream.events()])["stop_reason"] == "end_turn"
+    assert [entry["status"] for entry in upstream.chats()] == [429, 200]
+
+
+@pytest.mark.parametrize(
+    ("fault", "error_class", "error_type"),
+    [
+        ("500", InternalServerError, "api_error"),
+        ("503", InternalServerError, "api_error"),
+        ("403", PermissionDeniedError, "permission_error"),
+        ("400", BadRequestError, "invalid_request_error"),
+    ],
+)
+async def test_other_errors_map_to_the_tree_without_retry(
+    upstream: Upstream, fault: str, error_class: type[Exception], error_type: str
+) -> None:
+    with pytest.raises(error_class) as caught:
+        await upstream.provider(sleep=Sleeps()).create(request(fault=fault))
+    error = caught.value
+    assert getattr(error, "status_code", None) == int(fault) and getattr(error, "type", None) == error_type
+    assert "Salesforce Models API" in str(error) and getattr(error, "attempts", None) == 1
+    assert len(upstream.chats()) == 1
