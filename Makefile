@@ -1,10 +1,11 @@
 # Two entry points do all set-up on a fresh machine:
-#   make serve   start claudegate on its embedded defaults (no key, no network)
+#   make serve   start the gateway on its embedded defaults (the built-in simulator: no key, no network)
 #   make test    lint, type-check and run the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 
 .PHONY: serve test lint typecheck unit bench install clean
 
@@ -14,10 +15,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Node tools used by the conformance tests (Claude Code, the openai npm client).
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
 
 serve: $(STAMP)
-	$(BIN)/claudegate sim --demo "Hello! What can the simulator do?"
+	$(BIN)/claudegate serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -26,13 +32,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/client.py
+	$(BIN)/python bench/gateway.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache

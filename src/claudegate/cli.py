@@ -23,6 +23,7 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 DEFAULT_SIM_PORT = 8787
+DEFAULT_GATEWAY_PORT = 8080
 SIM_KEY = "sk-sim-local-0000"
 
 
@@ -153,6 +154,34 @@ def sim(
 
         threading.Thread(target=run_demo, name="claudegate-demo", daemon=True).start()
     serve(host, port, config)
+
+
+@app.command()
+def serve(
+    config: Annotated[
+        str | None, typer.Option(help="YAML configuration; default: every model to the built-in simulator.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_GATEWAY_PORT,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the gateway: Anthropic and OpenAI endpoints in front of the configured upstreams."""
+    from claudegate.gateway import create_app, load_config
+    from claudegate.gateway import serve as run
+
+    try:
+        gateway = create_app(load_config(config) if config else None)
+    except ClaudegateError as exc:
+        err_console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    base_url = f"http://{host}:{port}"
+    console.print(f"[bold]claudegate gateway[/bold] on {base_url}")
+    if config is None:
+        console.print("[dim]no --config: every model name is served by the built-in simulator[/dim]")
+    console.print(
+        "[dim]Anthropic: POST /v1/messages · OpenAI: POST /v1/chat/completions · /v1/models · /metrics[/dim]"
+    )
+    run(gateway, host, port, log_level=log_level)
 
 
 def main() -> None:

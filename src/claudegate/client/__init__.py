@@ -13,6 +13,7 @@ from claudegate.client._caching import (
 )
 from claudegate.client._client import DEFAULT_BASE_URL, AsyncClient
 from claudegate.client._curl import to_curl
+from claudegate.client._httptools import HttpToolsTransport
 from claudegate.client._images import (
     IMAGE_MEDIA_TYPES,
     MAX_IMAGE_BYTES,
@@ -29,6 +30,7 @@ from claudegate.client._retry import RetryPolicy
 from claudegate.client._secrets import (
     SECRET_HEADERS,
     ApiKey,
+    find_secrets_file,
     load_secrets_file,
     redact_headers,
     resolve_api_key,
@@ -68,6 +70,7 @@ __all__ = [
     "CallbackObserver",
     "Client",
     "ClientOptions",
+    "HttpToolsTransport",
     "MessageCreateArgs",
     "MessageStream",
     "MessageStreamManager",
@@ -88,6 +91,7 @@ __all__ = [
     "cache_last_message",
     "cache_system",
     "cache_tools",
+    "find_secrets_file",
     "image_block_from_bytes",
     "image_block_from_file",
     "image_block_from_url",

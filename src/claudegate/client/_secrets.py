@@ -16,7 +16,14 @@ from pathlib import Path
 
 from claudegate.errors import UserError
 
-__all__ = ["SECRET_HEADERS", "ApiKey", "load_secrets_file", "redact_headers", "resolve_api_key"]
+__all__ = [
+    "SECRET_HEADERS",
+    "ApiKey",
+    "find_secrets_file",
+    "load_secrets_file",
+    "redact_headers",
+    "resolve_api_key",
+]
 
 SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "x-admin-key"})
 """Headers whose values are secrets: redacted wherever headers are shown."""
@@ -95,7 +102,8 @@ def load_secrets_file(path: Path) -> dict[str, str]:
     return values
 
 
-def _find_secrets_file(start: Path) -> Path | None:
+def find_secrets_file(start: Path) -> Path | None:
+    """The secrets file in force: ``$CLAUDEGATE_SECRETS_FILE``, or the nearest ``secret/-secrets.sh``."""
     explicit = os.environ.get(SECRETS_FILE_ENV)
     if explicit:
         path = Path(explicit)
@@ -118,7 +126,7 @@ def resolve_api_key(
     from_env = os.environ.get(env_var)
     if from_env:
         return ApiKey(from_env.strip())
-    secrets_file = _find_secrets_file(cwd or Path.cwd())
+    secrets_file = find_secrets_file(cwd or Path.cwd())
     if secrets_file is not None:
         value = load_secrets_file(secrets_file).get(env_var)
         if value:

@@ -1,0 +1,237 @@
+"""Gateway overhead: direct to a fast upstream vs through the gateway, in one run.
+
+    .venv/bin/python bench/gateway.py [--seconds 3] [--latency-requests 2000]
+
+The gateway runs in its own process, one worker pinned to core 1; the upstream (raw asyncio,
+canned answers, 20-delta streams) and the load generator share core 0. For Anthropic
+pass-through and OpenAI→Anthropic translation, JSON and stream, it reports requests/s at
+concurrency 50, p50/p99 latency and added latency at concurrency 1, time to first byte, the
+gateway's CPU per request (utime+stime / requests), its RSS after 50,000 requests, and its cold
+start to first answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import orjson
+import uvloop
+
+from bench._common import free_port, pin_to_core
+from bench._wire import MODEL, HttpConnection, UpstreamServer, post
+
+KEY_ENV = "CLAUDEGATE_BENCH_UPSTREAM_KEY"
+ANTHROPIC_HEADERS = {"x-api-key": "sk-bench-0000000000", "anthropic-version": "2023-06-01"}
+OPENAI_HEADERS = {"authorization": "Bearer sk-bench-0000000000"}
+MESSAGES = [{"role": "user", "content": "Say hello to the benchmark."}]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Case:
+    name: str
+    direct: bytes
+    via: bytes
+    stream: bool
+
+
+def cases() -> list[Case]:
+    anthropic = orjson.dumps({"model": MODEL, "max_tokens": 256, "messages": MESSAGES})
+    anthropic_stream = orjson.dumps({"model": MODEL, "max_tokens": 256, "messages": MESSAGES, "stream": True})
+    chat = orjson.dumps({"model": MODEL, "messages": MESSAGES})
+    chat_stream = orjson.dumps({"model": MODEL, "messages": MESSAGES, "stream": True})
+    return [
+        Case(
+            "pass-through JSON",
+            post("/v1/messages", anthropic, ANTHROPIC_HEADERS),
+            post("/v1/messages", anthropic, ANTHROPIC_HEADERS),
+            False,
+        ),
+        Case(
+            "pass-through stream",
+            post("/v1/messages", anthropic_stream, ANTHROPIC_HEADERS),
+            post("/v1/messages", anthropic_stream, ANTHROPIC_HEADERS),
+            True,
+        ),
+        Case(
+            "translated JSON",
+            post("/v1/messages", anthropic, ANTHROPIC_HEADERS),
+            post("/v1/chat/completions", chat, OPENAI_HEADERS),
+            False,
+        ),
+        Case(
+            "translated stream",
+            post("/v1/messages", anthropic_stream, ANTHROPIC_HEADERS),
+            post("/v1/chat/completions", chat_stream, OPENAI_HEADERS),
+            True,
+        ),
+    ]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_gateway(upstream_port: int, core: int) -> tuple[subprocess.Popen[bytes], int, float]:
+    """Start ``claudegate serve`` pinned to ``core``; return (process, port, seconds to first answer)."""
+    config = Path(tempfile.mkdtemp()) / "gateway.yaml"
+    config.write_text(
+        "models:\n"
+        f"  - name: {MODEL}\n"
+        "    deployments:\n"
+        "      - provider: anthropic\n"
+        f"        base_url: http://127.0.0.1:{upstream_port}\n"
+        f"        api_key: env:{KEY_ENV}\n"
+    )
+    port = free_port()
+    argv = ["claudegate", "serve", "--config", str(config), "--port", str(port), "--log-level", "warning"]
+    code = (
+        "import os, sys\n"
+        f"if hasattr(os, 'sched_setaffinity') and {core} < os.cpu_count():\n"
+        f"    os.sched_setaffinity(0, {{{core}}})\n"
+        "from claudegate.cli import main\n"
+        f"sys.argv = {argv!r}\n"
+        "main()\n"
+    )
+    env = {**os.environ, KEY_ENV: "sk-bench-upstream-0000"}
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL)
+    return process, port, started
+
+
+async def first_answer(port: int, started: float, timeout: float = 30.0) -> float:
+    request = post(
+        "/v1/messages",
+        orjson.dumps({"model": MODEL, "max_tokens": 8, "messages": MESSAGES}),
+        ANTHROPIC_HEADERS,
+    )
+    while time.perf_counter() - started < timeout:
+        try:
+            connection = await HttpConnection.open(port)
+        except OSError:
+            await asyncio.sleep(0.002)
+            continue
+        status, _, _, _ = await connection.request(request)
+        connection.close()
+        if status == 200:
+            return time.perf_counter() - started
+    raise RuntimeError("the gateway did not answer")
+
+
+async def sequential(port: int, raw: bytes, count: int) -> tuple[list[float], list[float]]:
+    connection = await HttpConnection.open(port)
+    totals, firsts = [], []
+    for _ in range(count):
+        status, _, first, total = await connection.request(raw)
+        if status != 200:
+            raise RuntimeError(f"status {status}")
+        totals.append(total)
+        firsts.append(first)
+    connection.close()
+    return totals, firsts
+
+
+async def throughput(port: int, raw: bytes, seconds: float, concurrency: int) -> tuple[int, float]:
+    connections = [await HttpConnection.open(port) for _ in range(concurrency)]
+    deadline = time.perf_counter() + seconds
+    done = 0
+
+    async def worker(connection: HttpConnection) -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            status, _, _, _ = await connection.request(raw)
+            if status != 200:
+                raise RuntimeError(f"status {status}")
+            done += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in connections))
+    elapsed = time.perf_counter() - began
+    for connection in connections:
+        connection.close()
+    return done, elapsed
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def run(args: argparse.Namespace) -> None:
+    upstream = UpstreamServer(deltas=20)
+    await upstream.start()
+    process, port, started = start_gateway(upstream.port, core=1)
+    try:
+        cold = await first_answer(port, started)
+        served = 1
+        rows = []
+        for case in cases():
+            direct, direct_first = await sequential(upstream.port, case.direct, args.latency_requests)
+            cpu_before = cpu_seconds(process.pid)
+            via, via_first = await sequential(port, case.via, args.latency_requests)
+            cpu_per_request = (cpu_seconds(process.pid) - cpu_before) / args.latency_requests * 1000
+            done, elapsed = await throughput(port, case.via, args.seconds, args.concurrency)
+            served += args.latency_requests + done
+            rows.append((case, direct, direct_first, via, via_first, cpu_per_request, done / elapsed))
+        while served < 50_000:
+            done, _ = await throughput(port, cases()[0].via, 1.0, args.concurrency)
+            served += done
+        rss = rss_mb(process.pid)
+    finally:
+        process.terminate()
+        process.wait(10)
+        await upstream.close()
+    print(
+        f"gateway benchmark: concurrency 1 for latency ({args.latency_requests} requests), "
+        f"{args.concurrency} for throughput ({args.seconds:g} s); gateway on core 1"
+    )
+    print(
+        f"{'':22}{'req/s c50':>10}{'p50 ms':>8}{'p99 ms':>8}{'+p50 ms':>9}{'+p99 ms':>9}"
+        f"{'ttfb ms':>9}{'+ttfb':>7}{'cpu ms':>8}"
+    )
+    for case, direct, direct_first, via, via_first, cpu, rps in rows:
+        added50 = pct(via, 0.5) - pct(direct, 0.5)
+        added99 = pct(via, 0.99) - pct(direct, 0.99)
+        ttfb = pct(via_first, 0.5) if case.stream else float("nan")
+        added_ttfb = ttfb - pct(direct_first, 0.5) if case.stream else float("nan")
+        print(
+            f"{case.name:22}{rps:>10,.0f}{pct(via, 0.5):>8.3f}{pct(via, 0.99):>8.3f}{added50:>9.3f}"
+            f"{added99:>9.3f}{ttfb:>9.3f}{added_ttfb:>7.3f}{cpu:>8.3f}"
+        )
+    print(f"gateway RSS after {served:,} requests: {rss:.1f} MB; cold start to first answer: {cold:.2f} s")
+    print(f"(direct p50 to the upstream: {statistics.median(rows[0][1]) * 1000:.3f} ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--latency-requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    args = parser.parse_args()
+    pin_to_core(0)
+    uvloop.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

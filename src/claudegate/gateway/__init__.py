@@ -1,0 +1,62 @@
+"""The gateway: one ASGI service that speaks the Anthropic Messages API and the OpenAI Chat
+Completions API, and routes each request to configured upstreams.
+
+>>> from claudegate.gateway import create_app, load_config
+>>> app = create_app(load_config("gateway.yaml"))     # or create_app(): everything to the simulator
+
+Run it with ``claudegate serve [--config FILE] [--host] [--port]``.
+"""
+
+from __future__ import annotations
+
+import uvicorn
+
+from claudegate.gateway._app import GatewayApp
+from claudegate.gateway._config import (
+    ConfigError,
+    DeploymentConfig,
+    GatewayConfig,
+    GatewaySettings,
+    RouteConfig,
+    TimeoutConfig,
+    default_config,
+    load_config,
+    parse_config,
+)
+
+__all__ = [
+    "ConfigError",
+    "DeploymentConfig",
+    "GatewayApp",
+    "GatewayConfig",
+    "GatewaySettings",
+    "RouteConfig",
+    "TimeoutConfig",
+    "create_app",
+    "default_config",
+    "load_config",
+    "parse_config",
+    "serve",
+]
+
+
+def create_app(config: GatewayConfig | None = None) -> GatewayApp:
+    """A gateway ASGI app for ``config`` (default: every model name to the in-process simulator)."""
+    return GatewayApp(config)
+
+
+def serve(app: GatewayApp, host: str = "127.0.0.1", port: int = 8080, *, log_level: str = "info") -> None:
+    """Serve ``app`` under uvicorn (uvloop, httptools) until interrupted."""
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        http="httptools",
+        loop="uvloop",
+        lifespan="on",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        log_level=log_level,
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,237 @@
+"""Gateway configuration: a YAML file validated at start, with errors that name the bad key.
+
+    gateway:
+      heartbeat_interval: 15          # seconds of stream silence before a ``: keepalive`` comment
+      max_request_bytes: 33554432     # larger bodies get 413
+      default_max_tokens: 4096        # for OpenAI requests that set no limit
+      tool_stream: passthrough        # or buffer: tool arguments emitted once, complete
+      stream_downgrade: false         # streamed requests with tools sent upstream as non-streamed
+      timeouts: {connect: 5, read: 600, total: 600}
+    models:
+      - name: claude-sonnet-5         # what clients ask for ("*" and globs match many names)
+        tool_stream: buffer           # per-route override
+        deployments:
+          - provider: anthropic       # anthropic | openai | salesforce | simulator
+            base_url: https://api.anthropic.com
+            api_key: env:ANTHROPIC_API_KEY   # or secret:NAME (the secrets file); never inline
+            model: claude-sonnet-5    # the upstream's name (default: the route's name)
+            priority: 1               # lower goes first
+
+With no file, every model name routes to the in-process simulator.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from claudegate.client import ApiKey, Timeout, find_secrets_file, load_secrets_file
+from claudegate.errors import UserError
+from claudegate.simulator import SimulatorConfig
+
+__all__ = [
+    "ConfigError",
+    "DeploymentConfig",
+    "GatewayConfig",
+    "GatewaySettings",
+    "RouteConfig",
+    "TimeoutConfig",
+    "default_config",
+    "load_config",
+    "parse_config",
+    "resolve_secret",
+]
+
+ProviderKind = Literal["anthropic", "openai", "salesforce", "simulator"]
+ToolStreamMode = Literal["passthrough", "buffer"]
+
+
+class ConfigError(UserError):
+    """The configuration is invalid; the message names the key (``models[0].deployments[1].api_key``)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimeoutConfig(_Strict):
+    """Upstream timeouts in seconds (see ``claudegate.client.Timeout``)."""
+
+    connect: float | None = Field(default=5.0, gt=0)
+    read: float | None = Field(default=600.0, gt=0)
+    total: float | None = Field(default=600.0, gt=0)
+
+    def to_timeout(self) -> Timeout:
+        return Timeout(total=self.total, connect=self.connect, read=self.read)
+
+
+def _check_secret_ref(value: str | None) -> str | None:
+    if value is None:
+        return None
+    kind, sep, name = value.partition(":")
+    if not sep or kind not in ("env", "secret") or not name:
+        raise ValueError(
+            "must name where the secret lives, 'env:VARIABLE' or 'secret:NAME' (from the secrets file); "
+            "secrets are never written inline"
+        )
+    return value
+
+
+class DeploymentConfig(_Strict):
+    """One upstream that can serve a route."""
+
+    provider: ProviderKind
+    name: str | None = None
+    """A label for metrics and /health/deployments (default: provider and model)."""
+    base_url: str | None = None
+    api_key: str | None = None
+    auth: Literal["x-api-key", "bearer"] = "x-api-key"
+    model: str | None = None
+    priority: int = 1
+    timeouts: TimeoutConfig | None = None
+    client_id: str | None = None
+    """Salesforce: the connected app's consumer key (``env:`` / ``secret:``)."""
+    client_secret: str | None = None
+    """Salesforce: the connected app's consumer secret (``env:`` / ``secret:``)."""
+    token_url: str | None = None
+    """Salesforce: the OAuth token endpoint (``https://<domain>.my.salesforce.com/services/oauth2/token``)."""
+    simulator: dict[str, Any] | None = None
+    """Simulator: its settings (``SimulatorConfig`` fields)."""
+
+    _check_refs = field_validator("api_key", "client_id", "client_secret")(_check_secret_ref)
+
+    @field_validator("base_url", "token_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _check_provider_fields(self) -> DeploymentConfig:
+        required = {
+            "anthropic": ("api_key",),
+            "openai": ("base_url",),
+            "salesforce": ("client_id", "client_secret", "token_url"),
+            "simulator": (),
+        }[self.provider]
+        for key in required:
+            if getattr(self, key) is None:
+                raise ValueError(f"provider {self.provider!r} needs '{key}'")
+        if self.simulator is not None:
+            if self.provider != "simulator":
+                raise ValueError("'simulator' settings belong to provider 'simulator'")
+            SimulatorConfig.model_validate(self.simulator)
+        return self
+
+
+class RouteConfig(_Strict):
+    """A model name clients ask for, and the deployments that serve it."""
+
+    name: str = Field(min_length=1)
+    deployments: list[DeploymentConfig] = Field(min_length=1)
+    tool_stream: ToolStreamMode | None = None
+    stream_downgrade: bool | None = None
+
+
+class GatewaySettings(_Strict):
+    """Settings of the gateway itself."""
+
+    heartbeat_interval: float = Field(default=15.0, gt=0)
+    max_request_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    default_max_tokens: int = Field(default=4096, gt=0)
+    tool_stream: ToolStreamMode = "passthrough"
+    stream_downgrade: bool = False
+    timeouts: TimeoutConfig = TimeoutConfig()
+
+
+class GatewayConfig(_Strict):
+    """The whole configuration."""
+
+    gateway: GatewaySettings = GatewaySettings()
+    models: list[RouteConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> GatewayConfig:
+        seen: set[str] = set()
+        for route in self.models:
+            if route.name in seen:
+                raise ValueError(f"model {route.name!r} is configured twice")
+            seen.add(route.name)
+        return self
+
+
+def default_config() -> GatewayConfig:
+    """Every model name served by the in-process simulator."""
+    return GatewayConfig(models=[RouteConfig(name="*", deployments=[DeploymentConfig(provider="simulator")])])
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in (
+            "anthropic",
+            "openai",
+            "salesforce",
+            "simulator",
+            "function-after[_check_provider_fields()]",
+        ):
+            continue
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def parse_config(data: Any, source: str = "config") -> GatewayConfig:
+    """Validate a decoded configuration, as ``ConfigError`` naming the first bad key."""
+    try:
+        return GatewayConfig.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown key"
+            lines.append(f"{_location(tuple(error['loc']))}: {message}")
+        first = lines[0].split(":", 1)[0]
+        raise ConfigError(f"{source}: " + "; ".join(lines), field=first) from None
+
+
+def load_config(path: str | Path) -> GatewayConfig:
+    """Read and validate a YAML configuration file."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read the configuration: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}") from exc
+    return parse_config(data, str(file))
+
+
+def resolve_secret(reference: str, field: str) -> ApiKey:
+    """The secret an ``env:NAME`` or ``secret:NAME`` reference points at (``ConfigError`` if unset)."""
+    kind, _, name = reference.partition(":")
+    if kind == "env":
+        value = os.environ.get(name)
+        if not value:
+            raise ConfigError(f"{field}: environment variable {name} is not set", field=field)
+    else:
+        secrets_file = find_secrets_file(Path.cwd())
+        values = load_secrets_file(secrets_file) if secrets_file is not None else {}
+        value = values.get(name)
+        if not value:
+            where = str(secrets_file) if secrets_file else "secret/-secrets.sh (not found)"
+            raise ConfigError(f"{field}: {name} is not in the secrets file {where}", field=field)
+    try:
+        return ApiKey(value.strip())
+    except UserError as exc:
+        raise ConfigError(f"{field}: {exc.message}", field=field) from None

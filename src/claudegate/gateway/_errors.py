@@ -1,0 +1,89 @@
+"""Every failure answered in the caller's dialect, with the right status.
+
+Anthropic callers get ``{"type": "error", "error": {"type", "message"}, "request_id"}``; OpenAI
+callers get ``{"error": {"message", "type", "param", "code"}}``. Upstream errors keep their status
+and their ``retry-after`` / rate-limit headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import orjson
+
+from claudegate.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    StreamProtocolError,
+    UserError,
+)
+from claudegate.translate import TranslationError, anthropic_error_to_openai
+
+__all__ = ["GatewayError", "anthropic_body", "classify", "openai_body"]
+
+_PASSED_HEADERS = ("retry-after", "retry-after-ms", "x-should-retry")
+
+
+@dataclass(slots=True)
+class GatewayError(Exception):
+    """A failure with everything needed to answer it."""
+
+    status: int
+    error_type: str
+    message: str
+    param: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.error_type}: {self.message}"
+
+
+def _upstream_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    kept = {name: headers[name] for name in _PASSED_HEADERS if name in headers}
+    for name, value in headers.items():
+        if name.lower().startswith("anthropic-ratelimit-"):
+            kept[name.lower()] = value
+    return kept
+
+
+def classify(exc: BaseException) -> GatewayError:
+    """The answer for any exception a handler let through."""
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, TranslationError):
+        return GatewayError(400, "invalid_request_error", exc.message, param=exc.param or exc.field)
+    if isinstance(exc, UserError):
+        return GatewayError(400, "invalid_request_error", exc.message, param=exc.field)
+    if isinstance(exc, APIStatusError):
+        error_type = exc.type or ("api_error" if exc.status_code >= 500 else "invalid_request_error")
+        return GatewayError(
+            exc.status_code, error_type, f"upstream: {exc.message}", headers=_upstream_headers(exc.headers)
+        )
+    if isinstance(exc, APITimeoutError):
+        return GatewayError(504, "timeout_error", f"upstream timed out: {exc.message}")
+    if isinstance(exc, APIConnectionError):
+        return GatewayError(502, "api_error", f"upstream connection failed: {exc.message}")
+    if isinstance(exc, StreamProtocolError):
+        return GatewayError(502, "api_error", f"upstream broke the protocol: {exc.message}")
+    return GatewayError(500, "api_error", "internal error in the gateway")
+
+
+def anthropic_body(error: GatewayError, request_id: str) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "error",
+            "error": {"type": error.error_type, "message": error.message},
+            "request_id": request_id,
+        }
+    )
+
+
+def openai_body(error: GatewayError) -> bytes:
+    envelope = anthropic_error_to_openai(
+        {"type": "error", "error": {"type": error.error_type, "message": error.message}}, error.status
+    )
+    if error.param is not None and isinstance(envelope.get("error"), dict):
+        envelope["error"]["param"] = error.param
+    return orjson.dumps(envelope)

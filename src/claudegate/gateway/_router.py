@@ -1,0 +1,140 @@
+"""Model names to deployments: every surface asks the same ``Router``."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+
+from claudegate.client import AsyncTransport
+from claudegate.gateway._config import DeploymentConfig, GatewayConfig, ToolStreamMode, resolve_secret
+from claudegate.providers import Provider
+from claudegate.simulator import SimulatorConfig
+
+__all__ = ["Deployment", "Route", "Router", "build_router"]
+
+
+@dataclass(slots=True)
+class Deployment:
+    """One upstream of a route."""
+
+    name: str
+    provider: Provider
+    model: str | None
+    """The upstream's model name; None keeps the name the client asked for."""
+    priority: int
+    native: bool
+    """The upstream speaks Anthropic: request and answer bytes may pass through untouched."""
+
+    def upstream_model(self, requested: str) -> str:
+        return self.model or requested
+
+
+@dataclass(slots=True)
+class Route:
+    """What serves one configured model name."""
+
+    name: str
+    deployments: list[Deployment]
+    tool_stream: ToolStreamMode
+    stream_downgrade: bool
+    listed: bool = field(default=True)
+    """Shown by ``GET /v1/models`` (a glob route is not)."""
+
+
+class Router:
+    """Resolves a requested model name: exact names first, then globs in config order."""
+
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = routes
+        self._exact = {route.name: route for route in routes if route.listed}
+        self._globs = [route for route in routes if not route.listed]
+
+    def resolve(self, model: str) -> Route | None:
+        route = self._exact.get(model)
+        if route is not None:
+            return route
+        for candidate in self._globs:
+            if fnmatch.fnmatchcase(model, candidate.name):
+                return candidate
+        return None
+
+    def deployments(self) -> list[Deployment]:
+        """Every deployment once (routes may share none; order of configuration)."""
+        return [deployment for route in self.routes for deployment in route.deployments]
+
+
+def _is_glob(name: str) -> bool:
+    return any(char in name for char in "*?[")
+
+
+def _provider(config: DeploymentConfig, where: str, transport: AsyncTransport) -> Provider:
+    timeout = config.timeouts.to_timeout() if config.timeouts is not None else None
+    if config.provider == "anthropic":
+        from claudegate.providers.anthropic import AnthropicProvider
+
+        assert config.api_key is not None
+        return AnthropicProvider(
+            base_url=config.base_url or "https://api.anthropic.com",
+            api_key=resolve_secret(config.api_key, f"{where}.api_key"),
+            transport=transport,
+            timeout=timeout,
+            auth=config.auth,
+        )
+    if config.provider == "openai":
+        from claudegate.providers.openai_compat import OpenAICompatProvider
+
+        assert config.base_url is not None
+        key = resolve_secret(config.api_key, f"{where}.api_key") if config.api_key else None
+        return OpenAICompatProvider(
+            base_url=config.base_url, api_key=key, transport=transport, timeout=timeout
+        )
+    if config.provider == "salesforce":
+        from claudegate.providers.salesforce import SalesforceProvider
+
+        assert config.client_id and config.client_secret and config.token_url
+        return SalesforceProvider(
+            token_url=config.token_url,
+            api_base_url=config.base_url,
+            client_id=resolve_secret(config.client_id, f"{where}.client_id").reveal(),
+            client_secret=resolve_secret(config.client_secret, f"{where}.client_secret"),
+            transport=transport,
+            timeout=timeout,
+        )
+    from claudegate.providers.simulator import SimulatorProvider
+
+    return SimulatorProvider(SimulatorConfig.model_validate(config.simulator or {}))
+
+
+def build_router(config: GatewayConfig, transport: AsyncTransport) -> Router:
+    """Providers for every deployment of ``config``, sharing one transport (one connection pool)."""
+    routes = []
+    for i, route_config in enumerate(config.models):
+        deployments = []
+        for j, deployment in enumerate(route_config.deployments):
+            where = f"models[{i}].deployments[{j}]"
+            provider = _provider(deployment, where, transport)
+            label = deployment.name or f"{deployment.provider}/{deployment.model or route_config.name}#{j}"
+            deployments.append(
+                Deployment(
+                    name=label,
+                    provider=provider,
+                    model=deployment.model,
+                    priority=deployment.priority,
+                    native=deployment.provider == "anthropic",
+                )
+            )
+        deployments.sort(key=lambda d: d.priority)
+        routes.append(
+            Route(
+                name=route_config.name,
+                deployments=deployments,
+                tool_stream=route_config.tool_stream or config.gateway.tool_stream,
+                stream_downgrade=(
+                    route_config.stream_downgrade
+                    if route_config.stream_downgrade is not None
+                    else config.gateway.stream_downgrade
+                ),
+                listed=not _is_glob(route_config.name),
+            )
+        )
+    return Router(routes)
