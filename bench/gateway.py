@@ -6,7 +6,8 @@ The gateway runs in its own process, one worker pinned to core 1; the upstream (
 canned answers, 20-delta streams) and the load generator share core 0. For Anthropic
 pass-through and OpenAI→Anthropic translation, JSON and stream, it reports requests/s at
 concurrency 50, p50/p99 latency and added latency at concurrency 1, time to first byte, the
-gateway's CPU per request (utime+stime / requests), its RSS after 50,000 requests, and its cold
+gateway's CPU per request (utime+stime / requests; at concurrency 1, where every request pays its own
+system calls and loop wake-ups, and at concurrency 50), its RSS after 50,000 requests, and its cold
 start to first answer.
 """
 
@@ -189,9 +190,13 @@ async def run(args: argparse.Namespace) -> None:
             cpu_before = cpu_seconds(process.pid)
             via, via_first = await sequential(port, case.via, args.latency_requests)
             cpu_per_request = (cpu_seconds(process.pid) - cpu_before) / args.latency_requests * 1000
+            cpu_before = cpu_seconds(process.pid)
             done, elapsed = await throughput(port, case.via, args.seconds, args.concurrency)
+            cpu_loaded = (cpu_seconds(process.pid) - cpu_before) / done * 1000
             served += args.latency_requests + done
-            rows.append((case, direct, direct_first, via, via_first, cpu_per_request, done / elapsed))
+            rows.append(
+                (case, direct, direct_first, via, via_first, cpu_per_request, cpu_loaded, done / elapsed)
+            )
         while served < 50_000:
             done, _ = await throughput(port, cases()[0].via, 1.0, args.concurrency)
             served += done
@@ -206,16 +211,16 @@ async def run(args: argparse.Namespace) -> None:
     )
     print(
         f"{'':22}{'req/s c50':>10}{'p50 ms':>8}{'p99 ms':>8}{'+p50 ms':>9}{'+p99 ms':>9}"
-        f"{'ttfb ms':>9}{'+ttfb':>7}{'cpu ms':>8}"
+        f"{'ttfb ms':>9}{'+ttfb':>7}{'cpu c1':>8}{'cpu c50':>8}"
     )
-    for case, direct, direct_first, via, via_first, cpu, rps in rows:
+    for case, direct, direct_first, via, via_first, cpu, cpu_loaded, rps in rows:
         added50 = pct(via, 0.5) - pct(direct, 0.5)
         added99 = pct(via, 0.99) - pct(direct, 0.99)
         ttfb = pct(via_first, 0.5) if case.stream else float("nan")
         added_ttfb = ttfb - pct(direct_first, 0.5) if case.stream else float("nan")
         print(
             f"{case.name:22}{rps:>10,.0f}{pct(via, 0.5):>8.3f}{pct(via, 0.99):>8.3f}{added50:>9.3f}"
-            f"{added99:>9.3f}{ttfb:>9.3f}{added_ttfb:>7.3f}{cpu:>8.3f}"
+            f"{added99:>9.3f}{ttfb:>9.3f}{added_ttfb:>7.3f}{cpu:>8.3f}{cpu_loaded:>8.3f}"
         )
     print(f"gateway RSS after {served:,} requests: {rss:.1f} MB; cold start to first answer: {cold:.2f} s")
     print(f"(direct p50 to the upstream: {statistics.median(rows[0][1]) * 1000:.3f} ms)")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from claudegate.gateway import create_app as create_gateway
 from claudegate.simulator import create_app
 from claudegate.testing import LiveServer
 from tests.conformance._recorder import ASGIApp, Exchange, RecordingApp
@@ -29,9 +30,12 @@ class RecordedServer:
         return self.recorder.exchanges
 
 
-@pytest.fixture
-def anthropic_app() -> ASGIApp:
-    """The ASGI app the clients under test are pointed at (a fresh simulator)."""
+@pytest.fixture(params=["gateway", "simulator"])
+def anthropic_app(request: pytest.FixtureRequest) -> ASGIApp:
+    """The ASGI app the clients under test are pointed at: the gateway on its embedded defaults
+    (every model to the in-process simulator), and the simulator served directly."""
+    if request.param == "gateway":
+        return create_gateway()
     return create_app()
 
 

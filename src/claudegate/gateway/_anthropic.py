@@ -18,7 +18,7 @@ from claudegate.gateway._errors import anthropic_body, classify
 from claudegate.gateway._http import Exchange
 from claudegate.gateway._router import Deployment, Route
 from claudegate.gateway._state import GatewayState, parse_json_body, require
-from claudegate.gateway._streaming import send_stream
+from claudegate.gateway._streaming import LastChunk, send_stream
 from claudegate.gateway._toolstream import buffer_tool_arguments
 from claudegate.gateway._usage import UsageTap
 from claudegate.providers import ProviderRequest, ProviderResponse, ProviderStream
@@ -131,14 +131,17 @@ async def _passthrough(upstream: ProviderStream, tap: UsageTap, request_id: str)
     pending = b""
     try:
         async for chunk in upstream.raw_chunks():
+            stopped = False
             for sse in decoder.feed(chunk):
                 if sse.event in ("message_start", "message_delta"):
                     tap.observe(orjson.loads(sse.data))
+                elif sse.event == "message_stop":
+                    stopped = True
             pending += chunk
             cut = _frames_end(pending)
             if cut:
                 ready, pending = pending[:cut], pending[cut:]
-                yield ready
+                yield LastChunk(ready) if stopped and not pending else ready
         if pending:
             yield pending
     except ClaudegateError as exc:  # the upstream failed mid-stream: end with an error frame
@@ -155,7 +158,8 @@ async def _encoded(
         async for batch in batches:
             for event in batch:
                 observe(event)
-            yield b"".join([encode_json_event(event) for event in batch])
+            data = b"".join([encode_json_event(event) for event in batch])
+            yield LastChunk(data) if batch[-1].get("type") == "message_stop" else data
     except ClaudegateError as exc:
         yield error_frame(exc, request_id)
     finally:

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from claudegate.client import AiohttpTransport, AsyncTransport
+from claudegate.client import AsyncTransport, HttpToolsTransport
 from claudegate.gateway import _anthropic, _catalog, _openai
 from claudegate.gateway._config import GatewayConfig, default_config
 from claudegate.gateway._errors import GatewayError, anthropic_body, classify, openai_body
@@ -72,7 +72,7 @@ class GatewayApp:
         self, config: GatewayConfig | None = None, *, transport: AsyncTransport | None = None
     ) -> None:
         config = config or default_config()
-        transport = transport or AiohttpTransport()
+        transport = transport or HttpToolsTransport()
         self.state = GatewayState(config=config, router=build_router(config, transport), transport=transport)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -164,5 +164,9 @@ class GatewayApp:
             if self._openai_dialect(exchange)
             else anthropic_body(error, exchange.request_id)
         )
-        extra = [(name.encode(), value.encode()) for name, value in error.headers.items()]
+        headers = error.headers
+        if "x-should-retry" not in headers:  # what official SDKs (and Claude Code) read before retrying
+            retryable = error.status in (408, 409, 429) or error.status >= 500
+            headers = {**headers, "x-should-retry": "true" if retryable else "false"}
+        extra = [(name.encode(), value.encode()) for name, value in headers.items()]
         await exchange.send_bytes(error.status, body, extra=extra)

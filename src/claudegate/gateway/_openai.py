@@ -13,7 +13,7 @@ from claudegate.gateway._calls import call_route, forwarded_headers
 from claudegate.gateway._errors import classify, openai_body
 from claudegate.gateway._http import Exchange
 from claudegate.gateway._state import GatewayState, parse_json_body, require
-from claudegate.gateway._streaming import send_stream
+from claudegate.gateway._streaming import LastChunk, send_stream
 from claudegate.gateway._toolstream import buffer_tool_arguments
 from claudegate.gateway._usage import UsageTap
 from claudegate.providers import ProviderStream
@@ -100,12 +100,19 @@ async def _translated(
     try:
         async for batch in batches:
             out: list[dict[str, Any]] = []
+            stopped = False
             for event in batch:
                 observe(event)
                 out += feed(event)
-                if event.get("type") == "error":
+                kind = event.get("type")
+                if kind == "error":
                     failed = True
                     break
+                stopped = kind == "message_stop"
+            if stopped:  # the end: the closing chunks and [DONE] go out with the last events
+                out += translator.finish()
+                yield LastChunk(b"".join([chunk_to_sse(chunk) for chunk in out]) + done_sse())
+                return
             if out:
                 yield b"".join([chunk_to_sse(chunk) for chunk in out])
             if failed:

@@ -15,9 +15,15 @@ from collections.abc import AsyncIterator
 from claudegate.gateway._http import Exchange
 from claudegate.gateway._metrics import Metrics
 
-__all__ = ["KEEPALIVE", "send_stream"]
+__all__ = ["KEEPALIVE", "LastChunk", "send_stream"]
 
 KEEPALIVE = b": keepalive\n\n"
+
+
+class LastChunk(bytes):
+    """The final bytes of a stream: sent together with the end of the body (one write fewer)."""
+
+    __slots__ = ()
 
 
 class _State:
@@ -62,16 +68,19 @@ async def send_stream(
     watcher = asyncio.create_task(_watch(exchange, state, sender, heartbeat, metrics))
     first_byte: float | None = None
     send = exchange.send
+    ended = False
     try:
         async for chunk in chunks:
-            if not chunk:
+            if not chunk or ended:
                 continue
             if first_byte is None:
                 first_byte = time.perf_counter() - exchange.started
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            state.at_boundary = chunk.endswith(b"\n\n")
+            ended = isinstance(chunk, LastChunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": not ended})
+            state.at_boundary = not ended and chunk.endswith(b"\n\n")
             state.last_sent = time.monotonic()
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if not ended:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
     except asyncio.CancelledError:
         if not state.disconnected:
             raise
