@@ -124,6 +124,9 @@ def sim(
     demo: Annotated[
         str | None, typer.Option(help="Once serving, stream a `chat` with this prompt against the simulator.")
     ] = None,
+    salesforce: Annotated[
+        bool, typer.Option(help="Also serve Salesforce's Models API (token and chat-generations routes).")
+    ] = False,
 ) -> None:
     """Run the simulator: a protocol-exact local Claude (Anthropic and OpenAI wire formats)."""
     from claudegate.simulator import SimulatorConfig, serve
@@ -153,7 +156,11 @@ def sim(
                 err_console.print(f"[red]demo chat failed:[/red] {exc}")
 
         threading.Thread(target=run_demo, name="claudegate-demo", daemon=True).start()
-    serve(host, port, config)
+    if salesforce:
+        console.print(
+            "[dim]Salesforce: POST /services/oauth2/token (sim-client / sim-secret) · chat-generations[/dim]"
+        )
+    serve(host, port, config, salesforce=salesforce)
 
 
 @app.command()

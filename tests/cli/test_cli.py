@@ -47,23 +47,8 @@ def test_chat_without_a_key_for_a_remote_url_is_a_clear_error(
 
 
 def test_sim_command_serves_on_the_given_port() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "claudegate.cli", "sim", "--port", str(port), "--fault", "529;times=1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    proc, port = _start_sim("--fault", "529;times=1")
     try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
         with Client(
             api_key="sk-any-key-0001",
             base_url=f"http://127.0.0.1:{port}",
@@ -77,3 +62,56 @@ def test_sim_command_serves_on_the_given_port() -> None:
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
     assert f"127.0.0.1:{port}" in out.decode()
+
+
+def _start_sim(*args: str) -> tuple[subprocess.Popen[bytes], int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claudegate.cli", "sim", "--port", str(port), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return proc, port
+
+
+async def test_sim_salesforce_mode_serves_both_apis_on_one_port() -> None:
+    from claudegate.client import HttpToolsTransport
+    from claudegate.providers import ProviderRequest, SalesforceProvider
+
+    proc, port = _start_sim("--salesforce")
+    base_url = f"http://127.0.0.1:{port}"
+    transport = HttpToolsTransport()
+    try:
+        provider = SalesforceProvider(
+            token_url=f"{base_url}/services/oauth2/token",
+            api_base_url=base_url,
+            client_id="sim-client",
+            client_secret="sim-secret",
+            transport=transport,
+        )
+        body = {
+            "model": "claude-sonnet-4-5",
+            "max_tokens": 64,
+            "messages": [{"role": "user", "content": "Hi coast"}],
+        }
+        answer = await provider.create(ProviderRequest(body=body))
+        assert "coast" in answer.message["content"][0]["text"]
+        with Client(api_key="sk-any-key-0001", base_url=base_url) as client:
+            message = client.messages.create(
+                model="claude-sonnet-5", max_tokens=32, messages=[{"role": "user", "content": "ping"}]
+            )
+        assert message.stop_reason == "end_turn"
+    finally:
+        await transport.aclose()
+        proc.terminate()
+        proc.communicate(timeout=10)

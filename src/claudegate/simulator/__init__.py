@@ -16,6 +16,8 @@ latency are injected per request with ``x-sim-fault`` / ``x-sim-latency`` (``_fa
 
 from __future__ import annotations
 
+from typing import Any
+
 import uvicorn
 
 from claudegate.simulator._app import SimulatorApp
@@ -26,7 +28,7 @@ from claudegate.simulator._log import RequestLog
 from claudegate.simulator._reply import Reply
 from claudegate.simulator._schema_values import SchemaValueGenerator, value_for_schema
 from claudegate.simulator._tokens import count_input_tokens, text_tokens
-from claudegate.simulator.salesforce import create_salesforce_app
+from claudegate.simulator.salesforce import SalesforceSimulatorApp, create_salesforce_app
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -58,10 +60,33 @@ def create_app(config: SimulatorConfig | None = None) -> SimulatorApp:
     return SimulatorApp(Simulator(config))
 
 
-def serve(host: str, port: int, config: SimulatorConfig | None = None) -> None:
-    """Run the simulator under uvicorn (uvloop, httptools) until interrupted."""
+class _WithSalesforce:
+    """The simulator with Salesforce's token and chat-generations routes on the same port."""
+
+    _PREFIXES = ("/services/oauth2/", "/einstein/")
+
+    def __init__(self, app: SimulatorApp, salesforce: SalesforceSimulatorApp) -> None:
+        self.app = app
+        self.salesforce = salesforce
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self._PREFIXES):
+            await self.salesforce(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def serve(host: str, port: int, config: SimulatorConfig | None = None, *, salesforce: bool = False) -> None:
+    """Run the simulator under uvicorn (uvloop, httptools) until interrupted.
+
+    With ``salesforce``, Salesforce's Models API (``/services/oauth2/token``,
+    ``/einstein/platform/v1/models/{model}/chat-generations``, client id ``sim-client``, secret
+    ``sim-secret``) is served on the same port, answered by the same simulator.
+    """
+    app = create_app(config)
+    asgi: Any = _WithSalesforce(app, create_salesforce_app(app.simulator)) if salesforce else app
     uvicorn.run(
-        create_app(config),
+        asgi,
         host=host,
         port=port,
         loop="uvloop",
