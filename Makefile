@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: serve test lint typecheck unit bench install clean
+.PHONY: serve test lint typecheck unit bench install clean services
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) $(NODE_STAMP)
+# PostgreSQL and Redis on loopback, for the distributed-mode tests (started when not running).
+services:
+	@scripts/ensure-services
+
+unit: $(STAMP) $(NODE_STAMP) services
 	$(BIN)/pytest
 
 test: lint typecheck unit

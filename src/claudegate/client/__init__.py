@@ -4,6 +4,7 @@
 >>> client = AsyncClient(retry=RetryPolicy())
 """
 
+from claudegate.client._breaker import CircuitBreaker, CircuitState, is_upstream_failure
 from claudegate.client._caching import (
     CacheUsage,
     cache_control,
@@ -21,6 +22,7 @@ from claudegate.client._images import (
     image_block_from_file,
     image_block_from_url,
 )
+from claudegate.client._limiter import RateLimiter, estimate_input_tokens
 from claudegate.client._mock import MockResponse, MockTransport
 from claudegate.client._observers import CallbackObserver, StreamObserver, TextWindowObserver
 from claudegate.client._pagination import AsyncPaginator, Page
@@ -68,6 +70,8 @@ __all__ = [
     "Batches",
     "CacheUsage",
     "CallbackObserver",
+    "CircuitBreaker",
+    "CircuitState",
     "Client",
     "ClientOptions",
     "HttpToolsTransport",
@@ -80,6 +84,7 @@ __all__ = [
     "Models",
     "Page",
     "Paginator",
+    "RateLimiter",
     "Request",
     "RequestOptions",
     "Response",
@@ -91,10 +96,12 @@ __all__ = [
     "cache_last_message",
     "cache_system",
     "cache_tools",
+    "estimate_input_tokens",
     "find_secrets_file",
     "image_block_from_bytes",
     "image_block_from_file",
     "image_block_from_url",
+    "is_upstream_failure",
     "load_secrets_file",
     "redact_headers",
     "resolve_api_key",

@@ -1,0 +1,148 @@
+"""Client-side rate limiting: token buckets for requests per second and input tokens per minute.
+
+Each bucket holds up to its burst and refills continuously. A call takes what it needs at once,
+even when that drives a bucket below zero, and then sleeps until the debt is repaid: waiters are
+served in arrival order and no lock is held while sleeping. A call whose wait would exceed
+``max_wait`` takes nothing and fails fast with ``QuotaExceededError`` (``quota`` names the bucket);
+``max_wait=0`` never waits.
+
+Input tokens are estimated before sending (``estimate_input_tokens``: about four bytes of request
+JSON per token), since the real count is only known after the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections.abc import Callable
+
+from claudegate.errors import QuotaExceededError
+
+__all__ = ["RateLimiter", "estimate_input_tokens"]
+
+_BYTES_PER_TOKEN = 4
+
+
+def estimate_input_tokens(content: bytes | None) -> int:
+    """A cheap upper-leaning estimate of a request's input tokens from its JSON body."""
+    if not content:
+        return 0
+    return max(1, math.ceil(len(content) / _BYTES_PER_TOKEN))
+
+
+class _Bucket:
+    __slots__ = ("capacity", "level", "rate", "stamp")
+
+    def __init__(self, rate: float, capacity: float, now: float) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.level = capacity
+        self.stamp = now
+
+    def refill(self, now: float) -> None:
+        self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def wait_for(self, amount: float) -> float:
+        """Seconds until ``amount`` can be taken (0 when it can be taken now)."""
+        missing = amount - self.level
+        return 0.0 if missing <= 0 else missing / self.rate
+
+
+class RateLimiter:
+    """Pace calls before they are sent.
+
+    >>> limiter = RateLimiter(requests_per_second=5, burst=10, max_wait=2.0)
+    >>> await limiter.acquire()                      # waits, or raises QuotaExceededError
+
+    ``tokens_per_minute`` adds a second bucket for estimated input tokens (its burst is one
+    minute's worth unless ``token_burst`` says otherwise). ``max_wait=None`` waits as long as needed.
+    """
+
+    def __init__(
+        self,
+        *,
+        requests_per_second: float | None = None,
+        burst: int | None = None,
+        tokens_per_minute: float | None = None,
+        token_burst: int | None = None,
+        max_wait: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if requests_per_second is None and tokens_per_minute is None:
+            raise ValueError("give requests_per_second, tokens_per_minute, or both")
+        if (requests_per_second is not None and requests_per_second <= 0) or (
+            tokens_per_minute is not None and tokens_per_minute <= 0
+        ):
+            raise ValueError("rates must be > 0")
+        if max_wait is not None and max_wait < 0:
+            raise ValueError("max_wait must be >= 0")
+        self._clock = clock
+        now = clock()
+        self._requests = (
+            _Bucket(requests_per_second, float(burst or max(1, math.ceil(requests_per_second))), now)
+            if requests_per_second is not None
+            else None
+        )
+        self._tokens = (
+            _Bucket(tokens_per_minute / 60.0, float(token_burst or tokens_per_minute), now)
+            if tokens_per_minute is not None
+            else None
+        )
+        self.max_wait = max_wait
+        self._lock = threading.Lock()
+
+    def reserve(self, tokens: int = 0) -> float:
+        """Take one request (and ``tokens``) now; return how long the caller must wait before sending.
+
+        Raises ``QuotaExceededError`` without taking anything when the wait would pass ``max_wait``
+        or when ``tokens`` is more than the token bucket can ever hold.
+        """
+        with self._lock:
+            now = self._clock()
+            waits: list[tuple[float, str]] = []
+            if self._requests is not None:
+                self._requests.refill(now)
+                waits.append((self._requests.wait_for(1.0), "rate_limiter.requests_per_second"))
+            if self._tokens is not None and tokens > 0:
+                if tokens > self._tokens.capacity:
+                    raise QuotaExceededError(
+                        f"an estimated {tokens} input tokens is more than the limiter's burst of "
+                        f"{self._tokens.capacity:.0f}",
+                        quota="rate_limiter.tokens_per_minute",
+                    )
+                self._tokens.refill(now)
+                waits.append((self._tokens.wait_for(float(tokens)), "rate_limiter.tokens_per_minute"))
+            wait, bucket = max(waits, default=(0.0, ""))
+            if self.max_wait is not None and wait > self.max_wait:
+                raise QuotaExceededError(
+                    f"client rate limit: the call would wait {wait:.2f} s (max_wait {self.max_wait} s)",
+                    quota=bucket,
+                )
+            if self._requests is not None:
+                self._requests.level -= 1.0
+            if self._tokens is not None:
+                self._tokens.level -= tokens
+            return wait
+
+    async def acquire(self, tokens: int = 0) -> float:
+        """Wait for a slot to send one request of ``tokens`` estimated input tokens; return the wait."""
+        wait = self.reserve(tokens)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return wait
+
+    def available(self) -> dict[str, float]:
+        """What each bucket holds right now (negative while callers are waiting)."""
+        with self._lock:
+            now = self._clock()
+            levels: dict[str, float] = {}
+            if self._requests is not None:
+                self._requests.refill(now)
+                levels["requests"] = self._requests.level
+            if self._tokens is not None:
+                self._tokens.refill(now)
+                levels["tokens"] = self._tokens.level
+            return levels

@@ -1,0 +1,103 @@
+"""The SQL tables of the durable store, built per table prefix so deployments can share a database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+)
+
+__all__ = ["Tables", "UTCDateTime", "build_tables"]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that always comes back timezone-aware in UTC, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        # SQLite keeps the wall-clock text only, so every value is normalised to UTC first.
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
+_ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+@dataclass(frozen=True, slots=True)
+class Tables:
+    """The store's tables and the metadata that creates them."""
+
+    metadata: MetaData
+    api_keys: Table
+    usage: Table
+
+
+def build_tables(prefix: str = "cg_") -> Tables:
+    """Describe the store's tables with every name starting with ``prefix``."""
+    metadata = MetaData()
+    api_keys = Table(
+        f"{prefix}api_keys",
+        metadata,
+        Column("id", String(40), primary_key=True),
+        Column("name", String(200), nullable=False),
+        Column("prefix", String(16), nullable=False),
+        Column("key_hash", String(64), nullable=False, unique=True),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("revoked_at", UTCDateTime(), nullable=True),
+        Column("admin", Boolean(), nullable=False, default=False),
+        Column("allowed_models", JSON(), nullable=False),
+        Column("requests_per_minute", Integer(), nullable=True),
+        Column("input_tokens_per_minute", Integer(), nullable=True),
+        Column("output_tokens_per_minute", Integer(), nullable=True),
+        Column("concurrent_requests", Integer(), nullable=True),
+        Column("cost_per_day", Float(), nullable=True),
+        Column("cost_per_month", Float(), nullable=True),
+    )
+    usage = Table(
+        f"{prefix}usage",
+        metadata,
+        Column("id", _ROW_ID, primary_key=True, autoincrement=True),
+        Column("time", UTCDateTime(), nullable=False),
+        Column("request_id", String(100), nullable=False),
+        Column("key_id", String(40), nullable=True),
+        Column("model", String(200), nullable=False),
+        Column("deployment", String(200), nullable=False),
+        Column("input_tokens", Integer(), nullable=False),
+        Column("output_tokens", Integer(), nullable=False),
+        Column("cache_write_tokens", Integer(), nullable=False),
+        Column("cache_read_tokens", Integer(), nullable=False),
+        Column("cost", Float(), nullable=False),
+        Column("latency_ms", Float(), nullable=False),
+        Column("status", Integer(), nullable=False),
+        Column("dialect", String(20), nullable=False),
+        Column("stream", Boolean(), nullable=False),
+        Index(f"{prefix}usage_key_time", "key_id", "time"),
+    )
+    return Tables(metadata=metadata, api_keys=api_keys, usage=usage)
