@@ -14,6 +14,7 @@ from claudegate.client._caching import (
 )
 from claudegate.client._client import DEFAULT_BASE_URL, AsyncClient
 from claudegate.client._curl import to_curl
+from claudegate.client._failover import Endpoint, EndpointHealth, Failover, FailoverStrategy
 from claudegate.client._httptools import HttpToolsTransport
 from claudegate.client._images import (
     IMAGE_MEDIA_TYPES,
@@ -74,6 +75,10 @@ __all__ = [
     "CircuitState",
     "Client",
     "ClientOptions",
+    "Endpoint",
+    "EndpointHealth",
+    "Failover",
+    "FailoverStrategy",
     "HttpToolsTransport",
     "MessageCreateArgs",
     "MessageStream",

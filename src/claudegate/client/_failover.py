@@ -24,6 +24,7 @@ import random
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal, TypeVar
 
 from claudegate.client._breaker import CircuitBreaker, is_upstream_failure
@@ -147,7 +148,7 @@ class Failover:
             breaker = endpoint.breaker
             try:
                 if breaker is not None:
-                    result = await breaker.call(lambda e=endpoint: operation(e))  # type: ignore[misc]
+                    result = await breaker.call(partial(operation, endpoint))
                 else:
                     result = await operation(endpoint)
             except CircuitOpenError as exc:

@@ -107,6 +107,7 @@ class Exchange:
     ) -> None:
         headers = self._base_headers()
         headers.append(content_type)
+        headers.append((b"content-length", str(len(body)).encode()))
         if extra:
             headers.extend(extra)
         self.response_started = True

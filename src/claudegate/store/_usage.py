@@ -88,7 +88,9 @@ class UsageLedger:
         by_key = await self._sums(period, at, key_id)
         return by_key.get(key_id, UsageTotals())
 
-    async def totals_by_key(self, period: Period = "day", at: datetime | None = None) -> dict[str, UsageTotals]:
+    async def totals_by_key(
+        self, period: Period = "day", at: datetime | None = None
+    ) -> dict[str, UsageTotals]:
         """Usage of every key that made requests in the UTC day or month containing ``at``."""
         return await self._sums(period, at, None)
 

@@ -13,7 +13,7 @@ __all__ = ["ToolRegistry"]
 
 
 def _rewrite_refs(node: Any, prefix: str) -> Any:
-    """Point ``#/$defs/X`` references at ``#/components/schemas/<prefix>X`` (OpenAPI resolves from the root)."""
+    """Point ``#/$defs/X`` at ``#/components/schemas/<prefix>X`` (OpenAPI resolves from the root)."""
     if isinstance(node, dict):
         out = {}
         for key, value in node.items():
@@ -83,7 +83,8 @@ class ToolRegistry:
         schemas: dict[str, Any] = {}
         for item in self._tools.values():
             prefix = f"{item.name}.".replace("-", "_")
-            for def_name, definition in item.input_schema.get("$defs", {}).items():
+            result_defs = item.output.schema.get("$defs", {}) if item.output is not None else {}
+            for def_name, definition in {**item.input_schema.get("$defs", {}), **result_defs}.items():
                 schemas[prefix + def_name] = _rewrite_refs(copy.deepcopy(definition), prefix)
             result_schema: dict[str, Any] = item.output.schema if item.output is not None else {}
             paths[f"/tools/{item.name}"] = {

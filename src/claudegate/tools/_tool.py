@@ -31,7 +31,7 @@ from claudegate.tools._validation import (
     schema_arguments,
 )
 
-__all__ = ["TOOL_NAME_PATTERN", "Tool", "tool"]
+__all__ = ["TOOL_NAME_PATTERN", "Tool", "ToolPolicy", "check_tool_name", "tool"]
 
 TOOL_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 """What the API accepts as a tool name."""
@@ -42,19 +42,19 @@ ToolFunction = Callable[..., Any]
 def check_tool_name(name: str) -> str:
     """``name`` when the API accepts it, else a ``UserError`` saying what is allowed."""
     if not isinstance(name, str) or TOOL_NAME_PATTERN.match(name) is None:
-        raise UserError(
-            f"tool name {name!r} is invalid: use 1-64 letters, digits, '_' or '-'", field="name"
-        )
+        raise UserError(f"tool name {name!r} is invalid: use 1-64 letters, digits, '_' or '-'", field="name")
     return name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ToolPolicy:
-    """How calls of one tool run: timeout (s), local retries on given exception types, cache TTL (s)."""
+    """How calls of one tool run: timeout (s), local retries on given exception types (first delay in
+    s, doubling), cache TTL (s), at most ``max_concurrency`` calls at once."""
 
     timeout: float | None = None
     retries: int = 0
     retry_on: tuple[type[BaseException], ...] = ()
+    retry_delay: float = 0.0
     cache_ttl: float | None = None
     max_concurrency: int | None = None
 
@@ -172,9 +172,7 @@ class Tool:
             default = ... if param.default is param.empty else param.default
             fields[param.name] = (annotation, Field(default, description=doc.params.get(param.name)))
         model_name = "".join(part.title() for part in function.__name__.split("_")) + "Arguments"
-        model: type[BaseModel] = create_model(
-            model_name, __config__=ConfigDict(extra="forbid"), **fields
-        )
+        model: type[BaseModel] = create_model(model_name, __config__=ConfigDict(extra="forbid"), **fields)
         schema = model.model_json_schema()
         schema.pop("title", None)
         for prop in schema.get("properties", {}).values():
@@ -206,6 +204,7 @@ def tool(
     timeout: float | None = None,
     retries: int = 0,
     retry_on: tuple[type[BaseException], ...] = (),
+    retry_delay: float = 0.0,
     cache_ttl: float | None = None,
     max_concurrency: int | None = None,
 ) -> Callable[[ToolFunction], Tool]: ...
@@ -222,18 +221,20 @@ def tool(
     timeout: float | None = None,
     retries: int = 0,
     retry_on: tuple[type[BaseException], ...] = (),
+    retry_delay: float = 0.0,
     cache_ttl: float | None = None,
     max_concurrency: int | None = None,
 ) -> Tool | Callable[[ToolFunction], Tool]:
     """Turn a typed function into a ``Tool`` (``@tool`` or ``@tool(timeout=..., cache_ttl=...)``).
 
-    ``output`` (a type or a JSON schema), when given, is checked on every result. ``retries`` re-run the call locally on ``retry_on``
-    exceptions; ``cache_ttl`` caches successful results by name, version and arguments.
+    ``output`` (a type or a JSON schema), when given, is checked on every result. ``retries``
+    re-run the call locally on ``retry_on`` exceptions; ``cache_ttl`` caches successful results by name, version and arguments.
     """
     policy = ToolPolicy(
         timeout=timeout,
         retries=retries,
         retry_on=retry_on,
+        retry_delay=retry_delay,
         cache_ttl=cache_ttl,
         max_concurrency=max_concurrency,
     )
