@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from claudegate.store import Database
+from claudegate.store import Counters, Database, MemoryCounters
 
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -22,3 +22,13 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     finally:
         await db.drop_tables()
         await db.close()
+
+
+@pytest.fixture(params=["memory"])
+async def counters(request: pytest.FixtureRequest) -> AsyncIterator[Counters]:
+    """The same counter tests against every backend."""
+    backend = MemoryCounters()
+    try:
+        yield backend
+    finally:
+        await backend.close()

@@ -15,6 +15,7 @@ from claudegate.client._caching import (
 from claudegate.client._client import DEFAULT_BASE_URL, AsyncClient
 from claudegate.client._curl import to_curl
 from claudegate.client._failover import Endpoint, EndpointHealth, Failover, FailoverStrategy
+from claudegate.client._health import EndpointCheck, HealthChecker, HealthSummary
 from claudegate.client._httptools import HttpToolsTransport
 from claudegate.client._images import (
     IMAGE_MEDIA_TYPES,
@@ -76,9 +77,12 @@ __all__ = [
     "Client",
     "ClientOptions",
     "Endpoint",
+    "EndpointCheck",
     "EndpointHealth",
     "Failover",
     "FailoverStrategy",
+    "HealthChecker",
+    "HealthSummary",
     "HttpToolsTransport",
     "MessageCreateArgs",
     "MessageStream",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from claudegate.client._client import AsyncClient
 from claudegate.client._failover import Endpoint, EndpointHealth, Failover
+from claudegate.client._params import ClientOptions
 from claudegate.client._timeouts import Timeout
 from claudegate.client._transport import AsyncTransport
 from claudegate.errors import ClaudegateError
@@ -113,13 +114,15 @@ class HealthChecker:
 
     async def check_one(self, endpoint: Endpoint) -> EndpointCheck:
         """Check one endpoint and record the result on it."""
-        client = AsyncClient(
-            api_key=self._api_key,
-            base_url=endpoint.base_url,
-            timeout=Timeout(total=self.timeout, connect=self.timeout, read=self.timeout),
-            default_headers=self._headers,
-            **({"transport": self._transport} if self._transport is not None else {}),
-        )
+        options: ClientOptions = {
+            "api_key": self._api_key,
+            "base_url": endpoint.base_url,
+            "timeout": Timeout(total=self.timeout, connect=self.timeout, read=self.timeout),
+            "default_headers": self._headers,
+        }
+        if self._transport is not None:
+            options["transport"] = self._transport
+        client = AsyncClient(**options)
         started = time.monotonic()
         error: str | None = None
         try:

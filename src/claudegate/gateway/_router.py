@@ -6,7 +6,13 @@ import fnmatch
 from dataclasses import dataclass, field
 
 from claudegate.client import AsyncTransport
-from claudegate.gateway._config import DeploymentConfig, GatewayConfig, ToolStreamMode, resolve_secret
+from claudegate.gateway._config import (
+    DeploymentConfig,
+    GatewayConfig,
+    TimeoutConfig,
+    ToolStreamMode,
+    resolve_secret,
+)
 from claudegate.providers import Provider
 from claudegate.simulator import SimulatorConfig
 
@@ -67,8 +73,10 @@ def _is_glob(name: str) -> bool:
     return any(char in name for char in "*?[")
 
 
-def _provider(config: DeploymentConfig, where: str, transport: AsyncTransport) -> Provider:
-    timeout = config.timeouts.to_timeout() if config.timeouts is not None else None
+def _provider(
+    config: DeploymentConfig, where: str, transport: AsyncTransport, defaults: TimeoutConfig
+) -> Provider:
+    timeout = (config.timeouts or defaults).to_timeout()  # a deployment's own, else the gateway's
     if config.provider == "anthropic":
         from claudegate.providers.anthropic import AnthropicProvider
 
@@ -112,7 +120,7 @@ def build_router(config: GatewayConfig, transport: AsyncTransport) -> Router:
         deployments = []
         for j, deployment in enumerate(route_config.deployments):
             where = f"models[{i}].deployments[{j}]"
-            provider = _provider(deployment, where, transport)
+            provider = _provider(deployment, where, transport, config.gateway.timeouts)
             label = deployment.name or f"{deployment.provider}/{deployment.model or route_config.name}#{j}"
             deployments.append(
                 Deployment(

@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
+from claudegate.store._counters import (
+    Admission,
+    CircuitState,
+    CounterHealth,
+    Counters,
+    FailurePolicy,
+    RateLimit,
+    Spend,
+    sliding_window,
+)
 from claudegate.store._database import DEFAULT_DATABASE_URL, Database
 from claudegate.store._keys import ApiKey, CreatedKey, KeyBudget, KeyLimits, KeyStore, hash_key
+from claudegate.store._memory_counters import MemoryCounters
 from claudegate.store._usage import UsageLedger, UsageRecord, UsageTotals, UsageWriter, period_bounds
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "Admission",
     "ApiKey",
+    "CircuitState",
+    "CounterHealth",
+    "Counters",
     "CreatedKey",
     "Database",
+    "FailurePolicy",
     "KeyBudget",
     "KeyLimits",
     "KeyStore",
+    "MemoryCounters",
+    "RateLimit",
+    "Spend",
     "UsageLedger",
     "UsageRecord",
     "UsageTotals",
     "UsageWriter",
     "hash_key",
     "period_bounds",
+    "sliding_window",
 ]

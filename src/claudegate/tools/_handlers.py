@@ -78,12 +78,17 @@ class InvokeHandler(Handler):
         """Call the function, check its output, serialise it."""
         tool = invocation.tool
         if tool.is_async:
-            value = await tool.function(**invocation.kwargs)
+            if tool.takes_dict:
+                value = await tool.function(invocation.kwargs)
+            else:
+                value = await tool.function(**invocation.kwargs)
         else:
-            loop = asyncio.get_running_loop()
-            value = await loop.run_in_executor(
-                self._pool, functools.partial(tool.function, **invocation.kwargs)
+            bound = (
+                functools.partial(tool.function, invocation.kwargs)
+                if tool.takes_dict
+                else functools.partial(tool.function, **invocation.kwargs)
             )
+            value = await asyncio.get_running_loop().run_in_executor(self._pool, bound)
         if tool.output is not None:
             value = tool.output.check(value)
         return serialize_result(value)

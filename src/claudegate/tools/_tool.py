@@ -88,6 +88,7 @@ class Tool:
         output: Any = None,
         version: str | None = None,
         policy: ToolPolicy | None = None,
+        takes_dict: bool = False,
     ) -> None:
         self.name = check_tool_name(name)
         self.description = description
@@ -98,13 +99,16 @@ class Tool:
         self.output = OutputValidator(output) if output is not None else None
         self.version = version
         self.policy = policy or ToolPolicy()
+        self.takes_dict = takes_dict
+        """True: ``function(arguments)`` with one dict (``from_schema``); else keyword arguments."""
 
     def __repr__(self) -> str:
         return f"Tool(name={self.name!r}, version={self.version!r})"
 
     def call(self, arguments: Mapping[str, Any]) -> Any:
         """Validate ``arguments`` and call the function (a coroutine for async tools); no policy applied."""
-        return self.function(**self.validate_arguments(arguments))
+        values = self.validate_arguments(arguments)
+        return self.function(values) if self.takes_dict else self.function(**values)
 
     def to_anthropic(self) -> dict[str, Any]:
         """This tool as an Anthropic ``tools[]`` entry."""
@@ -132,7 +136,7 @@ class Tool:
         """A tool from a raw JSON schema; ``function`` gets the validated arguments as one dict."""
         if schema.get("type") != "object":
             raise UserError("a tool's input schema must have type 'object'", field="schema")
-        validate = schema_arguments(schema, spread=False)
+        validate = schema_arguments(schema)
         return cls(
             name=name,
             description=description,
@@ -142,6 +146,7 @@ class Tool:
             output=output_schema,
             version=version,
             policy=policy,
+            takes_dict=True,
         )
 
     @classmethod
@@ -177,7 +182,7 @@ class Tool:
         schema.pop("title", None)
         for prop in schema.get("properties", {}).values():
             prop.pop("title", None)
-        validate = schema_arguments(schema, spread=True) if plain else pydantic_arguments(model)
+        validate = schema_arguments(schema) if plain else pydantic_arguments(model)
         return cls(
             name=name or function.__name__,
             description=description if description is not None else doc.description,
@@ -228,7 +233,8 @@ def tool(
     """Turn a typed function into a ``Tool`` (``@tool`` or ``@tool(timeout=..., cache_ttl=...)``).
 
     ``output`` (a type or a JSON schema), when given, is checked on every result. ``retries``
-    re-run the call locally on ``retry_on`` exceptions; ``cache_ttl`` caches successful results by name, version and arguments.
+    re-run the call locally on ``retry_on`` exceptions; ``cache_ttl`` caches successful results by
+    name, version and arguments.
     """
     policy = ToolPolicy(
         timeout=timeout,

@@ -87,14 +87,14 @@ def _schema_message(validator: Any, arguments: Any) -> str:
     return "invalid arguments: " + "; ".join(problems)
 
 
-def schema_arguments(schema: Mapping[str, Any], *, spread: bool) -> ArgumentsValidator:
-    """A validator from a JSON schema (compiled once); ``spread``: keyword arguments, else one dict."""
+def schema_arguments(schema: Mapping[str, Any]) -> ArgumentsValidator:
+    """A validator from a JSON schema (compiled once); it returns the arguments unchanged."""
     validator = jsonschema_rs.validator_for(dict(schema))
     is_valid = validator.is_valid
 
     def validate(arguments: Mapping[str, Any]) -> dict[str, Any]:
         if is_valid(arguments):
-            return dict(arguments) if spread else {"arguments": arguments}
+            return dict(arguments)
         raise ArgumentsInvalid(_schema_message(validator, arguments))
 
     return validate

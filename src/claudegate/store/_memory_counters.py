@@ -1,0 +1,126 @@
+"""Counters in process memory: the single-machine backend (nothing to run, nothing shared)."""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from claudegate.errors import UserError
+from claudegate.store._counters import (
+    Admission,
+    CircuitState,
+    CounterHealth,
+    RateLimit,
+    Spend,
+    sliding_window,
+    spend_periods,
+)
+
+__all__ = ["MemoryCounters"]
+
+
+class MemoryCounters:
+    """``Counters`` for one process; every call is atomic because none of them awaits."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._windows: dict[tuple[str, str], dict[int, float]] = {}
+        self._slots: dict[str, dict[str, float]] = {}
+        self._spend: dict[str, dict[str, float]] = {}
+        self._circuits: dict[str, float] = {}
+
+    def _buckets(self, key_id: str, rate: RateLimit) -> tuple[dict[int, float], int, float]:
+        now = self._clock()
+        index = math.floor(now / rate.window)
+        buckets = self._windows.setdefault((key_id, rate.name), {})
+        for stale in [i for i in buckets if i < index - 1]:
+            del buckets[stale]
+        return buckets, index, now - index * rate.window
+
+    async def reserve(self, key_id: str, rate: RateLimit, amount: int = 1) -> Admission:
+        """Charge ``amount`` against ``rate`` if it fits in the window; charge nothing otherwise."""
+        if amount < 0:
+            raise UserError("a reservation cannot be negative", field="amount")
+        buckets, index, elapsed = self._buckets(key_id, rate)
+        allowed, remaining, retry_after = sliding_window(
+            buckets.get(index - 1, 0.0), buckets.get(index, 0.0), elapsed, rate, amount
+        )
+        if allowed:
+            buckets[index] = buckets.get(index, 0.0) + amount
+        return Admission(allowed=allowed, remaining=remaining, retry_after=retry_after)
+
+    async def adjust(self, key_id: str, rate: RateLimit, delta: int) -> None:
+        """Correct an earlier reservation once the real amount is known (``delta`` may be negative)."""
+        buckets, index, _ = self._buckets(key_id, rate)
+        buckets[index] = buckets.get(index, 0.0) + delta
+
+    def _live_slots(self, key_id: str) -> dict[str, float]:
+        now = self._clock()
+        slots = self._slots.setdefault(key_id, {})
+        for expired in [slot for slot, expiry in slots.items() if expiry <= now]:
+            del slots[expired]
+        return slots
+
+    async def acquire_slot(self, key_id: str, *, limit: int, lease: float) -> Admission:
+        """Take one of ``limit`` concurrency slots; it frees itself after ``lease`` seconds."""
+        slots = self._live_slots(key_id)
+        if len(slots) >= limit:
+            retry_after = max(min(slots.values()) - self._clock(), 0.0) if slots else math.inf
+            return Admission(allowed=False, remaining=0, retry_after=retry_after)
+        slot = secrets.token_hex(8)
+        slots[slot] = self._clock() + lease
+        return Admission(allowed=True, remaining=limit - len(slots), slot=slot)
+
+    async def renew_slot(self, key_id: str, slot: str, lease: float) -> bool:
+        """Extend a held slot's lease; false when it already expired."""
+        slots = self._live_slots(key_id)
+        if slot not in slots:
+            return False
+        slots[slot] = self._clock() + lease
+        return True
+
+    async def release_slot(self, key_id: str, slot: str) -> None:
+        """Give a slot back before its lease ends."""
+        self._live_slots(key_id).pop(slot, None)
+
+    async def add_spend(self, key_id: str, cost: float, at: datetime | None = None) -> Spend:
+        """Add ``cost`` to the key's day and month totals and return the new totals."""
+        day, month = spend_periods(at)
+        totals = self._spend.setdefault(key_id, {})
+        for past in [label for label in totals if label not in (day, month)]:
+            del totals[past]
+        totals[day] = totals.get(day, 0.0) + cost
+        totals[month] = totals.get(month, 0.0) + cost
+        return Spend(day=totals[day], month=totals[month])
+
+    async def spend(self, key_id: str, at: datetime | None = None) -> Spend:
+        """The key's day and month totals."""
+        day, month = spend_periods(at)
+        totals = self._spend.get(key_id, {})
+        return Spend(day=totals.get(day, 0.0), month=totals.get(month, 0.0))
+
+    async def open_circuit(self, deployment: str, ttl: float) -> None:
+        """Mark a deployment's circuit open for ``ttl`` seconds."""
+        self._circuits[deployment] = self._clock() + ttl
+
+    async def circuit(self, deployment: str) -> CircuitState:
+        """Whether the deployment's circuit is open."""
+        left = self._circuits.get(deployment, 0.0) - self._clock()
+        if left <= 0:
+            self._circuits.pop(deployment, None)
+            return CircuitState(open=False)
+        return CircuitState(open=True, retry_after=left)
+
+    async def health(self) -> CounterHealth:
+        """Always healthy: the counters live in this process."""
+        return CounterHealth(backend="memory", ok=True)
+
+    async def close(self) -> None:
+        """Forget every counter."""
+        self._windows.clear()
+        self._slots.clear()
+        self._spend.clear()
+        self._circuits.clear()
