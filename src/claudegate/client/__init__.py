@@ -13,7 +13,9 @@ from claudegate.client._caching import (
     cache_tools,
 )
 from claudegate.client._client import DEFAULT_BASE_URL, AsyncClient
+from claudegate.client._compression import Compression
 from claudegate.client._curl import to_curl
+from claudegate.client._dynamic_config import ClientSettings, DynamicConfig
 from claudegate.client._failover import Endpoint, EndpointHealth, Failover, FailoverStrategy
 from claudegate.client._health import EndpointCheck, HealthChecker, HealthSummary
 from claudegate.client._httptools import HttpToolsTransport
@@ -29,6 +31,8 @@ from claudegate.client._mock import MockResponse, MockTransport
 from claudegate.client._observers import CallbackObserver, StreamObserver, TextWindowObserver
 from claudegate.client._pagination import AsyncPaginator, Page
 from claudegate.client._params import BatchRequestParam, ClientOptions, MessageCreateArgs, RequestOptions
+from claudegate.client._prices import PRICES, ModelPrice, cost_of_usage, price_for_model
+from claudegate.client._quota import QuotaLimit, QuotaManager, QuotaMetric, QuotaPeriod
 from claudegate.client._resources import AsyncBatches, AsyncMessages, AsyncModels
 from claudegate.client._retry import RetryPolicy
 from claudegate.client._secrets import (
@@ -39,6 +43,7 @@ from claudegate.client._secrets import (
     redact_headers,
     resolve_api_key,
 )
+from claudegate.client._stream_control import ControlledStream
 from claudegate.client._streaming import AsyncMessageStream, AsyncMessageStreamManager
 from claudegate.client._sync import (
     Batches,
@@ -57,6 +62,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "IMAGE_MEDIA_TYPES",
     "MAX_IMAGE_BYTES",
+    "PRICES",
     "SECRET_HEADERS",
     "AiohttpTransport",
     "ApiKey",
@@ -76,6 +82,10 @@ __all__ = [
     "CircuitState",
     "Client",
     "ClientOptions",
+    "ClientSettings",
+    "Compression",
+    "ControlledStream",
+    "DynamicConfig",
     "Endpoint",
     "EndpointCheck",
     "EndpointHealth",
@@ -90,9 +100,14 @@ __all__ = [
     "Messages",
     "MockResponse",
     "MockTransport",
+    "ModelPrice",
     "Models",
     "Page",
     "Paginator",
+    "QuotaLimit",
+    "QuotaManager",
+    "QuotaMetric",
+    "QuotaPeriod",
     "RateLimiter",
     "Request",
     "RequestOptions",
@@ -105,6 +120,7 @@ __all__ = [
     "cache_last_message",
     "cache_system",
     "cache_tools",
+    "cost_of_usage",
     "estimate_input_tokens",
     "find_secrets_file",
     "image_block_from_bytes",
@@ -112,6 +128,7 @@ __all__ = [
     "image_block_from_url",
     "is_upstream_failure",
     "load_secrets_file",
+    "price_for_model",
     "redact_headers",
     "resolve_api_key",
     "to_curl",

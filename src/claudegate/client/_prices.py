@@ -57,7 +57,8 @@ PRICES: Mapping[str, ModelPrice] = {
     "claude-sonnet-4-5": _SONNET_4,
     "claude-sonnet-4": _SONNET_4,
     "claude-haiku-4-5": ModelPrice(1.0, 5.0, 1.25, 2.0, 0.10),
-    "claude-haiku-3-5": ModelPrice(0.80, 4.0, 1.0, 1.6, 0.08),
+    "claude-3-5-haiku": ModelPrice(0.80, 4.0, 1.0, 1.6, 0.08),
+    "claude-3-haiku": ModelPrice(0.25, 1.25, 0.30, 0.50, 0.03),
 }
 """Prices by model family id (dated snapshots such as ``claude-sonnet-4-5-20250929`` map here)."""
 
