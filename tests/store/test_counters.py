@@ -4,7 +4,10 @@ import asyncio
 import math
 from datetime import UTC, datetime
 
-from claudegate.store import Counters, RateLimit, Spend
+import pytest
+
+from claudegate.errors import UserError
+from claudegate.store import Counters, RateLimit, Spend, sliding_window
 
 
 async def test_a_limit_admits_exactly_its_size_within_a_window(counters: Counters) -> None:
@@ -112,3 +115,23 @@ async def test_a_working_backend_reports_healthy(counters: Counters) -> None:
     health = await counters.health()
     assert health.ok
     assert health.backend in {"memory", "redis"}
+
+
+def test_the_previous_window_counts_in_proportion_to_its_overlap() -> None:
+    rate = RateLimit("requests", limit=10, window=60)
+    # Halfway through the current window, 10 requests of the previous one still weigh 5.
+    assert sliding_window(10, 0, 30, rate, 5) == (True, 0, 0.0)
+    allowed, remaining, retry_after = sliding_window(10, 0, 30, rate, 6)
+    assert (allowed, remaining) == (False, 5)
+    assert retry_after == pytest.approx(6.0)
+    # A full current window must wait for the next one, then for the overlap to shrink.
+    allowed, _, retry_after = sliding_window(0, 10, 15, rate, 1)
+    assert not allowed
+    assert retry_after == pytest.approx(45 + 6)
+
+
+def test_rate_limits_refuse_names_that_would_break_counter_keys() -> None:
+    with pytest.raises(UserError):
+        RateLimit("a:b", limit=1)
+    with pytest.raises(UserError):
+        RateLimit("requests", limit=1, window=0)

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -11,18 +13,17 @@ from claudegate.errors import UserError
 from claudegate.store import Database, UsageLedger, UsageRecord, UsageTotals, UsageWriter, period_bounds
 
 
-def record(number: int, key_id: str | None = "key_a", **fields: object) -> UsageRecord:
-    values: dict[str, object] = {
-        "request_id": f"req_{number}",
-        "key_id": key_id,
-        "model": "claude-sonnet-4-5",
-        "deployment": "primary",
-        "input_tokens": 10,
-        "output_tokens": 5,
-        "cost": 0.25,
-    }
-    values.update(fields)
-    return UsageRecord(**values)  # type: ignore[arg-type]
+def record(number: int, key_id: str | None = "key_a", **fields: Any) -> UsageRecord:
+    base = UsageRecord(
+        request_id=f"req_{number}",
+        key_id=key_id,
+        model="claude-sonnet-4-5",
+        deployment="primary",
+        input_tokens=10,
+        output_tokens=5,
+        cost=0.25,
+    )
+    return replace(base, **fields)
 
 
 async def stored_request_ids(database: Database) -> list[str]:

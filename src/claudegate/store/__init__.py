@@ -15,6 +15,7 @@ from claudegate.store._counters import (
 from claudegate.store._database import DEFAULT_DATABASE_URL, Database
 from claudegate.store._keys import ApiKey, CreatedKey, KeyBudget, KeyLimits, KeyStore, hash_key
 from claudegate.store._memory_counters import MemoryCounters
+from claudegate.store._redis_counters import RedisCounters
 from claudegate.store._usage import UsageLedger, UsageRecord, UsageTotals, UsageWriter, period_bounds
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "KeyStore",
     "MemoryCounters",
     "RateLimit",
+    "RedisCounters",
     "Spend",
     "UsageLedger",
     "UsageRecord",
