@@ -19,6 +19,17 @@ from claudegate.tools._executor import ToolExecutor
 from claudegate.tools._handlers import serialize_result
 from claudegate.tools._metrics import LATENCY_BUCKETS, InMemoryToolMetrics, Outcome, ToolMetrics, ToolStats
 from claudegate.tools._registry import ToolRegistry
+from claudegate.tools._runner import (
+    ModelEvent,
+    RunEvent,
+    RunFinished,
+    RunResult,
+    RunStop,
+    RunUsage,
+    ToolCallFinished,
+    ToolCallStarted,
+    ToolRunner,
+)
 from claudegate.tools._signals import ToolError, ToolRetry
 from claudegate.tools._tool import TOOL_NAME_PATTERN, Tool, ToolPolicy, tool
 
@@ -27,12 +38,20 @@ __all__ = [
     "TOOL_NAME_PATTERN",
     "InMemoryToolMetrics",
     "MemoryToolCache",
+    "ModelEvent",
     "Outcome",
     "ParsedDocstring",
     "RedisToolCache",
+    "RunEvent",
+    "RunFinished",
+    "RunResult",
+    "RunStop",
+    "RunUsage",
     "Tool",
     "ToolCache",
     "ToolCall",
+    "ToolCallFinished",
+    "ToolCallStarted",
     "ToolError",
     "ToolExecutor",
     "ToolMetrics",
@@ -40,6 +59,7 @@ __all__ = [
     "ToolRegistry",
     "ToolResult",
     "ToolRetry",
+    "ToolRunner",
     "ToolStats",
     "cache_key",
     "parse_docstring",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections import deque
 from concurrent.futures import Executor
 from typing import Any
 
@@ -94,22 +95,77 @@ class InvokeHandler(Handler):
         return serialize_result(value)
 
 
+class _Pending:
+    """One call under a deadline; ``fired`` tells our cancellation apart from any other."""
+
+    __slots__ = ("deadline", "done", "fired", "task")
+
+    def __init__(self, deadline: float, task: asyncio.Task[Any]) -> None:
+        self.deadline = deadline
+        self.task = task
+        self.done = False
+        self.fired = False
+
+
 class TimeoutHandler(Handler):
-    """Cancel the call after ``seconds`` (a timer on the current task, no extra task)."""
+    """Cancel a call still running ``seconds`` after it started: no extra task, one shared timer.
+
+    A tool's timeout is constant, so its calls' deadlines come in start order: they wait in a FIFO
+    queue watched by a single timer armed for the oldest one. A call costs an append and a flag,
+    where ``asyncio.timeout`` would cost a timer handle on the loop's heap per call.
+    """
 
     def __init__(self, inner: Handler, seconds: float) -> None:
         self._inner = inner
         self._seconds = seconds
+        self._queue: deque[_Pending] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def handle(self, invocation: Invocation) -> str:
         """Run the next step under the deadline."""
-        timeout = asyncio.timeout(self._seconds)
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("tool calls with a timeout must run inside a task")
+        if loop is not self._loop:
+            self._loop, self._timer = loop, None
+            self._queue.clear()
+        queue = self._queue
+        entry = _Pending(loop.time() + self._seconds, task)
+        queue.append(entry)
+        if self._timer is None:
+            self._timer = loop.call_at(entry.deadline, self._fire)
         try:
-            async with timeout:
-                return await self._inner.handle(invocation)
-        except TimeoutError:
-            invocation.timed_out = timeout.expired()
+            return await self._inner.handle(invocation)
+        except asyncio.CancelledError:
+            if entry.fired and task.uncancel() == 0:
+                invocation.timed_out = True
+                raise TimeoutError from None
             raise
+        finally:
+            entry.done = True
+            while queue and queue[0].done:
+                queue.popleft()
+
+    def _fire(self) -> None:
+        self._timer = None
+        loop = self._loop
+        if loop is None:
+            return
+        now = loop.time()
+        queue = self._queue
+        while queue:
+            head = queue[0]
+            if head.done:
+                queue.popleft()
+            elif head.deadline > now:
+                self._timer = loop.call_at(head.deadline, self._fire)
+                return
+            else:
+                queue.popleft()
+                head.fired = True
+                head.task.cancel()
 
 
 class RetryHandler(Handler):
