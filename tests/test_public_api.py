@@ -16,7 +16,9 @@ PACKAGES = [
     "claudegate.errors",
     "claudegate.simulator",
     "claudegate.sse",
+    "claudegate.store",
     "claudegate.testing",
+    "claudegate.tools",
     "claudegate.translate",
     "claudegate.types",
 ]
@@ -28,6 +30,8 @@ LAYERS = {
     "sse": {"sse", "errors"},
     "translate": {"translate", "errors", "sse"},
     "client": {"client", "types", "sse", "errors", "_version"},
+    "tools": {"tools", "client", "types", "sse", "errors"},
+    "store": {"store", "errors"},
 }
 
 
