@@ -26,11 +26,12 @@ serve: $(STAMP)
 	$(BIN)/claudegate serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy examples
 
 # PostgreSQL and Redis on loopback, for the distributed-mode tests (started when not running).
 services:
@@ -44,6 +45,7 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python bench/client.py
 	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/tools.py
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import pin_to_core
 from claudegate.tools import InMemoryToolMetrics, ToolCall, ToolExecutor, tool

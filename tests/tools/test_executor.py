@@ -282,3 +282,33 @@ async def test_redis_cache_is_shared_between_executors_and_expires(redis_client:
     await asyncio.sleep(0.3)
     third = await ToolExecutor([lookup], cache=cache).run(ToolCall("c", "lookup", {"key": "k"}))
     assert third.outcome == "ok" and calls == ["k", "k"]
+
+
+async def test_tool_metrics_show_on_the_gateways_prometheus_endpoint() -> None:
+    import urllib.request
+
+    from claudegate.gateway import create_app
+    from claudegate.testing import LiveServer
+    from claudegate.tools import InMemoryToolMetrics, ToolCall, ToolExecutor, ToolRegistry
+    from claudegate.tools import tool as make_tool
+
+    @make_tool
+    async def shout(text: str) -> str:
+        """Say it louder.
+
+        Args:
+            text: What to say.
+        """
+        return text.upper()
+
+    metrics = InMemoryToolMetrics()
+    executor = ToolExecutor(ToolRegistry([shout]), metrics=metrics)
+    await executor.run(ToolCall(id="toolu_1", name="shout", input={"text": "hi"}))
+    await executor.run(ToolCall(id="toolu_2", name="shout", input={}))
+    app = create_app()
+    app.state.metrics.registry.register(metrics)
+    with LiveServer(app) as server:
+        page = urllib.request.urlopen(server.base_url + "/metrics", timeout=5).read().decode()
+    assert 'claudegate_tool_calls_total{kind="all",tool="shout"} 2.0' in page
+    assert 'claudegate_tool_calls_total{kind="invalid",tool="shout"} 1.0' in page
+    assert 'claudegate_tool_duration_seconds_count{tool="shout"} 2.0' in page

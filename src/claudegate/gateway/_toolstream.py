@@ -2,76 +2,52 @@
 then emitted as one complete ``input_json_delta`` — for clients (n8n, some agents) that cannot
 parse partial tool JSON.
 
-Repair is a last resort: only arguments that are not valid JSON when their block ends (an
-upstream cut by ``max_tokens``, or a broken one) are repaired — closed as the SDK's partial parser
-would — and each repair is counted.
+The fragments go through ``claudegate.tools.ToolArgumentAssembler``, which scans each one once and
+parses a call's text once, when it closes. Repair is a last resort: only arguments that are not
+valid JSON when their block ends (an upstream cut by ``max_tokens``, or a broken one) are repaired
+— closed as the SDK's partial parser would — and each repair is counted.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import orjson
+from claudegate.tools import AssembledArguments, ToolArgumentAssembler
 
-from claudegate.sse import parse_partial_json
-
-__all__ = ["buffer_tool_arguments", "complete_arguments"]
-
-_TOOL_BLOCKS = ("tool_use", "server_tool_use")
-
-
-def complete_arguments(text: str, on_repair: Callable[[], None]) -> str:
-    """``text`` as compact JSON when it parses; else repaired (counted); ``{}`` only for empty."""
-    if not text.strip():
-        return "{}"
-    try:
-        return orjson.dumps(json.loads(text)).decode()
-    except ValueError:
-        pass
-    on_repair()
-    try:
-        repaired = parse_partial_json(text)
-    except ValueError:
-        repaired = None
-    return orjson.dumps(repaired if isinstance(repaired, dict) else {}).decode()
+__all__ = ["buffer_tool_arguments"]
 
 
 async def buffer_tool_arguments(
     batches: AsyncIterator[list[dict[str, Any]]], on_repair: Callable[[], None]
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """The same events, with each tool block's argument fragments replaced by one whole delta."""
-    held: dict[int, list[str]] = {}
+    assembler = ToolArgumentAssembler(on_repair=lambda _name: on_repair())
     async for batch in batches:
         out: list[dict[str, Any]] = []
         for event in batch:
             kind = event.get("type")
+            index = event.get("index")
             if kind == "content_block_start":
-                block = event.get("content_block") or {}
-                if block.get("type") in _TOOL_BLOCKS:
-                    held[event["index"]] = []
-            elif kind == "content_block_delta" and event.get("index") in held:
+                assembler.feed_anthropic(event)
+            elif kind == "content_block_delta" and index in assembler:
                 delta = event.get("delta") or {}
                 if delta.get("type") == "input_json_delta":
-                    held[event["index"]].append(delta.get("partial_json", ""))
+                    assembler.feed_anthropic(event)
                     continue
-            elif kind == "content_block_stop" and event.get("index") in held:
-                index = event["index"]
-                out.append(_whole(index, held.pop(index), on_repair))
-            elif kind == "message_delta" and held:
+            elif kind == "content_block_stop" and isinstance(index, int) and index in assembler:
+                out.append(_whole(assembler.close(index)))
+            elif kind == "message_delta":
                 # A tool block cut short (max_tokens) never stops: flush what it has, repaired.
-                for index in sorted(held):
-                    out.append(_whole(index, held.pop(index), on_repair))
+                out.extend(_whole(result) for result in assembler.finish())
             out.append(event)
         if out:
             yield out
 
 
-def _whole(index: int, parts: list[str], on_repair: Callable[[], None]) -> dict[str, Any]:
-    arguments = complete_arguments("".join(parts), on_repair)
+def _whole(result: AssembledArguments) -> dict[str, Any]:
     return {
         "type": "content_block_delta",
-        "index": index,
-        "delta": {"type": "input_json_delta", "partial_json": arguments},
+        "index": result.key,
+        "delta": {"type": "input_json_delta", "partial_json": result.text},
     }

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from claudegate.tools._assembler import AssembledArguments, ToolArgumentAssembler
 from claudegate.tools._cache import MemoryToolCache, RedisToolCache, ToolCache, cache_key
 from claudegate.tools._calls import ToolCall, ToolResult
 from claudegate.tools._docstrings import ParsedDocstring, parse_docstring
@@ -36,6 +37,7 @@ from claudegate.tools._tool import TOOL_NAME_PATTERN, Tool, ToolPolicy, tool
 __all__ = [
     "LATENCY_BUCKETS",
     "TOOL_NAME_PATTERN",
+    "AssembledArguments",
     "InMemoryToolMetrics",
     "MemoryToolCache",
     "ModelEvent",
@@ -48,6 +50,7 @@ __all__ = [
     "RunStop",
     "RunUsage",
     "Tool",
+    "ToolArgumentAssembler",
     "ToolCache",
     "ToolCall",
     "ToolCallFinished",

@@ -21,6 +21,9 @@ from claudegate.tools._cache import ToolCache, cache_key
 from claudegate.tools._calls import ToolCall
 from claudegate.tools._tool import Tool
 
+_running_loop = asyncio.get_running_loop
+_current_task = asyncio.current_task
+
 __all__ = [
     "CacheHandler",
     "ConcurrencyHandler",
@@ -124,8 +127,8 @@ class TimeoutHandler(Handler):
 
     async def handle(self, invocation: Invocation) -> str:
         """Run the next step under the deadline."""
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
+        loop = _running_loop()
+        task = _current_task(loop)  # given the loop, so it is not looked up twice
         if task is None:
             raise RuntimeError("tool calls with a timeout must run inside a task")
         if loop is not self._loop:

@@ -2,14 +2,19 @@
 
 Outcomes of one call: ``ok``, ``cache_hit``, ``error`` (an exception or ``ToolError``), ``retry``
 (the tool raised ``ToolRetry``), ``invalid`` (arguments refused), ``timeout``, ``unknown`` (no such
-tool). The gateway exposes ``InMemoryToolMetrics`` in Prometheus' shape.
+tool). ``InMemoryToolMetrics`` is also a Prometheus collector: register it in any
+``prometheus_client`` registry, or the gateway's (``app.state.metrics.registry.register(m)``), and
+its counters appear on ``/metrics``.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
+
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
 __all__ = ["LATENCY_BUCKETS", "InMemoryToolMetrics", "Outcome", "ToolMetrics", "ToolStats"]
 
@@ -81,3 +86,31 @@ class InMemoryToolMetrics:
     def repaired(self, tool: str | None) -> None:
         """Count one repair of streamed arguments."""
         self._of(tool or "(unknown)").repairs += 1
+
+    def collect(self) -> Iterator[Metric]:
+        """The counters as Prometheus metric families (calls by outcome, latency histogram)."""
+        calls = CounterMetricFamily(
+            "claudegate_tool_calls", "Tool calls by tool and kind.", labels=("tool", "kind")
+        )
+        latency = HistogramMetricFamily(
+            "claudegate_tool_duration_seconds", "Time a tool call took.", labels=("tool",)
+        )
+        for name, stats in self.stats.items():
+            for kind, value in (
+                ("all", stats.calls),
+                ("error", stats.errors),
+                ("timeout", stats.timeouts),
+                ("cache_hit", stats.cache_hits),
+                ("invalid", stats.invalid),
+                ("retry", stats.retries),
+                ("repair", stats.repairs),
+            ):
+                calls.add_metric([name, kind], value)
+            running = 0
+            buckets = []
+            for bound, count in zip((*LATENCY_BUCKETS, float("inf")), stats.buckets, strict=True):
+                running += count
+                buckets.append(("+Inf" if bound == float("inf") else str(bound), running))
+            latency.add_metric([name], buckets, stats.seconds_total)
+        yield calls
+        yield latency

@@ -25,6 +25,7 @@ __all__ = [
     "is_plain_json_type",
     "pydantic_arguments",
     "schema_arguments",
+    "schema_message",
 ]
 
 _PLAIN = (str, int, float, bool, type(None))
@@ -78,7 +79,8 @@ def _path(parts: Any) -> str:
     return text or "(arguments)"
 
 
-def _schema_message(validator: Any, arguments: Any) -> str:
+def schema_message(validator: Any, arguments: Any) -> str:
+    """Field-level messages of a compiled schema's errors for ``arguments``, at most five."""
     problems = []
     for error in validator.iter_errors(arguments):
         problems.append(f"{_path(error.instance_path)}: {error.message}")
@@ -95,7 +97,7 @@ def schema_arguments(schema: Mapping[str, Any]) -> ArgumentsValidator:
     def validate(arguments: Mapping[str, Any]) -> dict[str, Any]:
         if is_valid(arguments):
             return dict(arguments)
-        raise ArgumentsInvalid(_schema_message(validator, arguments))
+        raise ArgumentsInvalid(schema_message(validator, arguments))
 
     return validate
 
