@@ -31,6 +31,7 @@ from claudegate.client._mock import MockResponse, MockTransport
 from claudegate.client._observers import CallbackObserver, StreamObserver, TextWindowObserver
 from claudegate.client._pagination import AsyncPaginator, Page
 from claudegate.client._params import BatchRequestParam, ClientOptions, MessageCreateArgs, RequestOptions
+from claudegate.client._pipeline import Reliability
 from claudegate.client._prices import PRICES, ModelPrice, cost_of_usage, price_for_model
 from claudegate.client._quota import QuotaLimit, QuotaManager, QuotaMetric, QuotaPeriod
 from claudegate.client._resources import AsyncBatches, AsyncMessages, AsyncModels
@@ -109,6 +110,7 @@ __all__ = [
     "QuotaMetric",
     "QuotaPeriod",
     "RateLimiter",
+    "Reliability",
     "Request",
     "RequestOptions",
     "Response",

@@ -1,4 +1,8 @@
-"""The async client: configuration, headers, and one request path with explicit retries."""
+"""The async client: configuration, headers, and one request path with explicit retries.
+
+When a ``Reliability`` is in effect (for the client or the call), ``send`` hands the request to
+it, and it calls back into the retry loop for each endpoint it picks.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar, Unpack
 from urllib.parse import urlencode
@@ -16,6 +21,7 @@ from pydantic import ValidationError
 from claudegate._version import __version__
 from claudegate.client._curl import to_curl
 from claudegate.client._params import ClientOptions, RequestOptions
+from claudegate.client._pipeline import Reliability
 from claudegate.client._retry import RetryPolicy
 from claudegate.client._secrets import ApiKey, resolve_api_key
 from claudegate.client._timeouts import Timeout
@@ -96,6 +102,7 @@ class AsyncClient:
         self.timeout = Timeout.coerce(options.get("timeout", Timeout()))
         self.retry: RetryPolicy = options.get("retry") or RetryPolicy.none()
         self.validate_requests = options.get("validate_requests", True)
+        self.reliability: Reliability | None = options.get("reliability")
         self._transport: AsyncTransport = options.get("transport") or AiohttpTransport(
             max_connections=options.get("max_connections", 1000)
         )
@@ -183,13 +190,33 @@ class AsyncClient:
         """The request as a ``curl`` command with the key redacted."""
         return to_curl(request)
 
-    async def send(self, request: Request, *, retry: RetryPolicy | None = UNSET) -> Response:
+    def reliability_for(self, options: RequestOptions | None) -> Reliability | None:
+        """The ``Reliability`` a call with these options goes through (None: none)."""
+        opts: RequestOptions = options or {}
+        return opts["reliability"] if "reliability" in opts else self.reliability
+
+    async def send(
+        self,
+        request: Request,
+        *,
+        retry: RetryPolicy | None = UNSET,
+        reliability: Reliability | None = UNSET,
+    ) -> Response:
         """Send with the retry policy; return a 2xx response whose body has not been read.
 
         Raises ``APIStatusError`` subclasses for error statuses and ``APIConnectionError`` /
         ``APITimeoutError`` when no answer came, with ``attempts`` set to the attempts made.
+        With a ``Reliability`` (the client's unless given), its stages run around the retries.
         """
         policy: RetryPolicy = self.retry if retry is UNSET else (retry or RetryPolicy.none())
+        pipeline = self.reliability if reliability is UNSET else reliability
+        if pipeline is not None:
+            return await pipeline.send(
+                request, partial(self._send_with_retry, policy=policy), base_url=self.base_url
+            )
+        return await self._send_with_retry(request, policy=policy)
+
+    async def _send_with_retry(self, request: Request, *, policy: RetryPolicy) -> Response:
         attempt = 0
         while True:
             attempt += 1
@@ -268,7 +295,10 @@ class AsyncClient:
     ) -> Any:
         """Send a request and decode its JSON answer."""
         request = self.build_request(method, path, body, options=options, query=query)
-        response = await self.send(request, retry=(options or {}).get("retry", UNSET))
+        opts: RequestOptions = options or {}
+        response = await self.send(
+            request, retry=opts.get("retry", UNSET), reliability=opts.get("reliability", UNSET)
+        )
         raw = await response.aread()
         try:
             return orjson.loads(raw)

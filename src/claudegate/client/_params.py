@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Required, TypedDict
 
+from claudegate.client._pipeline import Reliability
 from claudegate.client._retry import RetryPolicy
 from claudegate.client._timeouts import Timeout
 from claudegate.client._transport import AsyncTransport
@@ -34,6 +35,8 @@ class ClientOptions(TypedDict, total=False):
     - ``transport``: an ``AsyncTransport`` (default: pooled aiohttp; ``MockTransport`` in tests).
     - ``validate_requests``: check requests before sending them (default True).
     - ``max_connections``: size of the default transport's connection pool.
+    - ``reliability``: a ``Reliability`` (quota, rate limiter, failover, circuit breaker,
+      compression) applied to every call; the default is None: none of it.
     """
 
     api_key: str | Any
@@ -47,13 +50,18 @@ class ClientOptions(TypedDict, total=False):
     transport: AsyncTransport
     validate_requests: bool
     max_connections: int
+    reliability: Reliability | None
 
 
 class RequestOptions(TypedDict, total=False):
-    """Per-call options: they override the client's for this call only."""
+    """Per-call options: they override the client's for this call only.
+
+    ``retry=None`` and ``reliability=None`` turn the client's retries or reliability off for the call.
+    """
 
     timeout: Timeout | float | None
     retry: RetryPolicy | None
+    reliability: Reliability | None
     betas: Sequence[str]
     extra_headers: Mapping[str, str]
     extra_body: Mapping[str, Any]

@@ -101,15 +101,18 @@ class AsyncMessages:
     ) -> AsyncMessageStreamManager:
         """Stream a message: ``async with client.messages.stream(...) as stream``.
 
-        Retries (when a policy is set) happen only before the stream's first byte.
+        Retries (when a policy is set) happen only before the stream's first byte; so do the
+        stages of a ``Reliability``, and its quota records the stream's final usage.
         """
         body, options = self._body(args, stream=True)
         client = self._client
 
         async def open_stream() -> AsyncMessageStream:
             request = client.build_request("POST", "/v1/messages", body, stream=True, options=options)
-            response = await client.send(request, retry=options.get("retry", _UNSET))
-            return AsyncMessageStream(response, observers)
+            reliability = client.reliability_for(options)
+            response = await client.send(request, retry=options.get("retry", _UNSET), reliability=reliability)
+            on_usage = reliability.usage_recorder(request) if reliability is not None else None
+            return AsyncMessageStream(response, observers, on_usage=on_usage)
 
         return AsyncMessageStreamManager(open_stream)
 
@@ -231,7 +234,10 @@ class AsyncBatches:
             "GET", f"/v1/messages/batches/{_segment(batch_id)}/results", stream=True, options=options
         )
         request.headers["accept"] = "application/binary"
-        return BatchResults(await client.send(request, retry=options.get("retry", _UNSET)))
+        response = await client.send(
+            request, retry=options.get("retry", _UNSET), reliability=client.reliability_for(options)
+        )
+        return BatchResults(response)
 
 
 class BatchResults:

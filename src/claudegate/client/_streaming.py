@@ -14,6 +14,7 @@ import orjson
 
 from claudegate.client._client import parse_body
 from claudegate.client._observers import StreamObserver, notify
+from claudegate.client._pipeline import UsageRecorder
 from claudegate.client._transport import Response
 from claudegate.errors import APIConnectionError, StreamProtocolError, error_from_envelope
 from claudegate.sse import MessageAccumulator, ServerSentEvent, SSEDecoder
@@ -26,10 +27,17 @@ class AsyncMessageStream:
     """One streamed message. Iterate it for typed events, or use ``text_stream``, or just await
     ``get_final_message()``; each event is consumed once, whichever way you read it."""
 
-    def __init__(self, response: Response, observers: Sequence[StreamObserver] = ()) -> None:
+    def __init__(
+        self,
+        response: Response,
+        observers: Sequence[StreamObserver] = (),
+        *,
+        on_usage: UsageRecorder | None = None,
+    ) -> None:
         self.response = response
         self.attempts = response.attempts
         self._observers = tuple(observers)
+        self._on_usage = on_usage
         self._accumulator = MessageAccumulator()
         self._events = self._event_dicts()
         self._final: Message | None = None
@@ -59,7 +67,19 @@ class AsyncMessageStream:
             notify(self._observers, "on_error", exc)
             raise
         finally:
+            self._report_usage()
             await self.response.aclose()
+
+    def _report_usage(self) -> None:
+        """Hand the usage accumulated so far to ``on_usage``, once, however the stream ended."""
+        report, self._on_usage = self._on_usage, None
+        if report is None:
+            return
+        try:
+            usage = self._accumulator.message.get("usage")
+        except StreamProtocolError:  # closed before message_start: nothing was reported
+            usage = None
+        report(usage if isinstance(usage, dict) else None)
 
     def _handle(self, sse: ServerSentEvent) -> dict[str, Any] | None:
         """One decoded frame: checked, accumulated and observed; None for frames to skip."""
@@ -141,6 +161,7 @@ class AsyncMessageStream:
     async def close(self) -> None:
         """Stop reading and release the connection (also when nothing was read)."""
         await self._events.aclose()
+        self._report_usage()
         await self.response.aclose()
 
 
