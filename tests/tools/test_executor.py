@@ -7,7 +7,7 @@ import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import pytest
 import redis.asyncio
@@ -312,3 +312,42 @@ async def test_tool_metrics_show_on_the_gateways_prometheus_endpoint() -> None:
     assert 'claudegate_tool_calls_total{kind="all",tool="shout"} 2.0' in page
     assert 'claudegate_tool_calls_total{kind="invalid",tool="shout"} 1.0' in page
     assert 'claudegate_tool_duration_seconds_count{tool="shout"} 2.0' in page
+
+
+async def test_tool_metrics_reach_an_opentelemetry_meter() -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from claudegate.tools import OpenTelemetryToolMetrics, ToolCall, ToolExecutor, ToolRegistry
+    from claudegate.tools import tool as make_tool
+
+    @make_tool
+    async def double(n: int) -> int:
+        """Twice n.
+
+        Args:
+            n: The number.
+        """
+        return 2 * n
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    executor = ToolExecutor(
+        ToolRegistry([double]), metrics=OpenTelemetryToolMetrics(provider.get_meter("test"))
+    )
+    await executor.run(ToolCall(id="toolu_1", name="double", input={"n": 2}))
+    await executor.run(ToolCall(id="toolu_2", name="double", input={"n": "x"}))
+    data = reader.get_metrics_data()
+    assert data is not None
+    points: dict[tuple[str, Any], Any] = {
+        (metric.name, point.attributes["claudegate.tool.outcome"]): point
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        for point in metric.data.data_points
+        if point.attributes is not None and "claudegate.tool.outcome" in point.attributes
+    }
+    assert points["claudegate.tool.calls", "ok"].value == 1
+    assert points["claudegate.tool.calls", "invalid"].value == 1
+    assert points["claudegate.tool.duration", "ok"].count == 1
+    provider.shutdown()

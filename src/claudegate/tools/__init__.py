@@ -19,6 +19,7 @@ from claudegate.tools._docstrings import ParsedDocstring, parse_docstring
 from claudegate.tools._executor import ToolExecutor
 from claudegate.tools._handlers import serialize_result
 from claudegate.tools._metrics import LATENCY_BUCKETS, InMemoryToolMetrics, Outcome, ToolMetrics, ToolStats
+from claudegate.tools._otel import OpenTelemetryToolMetrics
 from claudegate.tools._registry import ToolRegistry
 from claudegate.tools._runner import (
     ModelEvent,
@@ -41,6 +42,7 @@ __all__ = [
     "InMemoryToolMetrics",
     "MemoryToolCache",
     "ModelEvent",
+    "OpenTelemetryToolMetrics",
     "Outcome",
     "ParsedDocstring",
     "RedisToolCache",
