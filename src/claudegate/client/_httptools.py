@@ -25,6 +25,9 @@ from claudegate.errors import APIConnectionError, APITimeoutError, UserError
 
 __all__ = ["HttpToolsTransport"]
 
+_REPEATABLE = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+"""Methods safe to send again when a reused connection turns out closed (RFC 9110 idempotent)."""
+
 
 class Pool:
     """Connections to one origin: idle ones reused last-in-first-out, at most ``limit`` open."""
@@ -220,8 +223,10 @@ class HttpToolsTransport(AsyncTransport):
             error = response.error
             if error is None or (response.headers_done and request.stream):
                 return response
-            if response.stale and reused and not fresh:
-                fresh = True  # a keep-alive connection the server had already closed: once more
+            if response.stale and reused and not fresh and request.method in _REPEATABLE:
+                # A keep-alive connection the server had already closed: once more. Never for a
+                # POST, which the server may have received and acted on before the reset.
+                fresh = True
                 continue
             raise error
 
