@@ -1,16 +1,23 @@
-"""The ``claudegate`` command: ``sim`` and ``chat`` (more commands join as parts land)."""
+"""The ``claudegate`` command: ``sim``, ``chat``, ``serve`` and ``keys``."""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import socket
 import threading
 import time
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from claudegate.errors import ClaudegateError
+
+if TYPE_CHECKING:
+    from claudegate.gateway import GatewayConfig
+    from claudegate.store import Database, KeyStore
 
 app = typer.Typer(
     name="claudegate",
@@ -163,6 +170,15 @@ def sim(
     serve(host, port, config, salesforce=salesforce)
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @app.command()
 def serve(
     config: Annotated[
@@ -171,16 +187,29 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_GATEWAY_PORT,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    allow_open: Annotated[
+        bool, typer.Option(help="Serve a non-loopback address even though no API key has been issued.")
+    ] = False,
 ) -> None:
     """Run the gateway: Anthropic and OpenAI endpoints in front of the configured upstreams."""
     from claudegate.gateway import create_app, load_config
     from claudegate.gateway import serve as run
 
     try:
-        gateway = create_app(load_config(config) if config else None)
+        loaded = load_config(config) if config else None
+        gateway = create_app(loaded)
+        issued = asyncio.run(_count_keys(loaded)) if loaded is not None and loaded.auth is not None else 0
     except ClaudegateError as exc:
         err_console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from None
+    if issued == 0:
+        if not _loopback(host) and not allow_open:
+            err_console.print(
+                f"[red]refusing to serve {host} open:[/red] no API key has been issued. Add an 'auth' "
+                "section and create keys (`claudegate keys create`), or pass --allow-open."
+            )
+            raise typer.Exit(2)
+        console.print("[yellow]open gateway:[/yellow] no API keys issued, every caller is admitted")
     base_url = f"http://{host}:{port}"
     console.print(f"[bold]claudegate gateway[/bold] on {base_url}")
     if config is None:
@@ -189,6 +218,133 @@ def serve(
         "[dim]Anthropic: POST /v1/messages · OpenAI: POST /v1/chat/completions · /v1/models · /metrics[/dim]"
     )
     run(gateway, host, port, log_level=log_level)
+
+
+keys_app = typer.Typer(help="Gateway API keys, in the configured database.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+ConfigOption = Annotated[
+    str | None, typer.Option("--config", help="Gateway YAML configuration (its storage section).")
+]
+DatabaseOption = Annotated[
+    str | None, typer.Option("--database-url", help="Database URL (overrides the configuration's).")
+]
+
+
+async def _count_keys(config: GatewayConfig) -> int:
+    store, database = await _open_keys(config, None)
+    try:
+        return len(await store.list())
+    finally:
+        await database.close()
+
+
+async def _open_keys(config: GatewayConfig | None, database_url: str | None) -> tuple[KeyStore, Database]:
+    from claudegate.store import DEFAULT_DATABASE_URL, Database, KeyStore
+
+    storage = config.storage if config is not None else None
+    url = database_url or (storage.database_url if storage is not None else DEFAULT_DATABASE_URL)
+    database = await Database.connect(url, table_prefix=storage.table_prefix if storage else "cg_")
+    return KeyStore(database), database
+
+
+def _keys_config(config: str | None) -> GatewayConfig | None:
+    from claudegate.gateway import load_config
+
+    return load_config(config) if config else None
+
+
+async def _keys_call(
+    config: str | None, database_url: str | None, action: Callable[[KeyStore], Awaitable[None]]
+) -> None:
+    store, database = await _open_keys(_keys_config(config), database_url)
+    try:
+        await action(store)
+    finally:
+        await database.close()
+
+
+def _run_keys(
+    config: str | None, database_url: str | None, action: Callable[[KeyStore], Awaitable[None]]
+) -> None:
+    try:
+        asyncio.run(_keys_call(config, database_url, action))
+    except ClaudegateError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="A label for the key (who or what uses it).")],
+    config: ConfigOption = None,
+    database_url: DatabaseOption = None,
+    model: Annotated[
+        list[str] | None, typer.Option(help="A model the key may use (repeat; default: all).")
+    ] = None,
+    requests_per_minute: Annotated[int | None, typer.Option(help="Requests per minute.")] = None,
+    input_tokens_per_minute: Annotated[int | None, typer.Option(help="Input tokens per minute.")] = None,
+    output_tokens_per_minute: Annotated[int | None, typer.Option(help="Output tokens per minute.")] = None,
+    concurrent_requests: Annotated[int | None, typer.Option(help="Requests in flight at once.")] = None,
+    cost_per_day: Annotated[float | None, typer.Option(help="Spend cap per UTC day, USD.")] = None,
+    cost_per_month: Annotated[float | None, typer.Option(help="Spend cap per UTC month, USD.")] = None,
+) -> None:
+    """Issue a key; its plaintext is printed this once and stored only as a hash."""
+    from claudegate.store import KeyBudget, KeyLimits
+
+    async def create(store: KeyStore) -> None:
+        created = await store.create(
+            name,
+            allowed_models=model or (),
+            limits=KeyLimits(
+                requests_per_minute, input_tokens_per_minute, output_tokens_per_minute, concurrent_requests
+            ),
+            budget=KeyBudget(cost_per_day, cost_per_month),
+        )
+        console.print(f"id:  {created.key.id}")
+        console.print(f"key: {created.plaintext}", markup=False)
+        err_console.print("[dim]the key is shown once; only its hash is stored[/dim]")
+
+    _run_keys(config, database_url, create)
+
+
+@keys_app.command("list")
+def keys_list(
+    config: ConfigOption = None,
+    database_url: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document.")] = False,
+) -> None:
+    """Every key's metadata (never a key itself)."""
+    import orjson
+
+    from claudegate.gateway._admin import key_to_json
+
+    async def show(store: KeyStore) -> None:
+        keys = await store.list()
+        if as_json:
+            typer.echo(orjson.dumps([key_to_json(key) for key in keys]).decode())
+            return
+        for key in keys:
+            state = "revoked" if key.revoked_at else "active"
+            models = ",".join(key.allowed_models) or "*"
+            console.print(f"{key.id}  {key.prefix}…  {state:7}  {models}  {key.name}", markup=False)
+
+    _run_keys(config, database_url, show)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (from `keys list`).")],
+    config: ConfigOption = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Revoke a key for good (gateways stop accepting it within auth.cache_seconds)."""
+
+    async def revoke(store: KeyStore) -> None:
+        key = await store.revoke(key_id)
+        console.print(f"revoked {key.id} ({key.name})", markup=False)
+
+    _run_keys(config, database_url, revoke)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from claudegate.errors import ClaudegateError
 from claudegate.gateway._calls import call_route, forwarded_headers
 from claudegate.gateway._errors import anthropic_body, classify
 from claudegate.gateway._http import Exchange
+from claudegate.gateway._policies import USAGE_KEY
 from claudegate.gateway._router import Deployment, Route
 from claudegate.gateway._state import GatewayState, parse_json_body, require
 from claudegate.gateway._streaming import LastChunk, send_stream
@@ -59,6 +60,7 @@ async def messages(state: GatewayState, exchange: Exchange) -> tuple[str, str]:
     if body.get("stream") is not True:
         response, deployment = await call_route(exchange, route, body, raw, headers, _create)
         tap = UsageTap()
+        exchange.scope[USAGE_KEY] = tap.usage  # read by the policy pipeline
         tap.observe_message(response.message)
         state.metrics.record_usage(model, tap.usage)
         await exchange.send_bytes(response.status_code, response.body())
@@ -67,6 +69,7 @@ async def messages(state: GatewayState, exchange: Exchange) -> tuple[str, str]:
         return model, await _downgraded(state, exchange, route, body, headers)
     upstream, deployment = await call_route(exchange, route, body, raw, headers, _stream)
     tap = UsageTap()
+    exchange.scope[USAGE_KEY] = tap.usage  # read by the policy pipeline
     if upstream.native and route.tool_stream == "passthrough":
         chunks = _passthrough(upstream, tap, exchange.request_id)
     else:
@@ -103,6 +106,7 @@ async def _downgraded(
         exchange, route, {**body, "stream": False}, None, headers, _create
     )
     tap = UsageTap()
+    exchange.scope[USAGE_KEY] = tap.usage  # read by the policy pipeline
 
     async def replay() -> AsyncIterator[bytes]:
         events = message_to_events(response.message)

@@ -6,11 +6,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+import orjson
+
 from claudegate.client import AsyncTransport, HttpToolsTransport
 from claudegate.gateway import _anthropic, _catalog, _openai
+from claudegate.gateway._admin import ADMIN_PATH, admin_keys
 from claudegate.gateway._config import GatewayConfig, default_config
 from claudegate.gateway._errors import GatewayError, anthropic_body, classify, openai_body
 from claudegate.gateway._http import BodyTooLarge, Exchange, Receive, Scope, Send
+from claudegate.gateway._policies import Policies
+from claudegate.gateway._resilience import attach_resilience, health_deployments
 from claudegate.gateway._router import build_router
 from claudegate.gateway._state import GatewayState
 
@@ -47,6 +52,25 @@ async def _root(state: GatewayState, exchange: Exchange) -> tuple[str, str]:
     return "", ""
 
 
+async def _ready_with_counters(policies: Policies, exchange: Exchange) -> None:
+    """``/ready`` with counters: unreachable Redis is 503 under fail_closed, reported under fail_open."""
+    health = await policies.health()
+    if health.ok:
+        await exchange.send_bytes(200, b'{"status":"ready"}')
+        return
+    closed = health.policy is None or health.policy.value == "fail_closed"
+    body = {
+        "status": "unavailable" if closed else "degraded",
+        "counters": {
+            "backend": health.backend,
+            "ok": False,
+            "policy": health.policy,
+            "detail": health.detail,
+        },
+    }
+    await exchange.send_bytes(503 if closed else 200, orjson.dumps(body))
+
+
 _ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/v1/messages"): _anthropic.messages,
     ("POST", "/v1/messages/count_tokens"): _anthropic.count_tokens,
@@ -59,10 +83,12 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/ready"): _ready,
     ("HEAD", "/ready"): _ready,
     ("GET", "/metrics"): _metrics,
+    ("GET", "/health/deployments"): health_deployments,
     ("GET", "/"): _root,
     ("HEAD", "/"): _root,
 }
 _PATHS = {path for _, path in _ROUTES}
+_METERED = {_anthropic.messages, _anthropic.count_tokens, _openai.chat_completions}
 
 
 class GatewayApp:
@@ -74,6 +100,8 @@ class GatewayApp:
         config = config or default_config()
         transport = transport or HttpToolsTransport()
         self.state = GatewayState(config=config, router=build_router(config, transport), transport=transport)
+        attach_resilience(config, self.state.router)
+        self.policies = Policies.from_config(config)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -84,6 +112,8 @@ class GatewayApp:
 
     async def startup(self) -> None:
         """Open every provider (called by the ASGI lifespan)."""
+        if self.policies is not None:
+            await self.policies.start()
         for deployment in self.state.router.deployments():
             await deployment.provider.start()
         self.state.ready = True
@@ -94,6 +124,8 @@ class GatewayApp:
         for deployment in self.state.router.deployments():
             await deployment.provider.aclose()
         await self.state.transport.aclose()
+        if self.policies is not None:
+            await self.policies.close()  # writes the last usage rows
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -120,16 +152,32 @@ class GatewayApp:
             handler = _catalog.retrieve_model
             label = "/v1/models/{id}"
         state = self.state
+        policies = self.policies
+        if handler is None and path.startswith(ADMIN_PATH) and (path == ADMIN_PATH or path[11:12] == "/"):
+            label = ADMIN_PATH
         model = deployment = ""
         status = 200
         try:
-            if handler is None:
+            if label == ADMIN_PATH:
+                await admin_keys(policies, exchange)
+            elif handler is None:
                 if path in _PATHS:
                     raise GatewayError(
                         405, "invalid_request_error", f"{exchange.method} is not allowed on {path}"
                     )
                 raise GatewayError(404, "not_found_error", f"no route {exchange.method} {path}")
-            model, deployment = await handler(state, exchange)
+            elif handler is _ready and state.ready and policies is not None:
+                await _ready_with_counters(policies, exchange)
+            elif handler in _METERED and policies is not None:
+                model, deployment = await policies.run(
+                    handler,
+                    state,
+                    exchange,
+                    openai=handler is _openai.chat_completions,
+                    metered=handler is not _anthropic.count_tokens,
+                )
+            else:
+                model, deployment = await handler(state, exchange)
         except BodyTooLarge as exc:
             status = 413
             await self._send_error(exchange, GatewayError(413, "request_too_large", str(exc)))

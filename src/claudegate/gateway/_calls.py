@@ -1,23 +1,31 @@
 """Calling a route's deployments: build each upstream request, fail over before the first byte.
 
-Deployments are tried in priority order; the next one is tried only when the failure happened
-before any byte reached the client and is worth another upstream (no answer at all, 429, 5xx).
+Deployments are tried in the route's strategy order, each at most once per pass; the next one is
+tried only when the failure happened before any byte reached the client and is worth another
+upstream (no answer at all, 429, 5xx). A deployment whose circuit is open is skipped without a
+call. With a route ``retry`` policy, a pass in which every deployment failed is followed, after
+the policy's wait (``retry-after`` honoured), by another pass, up to ``max_retries`` more.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import itertools
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
+from claudegate.client import RetryPolicy
 from claudegate.errors import APIConnectionError, APIStatusError
 from claudegate.gateway._errors import GatewayError
 from claudegate.gateway._http import Exchange
+from claudegate.gateway._resilience import route_policy
 from claudegate.gateway._router import Deployment, Route
 from claudegate.providers import ProviderRequest, ProviderResponse, ProviderStream
 
-__all__ = ["FORWARDED_HEADERS", "call_route", "forwarded_headers"]
+__all__ = ["FORWARDED_HEADERS", "call_route", "forwarded_headers", "sticky_key"]
 
 T = TypeVar("T", ProviderResponse, ProviderStream)
 
@@ -64,6 +72,35 @@ def _worth_failing_over(exc: Exception) -> bool:
     return isinstance(exc, APIStatusError) and (exc.status_code == 429 or exc.status_code >= 500)
 
 
+def _worth_retrying(policy: RetryPolicy, exc: Exception) -> bool:
+    if isinstance(exc, APIStatusError):
+        return policy.should_retry_status(exc.status_code, exc.headers)
+    return isinstance(exc, APIConnectionError) and policy.retry_connection_errors
+
+
+def _describe(exc: Exception) -> str:
+    """A short, secret-free account of a failure for /health/deployments."""
+    if isinstance(exc, APIStatusError):
+        return f"{exc.status_code} {exc.type or 'error'}"
+    return type(exc).__name__
+
+
+def sticky_key(exchange: Exchange, body: Mapping[str, Any]) -> str | None:
+    """What keeps a client on one deployment: its session (``metadata.user_id`` or
+    ``x-session-id``), else a digest of its credential (the credential itself is never kept)."""
+    metadata = body.get("metadata")
+    user = metadata.get("user_id") if isinstance(metadata, dict) else None
+    if isinstance(user, str) and user:
+        return "user:" + user
+    session = exchange.header(b"x-session-id")
+    if session:
+        return "session:" + session
+    credential = exchange.headers.get(b"x-api-key") or exchange.headers.get(b"authorization")
+    if credential:
+        return "key:" + hashlib.sha256(credential).hexdigest()
+    return None
+
+
 async def call_route(
     exchange: Exchange,
     route: Route,
@@ -98,26 +135,70 @@ async def _call_deployments(
     call: Callable[[Deployment, ProviderRequest], Awaitable[T]],
     requested: str,
 ) -> tuple[T, Deployment]:
+    policy = route_policy(route)
+    retry = policy.retry
     last_error: Exception | None = None
-    for deployment in route.deployments:
-        upstream_model = deployment.model or requested
-        request = ProviderRequest(
-            body=body if upstream_model == requested else {**body, "model": upstream_model},
-            raw=raw if deployment.native and upstream_model == requested else None,
-            headers=dict(headers),
-            query=exchange.query,
-            request_id=exchange.request_id,
+    refused: list[float] = []
+    for attempt in itertools.count():
+        if attempt:  # every deployment failed: wait as the retry policy says, then another pass
+            assert retry is not None
+            headers_of_last = last_error.headers if isinstance(last_error, APIStatusError) else None
+            await asyncio.sleep(retry.delay(attempt - 1, headers_of_last))
+        refused.clear()
+        order = policy.order(
+            route.deployments, sticky_key(exchange, body) if policy.strategy == "sticky" else None
         )
-        started = time.perf_counter()
-        try:
-            answer = await call(deployment, request)
-        except (APIConnectionError, APIStatusError) as exc:
-            last_error = exc
-            if _worth_failing_over(exc):
+        for deployment in order:
+            guard = policy.guard(deployment)
+            wait = await guard.admit()
+            if wait is not None:  # an open circuit: skip it without a call
+                refused.append(wait)
                 continue
-            raise
-        exchange.upstream_latency = time.perf_counter() - started
-        return answer, deployment
-    if last_error is None:
-        raise GatewayError(503, "api_error", f"model {requested!r} has no deployment")
-    raise last_error
+            started = time.perf_counter()
+            try:
+                answer = await call(deployment, _request(exchange, deployment, body, raw, headers, requested))
+            except (APIConnectionError, APIStatusError) as exc:
+                guard.failed(exc, _describe(exc))
+                last_error = exc
+                if _worth_failing_over(exc):
+                    continue
+                raise
+            except BaseException:
+                guard.abandoned()
+                raise
+            exchange.upstream_latency = time.perf_counter() - started
+            guard.succeeded(exchange.upstream_latency)
+            return answer, deployment
+        if retry is None or attempt >= retry.max_retries or last_error is None:
+            break
+        if not _worth_retrying(retry, last_error):
+            break
+    if last_error is not None:
+        raise last_error
+    if refused:
+        wait = math.ceil(min(refused))
+        raise GatewayError(
+            503,
+            "overloaded_error",
+            f"every deployment of model {requested!r} is unavailable (circuit open); retry in {wait} s",
+            headers={"retry-after": str(max(wait, 1))},
+        )
+    raise GatewayError(503, "api_error", f"model {requested!r} has no deployment")
+
+
+def _request(
+    exchange: Exchange,
+    deployment: Deployment,
+    body: dict[str, Any],
+    raw: bytes | None,
+    headers: Mapping[str, str],
+    requested: str,
+) -> ProviderRequest:
+    upstream_model = deployment.model or requested
+    return ProviderRequest(
+        body=body if upstream_model == requested else {**body, "model": upstream_model},
+        raw=raw if deployment.native and upstream_model == requested else None,
+        headers=dict(headers),
+        query=exchange.query,
+        request_id=exchange.request_id,
+    )

@@ -17,6 +17,17 @@
             model: claude-sonnet-5    # the upstream's name (default: the route's name)
             priority: 1               # lower goes first
 
+    auth:                             # gateway API keys (``claudegate keys``); open until one is issued
+      admin_key: env:CLAUDEGATE_ADMIN_KEY  # guards /admin/keys
+      cache_seconds: 5                # how long a looked-up key is trusted
+    limits:
+      per_key: {requests_per_minute: 60, input_tokens_per_minute: 100000,
+                output_tokens_per_minute: 20000, concurrent_requests: 8}   # for keys without their own
+    storage:                          # keys and the usage ledger; counters shared through Redis
+      database_url: sqlite+aiosqlite:///claudegate.db   # or postgresql+asyncpg://...
+      redis_url: redis://127.0.0.1:6379/0
+      redis_failure_policy: fail_closed                 # or fail_open
+
 With no file, every model name routes to the in-process simulator.
 """
 
@@ -34,11 +45,17 @@ from claudegate.errors import UserError
 from claudegate.simulator import SimulatorConfig
 
 __all__ = [
+    "AuthConfig",
+    "BreakerConfig",
     "ConfigError",
     "DeploymentConfig",
     "GatewayConfig",
     "GatewaySettings",
+    "LimitSpec",
+    "LimitsConfig",
+    "RetryConfig",
     "RouteConfig",
+    "StorageConfig",
     "TimeoutConfig",
     "default_config",
     "load_config",
@@ -48,6 +65,7 @@ __all__ = [
 
 ProviderKind = Literal["anthropic", "openai", "salesforce", "simulator"]
 ToolStreamMode = Literal["passthrough", "buffer"]
+Strategy = Literal["priority", "round_robin", "random", "sticky"]
 
 
 class ConfigError(UserError):
@@ -67,6 +85,22 @@ class TimeoutConfig(_Strict):
 
     def to_timeout(self) -> Timeout:
         return Timeout(total=self.total, connect=self.connect, read=self.read)
+
+
+class RetryConfig(_Strict):
+    """Another pass over a route's deployments after every one failed (``RetryPolicy`` waits)."""
+
+    max_retries: int = Field(default=0, ge=0, le=10)
+    initial_delay: float = Field(default=0.5, ge=0)
+    max_delay: float = Field(default=8.0, ge=0)
+
+
+class BreakerConfig(_Strict):
+    """A deployment's circuit breaker (see ``claudegate.client.CircuitBreaker``)."""
+
+    failure_threshold: int = Field(default=5, ge=1)
+    open_duration: float = Field(default=30.0, ge=0)
+    half_open_probes: int = Field(default=1, ge=1)
 
 
 def _check_secret_ref(value: str | None) -> str | None:
@@ -101,6 +135,8 @@ class DeploymentConfig(_Strict):
     """Salesforce: the OAuth token endpoint (``https://<domain>.my.salesforce.com/services/oauth2/token``)."""
     simulator: dict[str, Any] | None = None
     """Simulator: its settings (``SimulatorConfig`` fields)."""
+    breaker: BreakerConfig | None = None
+    """This deployment's circuit breaker (default: the route's, else none)."""
 
     _check_refs = field_validator("api_key", "client_id", "client_secret")(_check_secret_ref)
 
@@ -136,6 +172,12 @@ class RouteConfig(_Strict):
     deployments: list[DeploymentConfig] = Field(min_length=1)
     tool_stream: ToolStreamMode | None = None
     stream_downgrade: bool | None = None
+    strategy: Strategy = "priority"
+    """Order of the deployments: priority, round_robin, random, or sticky (per client key or session)."""
+    retry: RetryConfig | None = None
+    """Passes over the deployments after all failed before the first byte (default: failover only)."""
+    breaker: BreakerConfig | None = None
+    """The circuit breaker of every deployment of this route that sets none."""
 
 
 class GatewaySettings(_Strict):
@@ -149,11 +191,54 @@ class GatewaySettings(_Strict):
     timeouts: TimeoutConfig = TimeoutConfig()
 
 
+class AuthConfig(_Strict):
+    """Gateway API keys: kept hashed in the database; with none issued the gateway runs open."""
+
+    admin_key: str | None = None
+    """Guards ``/admin/keys`` (``env:NAME`` / ``secret:NAME``); without it the admin API is off."""
+    cache_seconds: float = Field(default=5.0, ge=0)
+    """How long a looked-up key is trusted before the database is asked again (revocations made
+    through this gateway's admin API apply at once)."""
+
+    _check_refs = field_validator("admin_key")(_check_secret_ref)
+
+
+class LimitSpec(_Strict):
+    """Rate limits; an unset field means unlimited."""
+
+    requests_per_minute: int | None = Field(default=None, ge=0)
+    input_tokens_per_minute: int | None = Field(default=None, ge=0)
+    output_tokens_per_minute: int | None = Field(default=None, ge=0)
+    concurrent_requests: int | None = Field(default=None, ge=0)
+
+
+class LimitsConfig(_Strict):
+    """Rate limits for keys that set none of their own (and for callers of an open gateway)."""
+
+    per_key: LimitSpec = LimitSpec()
+
+
+class StorageConfig(_Strict):
+    """Where keys and the usage ledger live, and where replicas share their counters."""
+
+    database_url: str = "sqlite+aiosqlite:///claudegate.db"
+    """SQLite (default, a file in the working directory) or ``postgresql+asyncpg://...``."""
+    table_prefix: str = "cg_"
+    redis_url: str | None = None
+    """With it, rate limits and budgets are shared by every replica; without it they live in memory."""
+    redis_prefix: str = "cg"
+    redis_failure_policy: Literal["fail_open", "fail_closed"] = "fail_closed"
+    """What admission answers while Redis cannot be reached."""
+
+
 class GatewayConfig(_Strict):
     """The whole configuration."""
 
     gateway: GatewaySettings = GatewaySettings()
     models: list[RouteConfig] = Field(min_length=1)
+    auth: AuthConfig | None = None
+    limits: LimitsConfig | None = None
+    storage: StorageConfig | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> GatewayConfig:

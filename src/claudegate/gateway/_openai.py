@@ -12,6 +12,7 @@ from claudegate.gateway._anthropic import _create, _stream
 from claudegate.gateway._calls import call_route, forwarded_headers
 from claudegate.gateway._errors import classify, openai_body
 from claudegate.gateway._http import Exchange
+from claudegate.gateway._policies import USAGE_KEY
 from claudegate.gateway._state import GatewayState, parse_json_body, require
 from claudegate.gateway._streaming import LastChunk, send_stream
 from claudegate.gateway._toolstream import buffer_tool_arguments
@@ -45,6 +46,7 @@ async def chat_completions(state: GatewayState, exchange: Exchange) -> tuple[str
     headers = forwarded_headers(exchange)
     response_tool = response_format_tool_name(chat)
     tap = UsageTap()
+    exchange.scope[USAGE_KEY] = tap.usage  # read by the policy pipeline
     if not body.get("stream"):
         response, deployment = await call_route(exchange, route, body, None, headers, _create)
         tap.observe_message(response.message)

@@ -1,0 +1,104 @@
+"""Who is calling: the gateway API key from ``x-api-key`` or ``Authorization: Bearer``.
+
+Keys are looked up by hash in the ``KeyStore`` and trusted for ``auth.cache_seconds``; with no
+key ever issued the gateway runs open (``claudegate serve`` allows that on loopback only).
+The caller's key never leaves this module: it is not forwarded upstream and not logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+
+from claudegate.gateway._errors import GatewayError
+from claudegate.gateway._http import Exchange
+from claudegate.store import ApiKey, KeyStore
+
+__all__ = ["ANONYMOUS", "Authenticator", "presented_key"]
+
+ANONYMOUS = "anonymous"
+"""The counter id of callers of an open gateway."""
+
+_OPEN_RECHECK = 2.0  # seconds an "open: no keys issued" answer is trusted
+
+
+def presented_key(exchange: Exchange) -> str | None:
+    """The key the caller sent: ``x-api-key`` first, then an ``Authorization: Bearer`` token."""
+    value = exchange.headers.get(b"x-api-key")
+    if value:
+        return value.decode("latin-1").strip()
+    value = exchange.headers.get(b"authorization")
+    if value and value[:7].lower() == b"bearer ":
+        return value[7:].decode("latin-1").strip()
+    return None
+
+
+class Authenticator:
+    """Turns a request's key into an ``ApiKey`` (``None``: the gateway is open), or a 401/403."""
+
+    def __init__(self, keys: KeyStore, *, cache_seconds: float, admin_key: str | None = None) -> None:
+        self._keys = keys
+        self._ttl = cache_seconds
+        self._admin = admin_key.encode() if admin_key else None
+        self._cache: dict[str, tuple[float, ApiKey | None]] = {}
+        self._issued: tuple[float, bool] = (0.0, False)
+
+    async def _any_keys(self) -> bool:
+        now = time.monotonic()
+        until, found = self._issued
+        if now < until:
+            return found
+        # Revoked keys count: revoking the last key must not open the gateway.
+        found = bool(await self._keys.list())
+        self._issued = (now + min(self._ttl, _OPEN_RECHECK), found)
+        return found
+
+    async def _lookup(self, plaintext: str) -> ApiKey | None:
+        now = time.monotonic()
+        cached = self._cache.get(plaintext)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        key = await self._keys.lookup(plaintext)
+        if self._ttl > 0:
+            if len(self._cache) > 10_000:  # a flood of bad keys must not grow this without bound
+                self._cache.clear()
+            self._cache[plaintext] = (now + self._ttl, key)
+        return key
+
+    async def authenticate(self, exchange: Exchange) -> ApiKey | None:
+        """The caller's active key; ``None`` when no key was ever issued (the gateway is open)."""
+        plaintext = presented_key(exchange)
+        if plaintext is not None and plaintext.startswith("cg-"):
+            key = await self._lookup(plaintext)
+            if key is None:
+                raise GatewayError(401, "authentication_error", "invalid or revoked API key")
+            return key
+        if await self._any_keys():
+            if plaintext is None:
+                raise GatewayError(
+                    401, "authentication_error", "an API key is required (x-api-key or Authorization: Bearer)"
+                )
+            raise GatewayError(401, "authentication_error", "invalid or revoked API key")
+        return None
+
+    def forget(self, key_id: str) -> None:
+        """Drop a key from the cache at once (after it was revoked here)."""
+        self._issued = (0.0, False)
+        for plaintext, (_, key) in list(self._cache.items()):
+            if key is not None and key.id == key_id:
+                del self._cache[plaintext]
+
+    def opened(self) -> None:
+        """A key was just issued: stop treating the gateway as open."""
+        self._issued = (0.0, False)
+        self._cache = {k: v for k, v in self._cache.items() if v[1] is not None}
+
+    def check_admin(self, exchange: Exchange) -> None:
+        """401 without a key, 403 with the wrong one, 403 when the admin API is switched off."""
+        if self._admin is None:
+            raise GatewayError(403, "permission_error", "the admin API is off: set auth.admin_key")
+        plaintext = presented_key(exchange)
+        if plaintext is None:
+            raise GatewayError(401, "authentication_error", "the admin API needs the admin key")
+        if not hmac.compare_digest(plaintext.encode(), self._admin):
+            raise GatewayError(403, "permission_error", "not the admin key")
