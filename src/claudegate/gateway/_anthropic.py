@@ -16,12 +16,11 @@ from claudegate.errors import ClaudegateError
 from claudegate.gateway._calls import call_route, forwarded_headers
 from claudegate.gateway._errors import anthropic_body, classify
 from claudegate.gateway._http import Exchange
-from claudegate.gateway._policies import USAGE_KEY
 from claudegate.gateway._router import Deployment, Route
 from claudegate.gateway._state import GatewayState, parse_json_body, require
 from claudegate.gateway._streaming import LastChunk, send_stream
 from claudegate.gateway._toolstream import buffer_tool_arguments
-from claudegate.gateway._usage import UsageTap
+from claudegate.gateway._usage import USAGE_KEY, UsageTap
 from claudegate.providers import ProviderRequest, ProviderResponse, ProviderStream
 from claudegate.sse import SSEDecoder, encode_event, encode_json_event, message_to_events
 

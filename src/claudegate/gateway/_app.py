@@ -5,21 +5,25 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import orjson
 
 from claudegate.client import AsyncTransport, HttpToolsTransport
 from claudegate.gateway import _anthropic, _catalog, _openai
-from claudegate.gateway._admin import ADMIN_PATH, admin_keys
 from claudegate.gateway._config import GatewayConfig, default_config
 from claudegate.gateway._errors import GatewayError, anthropic_body, classify, openai_body
 from claudegate.gateway._http import BodyTooLarge, Exchange, Receive, Scope, Send
-from claudegate.gateway._policies import Policies
 from claudegate.gateway._resilience import attach_resilience, health_deployments
 from claudegate.gateway._router import build_router
 from claudegate.gateway._state import GatewayState
 
+if TYPE_CHECKING:
+    from claudegate.gateway._policies import Policies
+
 __all__ = ["GatewayApp"]
+
+ADMIN_PATH = "/admin/keys"
 
 log = logging.getLogger("claudegate.gateway")
 
@@ -101,7 +105,12 @@ class GatewayApp:
         transport = transport or HttpToolsTransport()
         self.state = GatewayState(config=config, router=build_router(config, transport), transport=transport)
         attach_resilience(config, self.state.router)
-        self.policies = Policies.from_config(config)
+        self.policies: Policies | None = None
+        if config.auth is not None or config.limits is not None or config.storage is not None:
+            # Imported only when configured: the SQL and Redis layers cost start-up time and memory.
+            from claudegate.gateway._policies import Policies
+
+            self.policies = Policies.from_config(config)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -159,6 +168,8 @@ class GatewayApp:
         status = 200
         try:
             if label == ADMIN_PATH:
+                from claudegate.gateway._admin import admin_keys
+
                 await admin_keys(policies, exchange)
             elif handler is None:
                 if path in _PATHS:

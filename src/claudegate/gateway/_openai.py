@@ -12,11 +12,10 @@ from claudegate.gateway._anthropic import _create, _stream
 from claudegate.gateway._calls import call_route, forwarded_headers
 from claudegate.gateway._errors import classify, openai_body
 from claudegate.gateway._http import Exchange
-from claudegate.gateway._policies import USAGE_KEY
 from claudegate.gateway._state import GatewayState, parse_json_body, require
 from claudegate.gateway._streaming import LastChunk, send_stream
 from claudegate.gateway._toolstream import buffer_tool_arguments
-from claudegate.gateway._usage import UsageTap
+from claudegate.gateway._usage import USAGE_KEY, UsageTap
 from claudegate.providers import ProviderStream
 from claudegate.sse import message_to_events
 from claudegate.translate import (

@@ -25,6 +25,7 @@ from claudegate.gateway._errors import GatewayError, classify
 from claudegate.gateway._http import Exchange, Message
 from claudegate.gateway._limits import Charge, Limits, RateLimiter, limit_headers
 from claudegate.gateway._state import GatewayState
+from claudegate.gateway._usage import USAGE_KEY
 from claudegate.store import (
     ApiKey,
     CounterHealth,
@@ -39,12 +40,10 @@ from claudegate.store import (
     UsageWriter,
 )
 
-__all__ = ["USAGE_KEY", "Policies"]
+__all__ = ["USAGE_KEY", "Policies"]  # USAGE_KEY re-exported from _usage
 
 log = logging.getLogger("claudegate.gateway")
 
-USAGE_KEY = "claudegate.usage"
-"""Where a handler leaves its usage dict in the ASGI scope, for the ledger and the token correction."""
 
 Handler = Callable[[GatewayState, Exchange], Awaitable[tuple[str, str]]]
 

@@ -17,7 +17,7 @@ import itertools
 import logging
 import random
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -28,7 +28,9 @@ from claudegate.gateway._health import DeploymentHealth
 from claudegate.gateway._http import Exchange
 from claudegate.gateway._router import Deployment, Route, Router
 from claudegate.gateway._state import GatewayState
-from claudegate.store import Counters
+
+if TYPE_CHECKING:
+    from claudegate.store import Counters
 
 __all__ = [
     "DeploymentGuard",

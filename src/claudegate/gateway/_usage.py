@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["UsageTap"]
+__all__ = ["USAGE_KEY", "UsageTap"]
+
+
+USAGE_KEY = "claudegate.usage"
+"""Where a handler leaves its usage dict in the ASGI scope, for the ledger and the token correction."""
 
 
 class UsageTap:

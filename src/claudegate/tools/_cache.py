@@ -10,10 +10,12 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
-import redis.asyncio
+
+if TYPE_CHECKING:  # only the type: importing redis is left to whoever builds the client
+    import redis.asyncio
 
 __all__ = ["MemoryToolCache", "RedisToolCache", "ToolCache", "cache_key"]
 

@@ -11,9 +11,12 @@ both with ``gen_ai.tool.name`` and ``claudegate.tool.outcome`` attributes, and a
 
 from __future__ import annotations
 
-from opentelemetry.metrics import Meter
+from typing import TYPE_CHECKING
 
 from claudegate.tools._metrics import Outcome
+
+if TYPE_CHECKING:  # the caller brings its meter; importing opentelemetry is theirs to do
+    from opentelemetry.metrics import Meter
 
 __all__ = ["OpenTelemetryToolMetrics"]
 
