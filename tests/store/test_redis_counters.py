@@ -131,3 +131,21 @@ async def test_failing_closed_refuses_and_says_so() -> None:
     assert not health.ok
     assert health.policy is FailurePolicy.FAIL_CLOSED
     assert "refusing" in health.detail
+
+
+@pytest.mark.parametrize("policy", [FailurePolicy.FAIL_OPEN, FailurePolicy.FAIL_CLOSED])
+async def test_a_whole_batch_follows_the_failure_policy(policy: FailurePolicy) -> None:
+    counters = RedisCounters.from_url(closed_port_url(), policy=policy, timeout=0.5)
+    try:
+        batch = await counters.admit(
+            "key_a", [(RateLimit("requests", 5), 1)], slots=1, lease=30, budget=(1.0, None)
+        )
+        await counters.settle("key_a", [(RateLimit("requests", 5), -1)], slot="any", cost=0.5)
+    finally:
+        await counters.close()
+    admitted = policy is FailurePolicy.FAIL_OPEN
+    assert batch.allowed is admitted
+    assert all(answer.degraded and answer.allowed is admitted for answer in batch.rates)
+    assert batch.slot is not None and batch.slot.degraded and batch.slot.allowed is admitted
+    assert batch.spend is not None and batch.spend.degraded
+    assert math.isinf(batch.spend.day) is not admitted

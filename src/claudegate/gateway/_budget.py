@@ -14,9 +14,9 @@ from typing import Any
 
 from claudegate.client._prices import cost_of_usage, price_for_model
 from claudegate.gateway._errors import GatewayError
-from claudegate.store import Counters, KeyBudget
+from claudegate.store import Counters, KeyBudget, Spend
 
-__all__ = ["COST_HEADER", "Budgets", "estimated_cost", "usage_cost"]
+__all__ = ["COST_HEADER", "Budgets", "budget_refusal", "estimated_cost", "usage_cost"]
 
 COST_HEADER = "x-claudegate-cost-usd"
 
@@ -32,6 +32,19 @@ def estimated_cost(model: str, input_tokens: int, output_tokens: int) -> float:
     return usage_cost(model, {"input_tokens": input_tokens, "output_tokens": output_tokens})
 
 
+def budget_refusal(spent: Spend, day_cap: float | None, month_cap: float | None) -> GatewayError | None:
+    """The 429 for a key whose day or month spend has reached its cap, else ``None``."""
+    for period, cap, used in (("daily", day_cap, spent.day), ("monthly", month_cap, spent.month)):
+        if cap is not None and used >= cap:
+            return GatewayError(
+                429,
+                "rate_limit_error",
+                f"budget exhausted: this key spent ${used:.4f} of its {period} budget of ${cap:.2f}",
+                headers={"retry-after": "3600"},
+            )
+    return None
+
+
 class Budgets:
     """Checks and records spend in the shared ``Counters`` (one total per key, day and month)."""
 
@@ -42,18 +55,11 @@ class Budgets:
         """Raise a 429 when the key has spent its daily or monthly cap."""
         if budget.cost_per_day is None and budget.cost_per_month is None:
             return
-        spent = await self.counters.spend(key_id)
-        for period, cap, used in (
-            ("daily", budget.cost_per_day, spent.day),
-            ("monthly", budget.cost_per_month, spent.month),
-        ):
-            if cap is not None and used >= cap:
-                raise GatewayError(
-                    429,
-                    "rate_limit_error",
-                    f"budget exhausted: this key spent ${used:.4f} of its {period} budget of ${cap:.2f}",
-                    headers={"retry-after": "3600"},
-                )
+        refusal = budget_refusal(
+            await self.counters.spend(key_id), budget.cost_per_day, budget.cost_per_month
+        )
+        if refusal is not None:
+            raise refusal
 
     async def record(self, key_id: str, cost: float) -> None:
         """Add a finished request's cost to the key's totals."""

@@ -7,14 +7,12 @@ is a 429 carrying ``retry-after`` and the rate-limit headers of the caller's dia
 
 from __future__ import annotations
 
-import asyncio
 import math
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import partial
 
+from claudegate.gateway._budget import budget_refusal
 from claudegate.gateway._errors import GatewayError
-from claudegate.store import Admission, Counters, RateLimit
+from claudegate.store import Admission, Counters, KeyBudget, RateLimit
 
 __all__ = ["Charge", "Limits", "RateLimiter", "limit_headers"]
 
@@ -82,77 +80,83 @@ class RateLimiter:
     def __init__(self, counters: Counters, *, lease: float, parallel: bool = False) -> None:
         self.counters = counters
         self._lease = lease
-        self.parallel = parallel
+        self.parallel = parallel  # kept for callers that tell shared counters apart
+        self._plans: dict[Limits, tuple[RateLimit, ...]] = {}
 
     async def admit(
-        self, owner: str, limits: Limits, input_tokens: int, output_tokens: int, openai: bool
+        self,
+        owner: str,
+        limits: Limits,
+        input_tokens: int,
+        output_tokens: int,
+        openai: bool,
+        budget: KeyBudget | None = None,
     ) -> Charge:
-        """Reserve this request's share, or raise a 429 (giving back what was already reserved)."""
+        """Reserve this request's share in one atomic step, or raise a 429 (a spent budget first)."""
         charge = Charge(owner=owner)
-        if limits.empty:
+        caps = None
+        if budget is not None and (budget.cost_per_day is not None or budget.cost_per_month is not None):
+            caps = (budget.cost_per_day, budget.cost_per_month)
+        if limits.empty and caps is None:
             return charge
-        counters = self.counters
-        steps = [
-            (kind, limit, amount)
-            for kind, limit, amount in (
-                (_REQUESTS, limits.requests_per_minute, 1),
-                (_INPUT, limits.input_tokens_per_minute, input_tokens),
-                (_OUTPUT, limits.output_tokens_per_minute, output_tokens),
-            )
-            if limit is not None
-        ]
+        rates = self._rates(limits)
+        amounts = {_REQUESTS: 1, _INPUT: input_tokens, _OUTPUT: output_tokens}
+        steps = [(rate.name, rate, amounts[rate.name]) for rate in rates]
         slots = limits.concurrent_requests
-        calls: list[Callable[[], Awaitable[Admission]]] = [
-            partial(counters.reserve, owner, RateLimit(kind, limit), amount) for kind, limit, amount in steps
-        ]
-        if slots is not None:
-            calls.append(partial(counters.acquire_slot, owner, limit=slots, lease=self._lease))
-        if self.parallel and len(calls) > 1:  # one round trip of latency, not one per limit
-            answers = list(await asyncio.gather(*(call() for call in calls)))
-        else:
-            answers = [await call() for call in calls]
+        batch = await self.counters.admit(
+            owner, [(rate, amount) for _, rate, amount in steps], slots=slots, lease=self._lease, budget=caps
+        )
         refused: tuple[str, int, Admission] | None = None
-        taken = charge.taken
-        for (kind, limit, amount), answer in zip(steps, answers, strict=False):
-            charge.headers.append((kind, limit, answer.remaining, answer.retry_after))
+        for (kind, rate, amount), answer in zip(steps, batch.rates, strict=True):
+            charge.headers.append((kind, rate.limit, answer.remaining, answer.retry_after))
             if not answer.allowed:
-                refused = refused or (kind, limit, answer)
-                continue
-            rate = RateLimit(kind, limit)
-            taken.append((rate, amount))
-            if kind == _INPUT:
-                charge.input_rate, charge.input_estimate = rate, amount
-            elif kind == _OUTPUT:
-                charge.output_rate, charge.output_estimate = rate, amount
-        if slots is not None:
-            answer = answers[-1]
-            if answer.allowed:
-                charge.slot = answer.slot
-            else:
-                refused = refused or ("concurrent_requests", slots, answer)
-        if refused is not None:
-            await self.refund(charge)
-            raise self._refusal(*refused, charge, openai)
-        return charge
+                refused = refused or (kind, rate.limit, answer)
+            elif batch.allowed:
+                charge.taken.append((rate, amount))
+                if kind == _INPUT:
+                    charge.input_rate, charge.input_estimate = rate, amount
+                elif kind == _OUTPUT:
+                    charge.output_rate, charge.output_estimate = rate, amount
+        if batch.slot is not None:
+            if not batch.slot.allowed:
+                refused = refused or ("concurrent_requests", slots or 0, batch.slot)
+            elif batch.allowed:
+                charge.slot = batch.slot.slot
+        if batch.allowed:
+            return charge
+        if caps is not None and batch.spend is not None:
+            over = budget_refusal(batch.spend, *caps)
+            if over is not None:
+                raise over
+        if refused is None:  # a refusal the counters report without naming it (a degraded store)
+            refused = ("requests", 0, Admission(allowed=False, remaining=0, retry_after=1.0, degraded=True))
+        raise self._refusal(*refused, charge, openai)
+
+    def _rates(self, limits: Limits) -> tuple[RateLimit, ...]:
+        rates = self._plans.get(limits)
+        if rates is None:  # built once per distinct set of limits, not per request
+            if len(self._plans) > 10_000:
+                self._plans.clear()
+            rates = self._plans[limits] = tuple(
+                RateLimit(kind, limit)
+                for kind, limit in (
+                    (_REQUESTS, limits.requests_per_minute),
+                    (_INPUT, limits.input_tokens_per_minute),
+                    (_OUTPUT, limits.output_tokens_per_minute),
+                )
+                if limit is not None
+            )
+        return rates
 
     async def refund(self, charge: Charge) -> None:
         """Give back everything ``charge`` holds (the request will not run)."""
-        owner, counters = charge.owner, self.counters
-        calls: list[Callable[[], Awaitable[None]]] = [
-            partial(counters.adjust, owner, rate, -amount) for rate, amount in charge.taken
-        ]
-        if charge.slot is not None and charge.slot != "unshared":
-            calls.append(partial(counters.release_slot, owner, charge.slot))
-        await self._all(calls)
+        slot = charge.slot if charge.slot != "unshared" else None
+        if charge.taken or slot is not None:
+            await self.counters.settle(
+                charge.owner, [(rate, -amount) for rate, amount in charge.taken], slot=slot
+            )
         charge.taken.clear()
         charge.slot = None
-
-    async def _all(self, calls: list[Callable[[], Awaitable[None]]]) -> None:
-        if self.parallel and len(calls) > 1:
-            await asyncio.gather(*(call() for call in calls))
-        else:
-            for call in calls:
-                await call()
 
     @staticmethod
     def _refusal(kind: str, limit: int, answer: Admission, charge: Charge, openai: bool) -> GatewayError:
@@ -168,19 +172,21 @@ class RateLimiter:
             message = f"rate limit exceeded: {what} per minute (limit {limit}); retry in {math.ceil(wait)} s"
         return GatewayError(429, "rate_limit_error", message, headers=headers)
 
-    async def settle(self, charge: Charge, input_tokens: int, output_tokens: int) -> None:
-        """Correct the token estimates by the real usage and free the concurrency slot."""
-        counters = self.counters
-        owner = charge.owner
-        calls: list[Callable[[], Awaitable[None]]] = []
-        if charge.slot is not None and charge.slot != "unshared":
-            calls.append(partial(counters.release_slot, owner, charge.slot))
+    async def settle(
+        self,
+        charge: Charge,
+        input_tokens: int,
+        output_tokens: int,
+        *,
+        cost: float = 0.0,
+    ) -> None:
+        """Correct the token estimates by the real usage, free the slot and add ``cost`` to the spend."""
+        slot = charge.slot if charge.slot != "unshared" else None
+        adjustments: list[tuple[RateLimit, int]] = []
         if charge.input_rate is not None and input_tokens != charge.input_estimate:
-            calls.append(
-                partial(counters.adjust, owner, charge.input_rate, input_tokens - charge.input_estimate)
-            )
+            adjustments.append((charge.input_rate, input_tokens - charge.input_estimate))
         if charge.output_rate is not None and output_tokens != charge.output_estimate:
-            calls.append(
-                partial(counters.adjust, owner, charge.output_rate, output_tokens - charge.output_estimate)
-            )
-        await self._all(calls)
+            adjustments.append((charge.output_rate, output_tokens - charge.output_estimate))
+        cost = max(cost, 0.0)
+        if slot is not None or adjustments or cost:
+            await self.counters.settle(charge.owner, adjustments, slot=slot, cost=cost)

@@ -9,7 +9,6 @@ ledger) is opened when ``auth`` or ``storage`` is set; counters live in memory, 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
@@ -81,6 +80,8 @@ class Policies:
         self.limiter = RateLimiter(self.counters, lease=lease)
         self.budgets = Budgets(self.counters)
         self._default_limits = config.limits.per_key if config.limits else LimitSpec()
+        self._anonymous_limits = _limits(None, self._default_limits)
+        self._limits_cache: dict[str, tuple[ApiKey, Limits]] = {}
 
     @classmethod
     def from_config(cls, config: GatewayConfig) -> Policies | None:
@@ -167,26 +168,22 @@ class Policies:
     async def _admit(
         self, key: ApiKey | None, owner: str, input_estimate: int, output_estimate: int, openai: bool
     ) -> Charge:
+        limits = self._limits(key)
+        budget = key.budget if key is not None else None
+        return await self.limiter.admit(owner, limits, input_estimate, output_estimate, openai, budget)
+
+    def _limits(self, key: ApiKey | None) -> Limits:
+        # Keys are cached objects (see ``auth.cache_seconds``), so their limits are worked out once.
+        if key is None:
+            return self._anonymous_limits
+        cached = self._limits_cache.get(key.id)
+        if cached is not None and cached[0] is key:
+            return cached[1]
+        if len(self._limits_cache) > 10_000:
+            self._limits_cache.clear()
         limits = _limits(key, self._default_limits)
-        if key is None or (key.budget.cost_per_day is None and key.budget.cost_per_month is None):
-            return await self.limiter.admit(owner, limits, input_estimate, output_estimate, openai)
-        if not self.limiter.parallel:
-            await self.budgets.check(owner, key.budget)
-            return await self.limiter.admit(owner, limits, input_estimate, output_estimate, openai)
-        # Shared counters: both checks in one round trip of latency; a budget refusal gives the charge back.
-        checked, admitted = await asyncio.gather(
-            self.budgets.check(owner, key.budget),
-            self.limiter.admit(owner, limits, input_estimate, output_estimate, openai),
-            return_exceptions=True,
-        )
-        if isinstance(admitted, BaseException):
-            if isinstance(checked, BaseException):
-                raise checked
-            raise admitted
-        if isinstance(checked, BaseException):
-            await self.limiter.refund(admitted)
-            raise checked
-        return admitted
+        self._limits_cache[key.id] = (key, limits)
+        return limits
 
     @staticmethod
     def _max_tokens(body: dict[str, Any], openai: bool, state: GatewayState) -> int:
@@ -215,14 +212,9 @@ class Policies:
         output_tokens = _tokens(usage, "output_tokens")
         cost = usage_cost(model, usage)
         try:
-            settle = self.limiter.settle(charge, input_tokens, output_tokens)
-            if key is None or cost <= 0:
-                await settle
-            elif self.limiter.parallel:
-                await asyncio.gather(settle, self.budgets.record(key.id, cost))
-            else:
-                await settle
-                await self.budgets.record(key.id, cost)
+            await self.limiter.settle(
+                charge, input_tokens, output_tokens, cost=cost if key is not None else 0.0
+            )
         except Exception:
             log.exception("settling the counters of request %s failed", exchange.request_id)
         self._record(exchange, key, model, deployment, status, openai, stream, usage, cost)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from claudegate.store._counters import (
     Admission,
+    Batch,
     CircuitState,
     CounterHealth,
     Counters,
     FailurePolicy,
     RateLimit,
     Spend,
+    over_budget,
     sliding_window,
 )
 from claudegate.store._database import DEFAULT_DATABASE_URL, Database
@@ -22,6 +24,7 @@ __all__ = [
     "DEFAULT_DATABASE_URL",
     "Admission",
     "ApiKey",
+    "Batch",
     "CircuitState",
     "CounterHealth",
     "Counters",
@@ -40,6 +43,7 @@ __all__ = [
     "UsageTotals",
     "UsageWriter",
     "hash_key",
+    "over_budget",
     "period_bounds",
     "sliding_window",
 ]

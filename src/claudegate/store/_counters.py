@@ -8,6 +8,8 @@ month, and open-circuit flags per deployment. Durable records live in the SQL st
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -17,12 +19,14 @@ from claudegate.errors import UserError
 
 __all__ = [
     "Admission",
+    "Batch",
     "CircuitState",
     "CounterHealth",
     "Counters",
     "FailurePolicy",
     "RateLimit",
     "Spend",
+    "over_budget",
     "sliding_window",
     "spend_periods",
 ]
@@ -76,6 +80,28 @@ class Spend:
 
 
 @dataclass(frozen=True, slots=True)
+class Batch:
+    """The answer to one whole admission: every rate, the concurrency slot and the spend, all or nothing.
+
+    ``allowed`` is true only when everything was reserved. Each of ``rates`` (in the order asked)
+    says whether that limit alone had room; ``slot`` is ``None`` when no slot was asked for and
+    ``spend`` is ``None`` when no budget was given. A refused batch charged nothing.
+    """
+
+    allowed: bool
+    rates: tuple[Admission, ...]
+    slot: Admission | None = None
+    spend: Spend | None = None
+
+
+def over_budget(spend: Spend, day_cap: float | None, month_cap: float | None) -> bool:
+    """Whether ``spend`` has reached either cap (``None``: no cap)."""
+    return (day_cap is not None and spend.day >= day_cap) or (
+        month_cap is not None and spend.month >= month_cap
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class CircuitState:
     """Whether a deployment's circuit is open, and for how many more seconds."""
 
@@ -125,6 +151,34 @@ class Counters(Protocol):
         """The key's day and month totals."""
         ...
 
+    async def admit(
+        self,
+        key_id: str,
+        reservations: Sequence[tuple[RateLimit, int]],
+        *,
+        slots: int | None = None,
+        lease: float = 0.0,
+        budget: tuple[float | None, float | None] | None = None,
+        at: datetime | None = None,
+    ) -> Batch:
+        """Reserve every rate, take a slot and check the ``(day, month)`` spend caps in one atomic step.
+
+        All or nothing: when any rate, the slot or the budget refuses, nothing is charged.
+        """
+        ...
+
+    async def settle(
+        self,
+        key_id: str,
+        adjustments: Sequence[tuple[RateLimit, int]],
+        *,
+        slot: str | None = None,
+        cost: float = 0.0,
+        at: datetime | None = None,
+    ) -> None:
+        """Correct reservations, free ``slot`` and add ``cost`` to the spend, in one step."""
+        ...
+
     async def open_circuit(self, deployment: str, ttl: float) -> None:
         """Mark a deployment's circuit open for ``ttl`` seconds, for every replica."""
         ...
@@ -167,7 +221,19 @@ def sliding_window(
     return False, remaining, max(needed - fraction, 0.0) * window
 
 
+_today: tuple[int, tuple[str, str]] = (-1, ("", ""))
+
+
 def spend_periods(at: datetime | None) -> tuple[str, str]:
     """The UTC day and month labels spend is counted under, e.g. ``("2026-04-01", "2026-04")``."""
-    moment = (at or datetime.now(UTC)).astimezone(UTC)
+    global _today
+    if at is None:
+        # POSIX time has exactly 86,400 s a day, so one epoch day is one UTC day (and one month's part).
+        day = int(time.time() // 86_400)
+        if day == _today[0]:
+            return _today[1]
+        moment = datetime.fromtimestamp(day * 86_400, UTC)
+        _today = (day, (moment.strftime("%Y-%m-%d"), moment.strftime("%Y-%m")))
+        return _today[1]
+    moment = at.astimezone(UTC)
     return moment.strftime("%Y-%m-%d"), moment.strftime("%Y-%m")

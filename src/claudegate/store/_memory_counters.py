@@ -5,16 +5,18 @@ from __future__ import annotations
 import math
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from claudegate.errors import UserError
 from claudegate.store._counters import (
     Admission,
+    Batch,
     CircuitState,
     CounterHealth,
     RateLimit,
     Spend,
+    over_budget,
     sliding_window,
     spend_periods,
 )
@@ -32,8 +34,11 @@ class MemoryCounters:
         self._spend: dict[str, dict[str, float]] = {}
         self._circuits: dict[str, float] = {}
 
-    def _buckets(self, key_id: str, rate: RateLimit) -> tuple[dict[int, float], int, float]:
-        now = self._clock()
+    def _buckets(
+        self, key_id: str, rate: RateLimit, now: float | None = None
+    ) -> tuple[dict[int, float], int, float]:
+        if now is None:
+            now = self._clock()
         index = math.floor(now / rate.window)
         buckets = self._windows.setdefault((key_id, rate.name), {})
         for stale in [i for i in buckets if i < index - 1]:
@@ -57,8 +62,9 @@ class MemoryCounters:
         buckets, index, _ = self._buckets(key_id, rate)
         buckets[index] = buckets.get(index, 0.0) + delta
 
-    def _live_slots(self, key_id: str) -> dict[str, float]:
-        now = self._clock()
+    def _live_slots(self, key_id: str, now: float | None = None) -> dict[str, float]:
+        if now is None:
+            now = self._clock()
         slots = self._slots.setdefault(key_id, {})
         for expired in [slot for slot, expiry in slots.items() if expiry <= now]:
             del slots[expired]
@@ -101,6 +107,71 @@ class MemoryCounters:
         day, month = spend_periods(at)
         totals = self._spend.get(key_id, {})
         return Spend(day=totals.get(day, 0.0), month=totals.get(month, 0.0))
+
+    async def admit(
+        self,
+        key_id: str,
+        reservations: Sequence[tuple[RateLimit, int]],
+        *,
+        slots: int | None = None,
+        lease: float = 0.0,
+        budget: tuple[float | None, float | None] | None = None,
+        at: datetime | None = None,
+    ) -> Batch:
+        """Reserve every rate, take a slot and check the ``(day, month)`` spend caps in one atomic step."""
+        now = self._clock()  # one clock read for the whole batch
+        allowed = True
+        answers: list[Admission] = []
+        charges: list[tuple[dict[int, float], int, int]] = []
+        for rate, amount in reservations:
+            if amount < 0:
+                raise UserError("a reservation cannot be negative", field="amount")
+            buckets, index, elapsed = self._buckets(key_id, rate, now)
+            fits, remaining, retry_after = sliding_window(
+                buckets.get(index - 1, 0.0), buckets.get(index, 0.0), elapsed, rate, amount
+            )
+            allowed = allowed and fits
+            answers.append(Admission(allowed=fits, remaining=remaining, retry_after=retry_after))
+            charges.append((buckets, index, amount))
+        spent: Spend | None = None
+        if budget is not None:
+            spent = await self.spend(key_id, at)
+            allowed = allowed and not over_budget(spent, *budget)
+        slot: Admission | None = None
+        held: dict[str, float] = {}
+        if slots is not None:
+            held = self._live_slots(key_id, now)
+            if len(held) >= slots:
+                retry_after = max(min(held.values()) - now, 0.0) if held else math.inf
+                slot = Admission(allowed=False, remaining=0, retry_after=retry_after)
+                allowed = False
+            else:
+                slot = Admission(allowed=True, remaining=slots - len(held) - 1, slot=secrets.token_hex(8))
+        if allowed:
+            for buckets, index, amount in charges:
+                buckets[index] = buckets.get(index, 0.0) + amount
+            if slot is not None and slot.slot is not None:
+                held[slot.slot] = now + lease
+        return Batch(allowed=allowed, rates=tuple(answers), slot=slot, spend=spent)
+
+    async def settle(
+        self,
+        key_id: str,
+        adjustments: Sequence[tuple[RateLimit, int]],
+        *,
+        slot: str | None = None,
+        cost: float = 0.0,
+        at: datetime | None = None,
+    ) -> None:
+        """Correct reservations, free ``slot`` and add ``cost`` to the spend, in one step."""
+        now = self._clock()
+        if slot is not None:
+            self._live_slots(key_id, now).pop(slot, None)
+        for rate, delta in adjustments:
+            buckets, index, _ = self._buckets(key_id, rate, now)
+            buckets[index] = buckets.get(index, 0.0) + delta
+        if cost:
+            await self.add_spend(key_id, cost, at)
 
     async def open_circuit(self, deployment: str, ttl: float) -> None:
         """Mark a deployment's circuit open for ``ttl`` seconds."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from claudegate.errors import UserError
 from claudegate.store import _lua
 from claudegate.store._counters import (
     Admission,
+    Batch,
     CircuitState,
     CounterHealth,
     FailurePolicy,
@@ -76,6 +78,8 @@ class RedisCounters:
         self._acquire = client.register_script(_lua.ACQUIRE_SLOT)
         self._renew = client.register_script(_lua.RENEW_SLOT)
         self._add_spend = client.register_script(_lua.ADD_SPEND)
+        self._admit = client.register_script(_lua.ADMIT)
+        self._settle = client.register_script(_lua.SETTLE)
 
     @classmethod
     def from_url(
@@ -195,6 +199,90 @@ class RedisCounters:
             self._unreachable(error)
             return self._degraded_spend()
         return self._ok(Spend(day=float(values[0] or 0.0), month=float(values[1] or 0.0)))
+
+    async def admit(
+        self,
+        key_id: str,
+        reservations: Sequence[tuple[RateLimit, int]],
+        *,
+        slots: int | None = None,
+        lease: float = 0.0,
+        budget: tuple[float | None, float | None] | None = None,
+        at: datetime | None = None,
+    ) -> Batch:
+        """Reserve every rate, take a slot and check the spend caps: one Lua round trip, all or nothing."""
+        if any(amount < 0 for _, amount in reservations):
+            raise UserError("a reservation cannot be negative", field="amount")
+        tag = f"{{{self._prefix}:{_tag_part(key_id, 'key_id')}}}"
+        day, month = spend_periods(at)
+        keys = [f"{tag}:rate:{rate.name}" for rate, _ in reservations]
+        keys += [f"{tag}:slots", f"{tag}:spend:day:{day}", f"{tag}:spend:month:{month}"]
+        day_cap, month_cap = budget if budget is not None else (None, None)
+        slot_id = secrets.token_hex(8) if slots is not None else ""
+        args: list[str | int] = [
+            len(reservations),
+            -1 if slots is None else slots,
+            repr(float(lease)),
+            slot_id,
+            -1 if day_cap is None else repr(float(day_cap)),
+            -1 if month_cap is None else repr(float(month_cap)),
+        ]
+        for rate, amount in reservations:
+            args += [repr(rate.window), rate.limit, amount]
+        try:
+            reply = await self._admit(keys=keys, args=args)
+        except _UNREACHABLE as error:
+            self._unreachable(error)
+            return self._degraded_batch(reservations, slots, budget)
+        rates = tuple(
+            _admission(reply[1 + 4 * i : 5 + 4 * i], rate, amount)
+            for i, (rate, amount) in enumerate(reservations)
+        )
+        tail = reply[1 + 4 * len(reservations) :]
+        slot: Admission | None = None
+        if slots is not None:
+            wait = float(tail[2])
+            if int(tail[0]):
+                slot = Admission(allowed=True, remaining=int(tail[1]), slot=slot_id)
+            else:
+                slot = Admission(allowed=False, remaining=0, retry_after=wait if wait >= 0 else math.inf)
+        spent = Spend(day=float(tail[3]), month=float(tail[4])) if budget is not None else None
+        return self._ok(Batch(allowed=bool(int(reply[0])), rates=rates, slot=slot, spend=spent))
+
+    def _degraded_batch(
+        self,
+        reservations: Sequence[tuple[RateLimit, int]],
+        slots: int | None,
+        budget: tuple[float | None, float | None] | None,
+    ) -> Batch:
+        rates = tuple(self._degraded_admission(rate.limit) for rate, _ in reservations)
+        slot = self._degraded_admission(slots) if slots is not None else None
+        spent = self._degraded_spend() if budget is not None else None
+        return Batch(allowed=self._open, rates=rates, slot=slot, spend=spent)
+
+    async def settle(
+        self,
+        key_id: str,
+        adjustments: Sequence[tuple[RateLimit, int]],
+        *,
+        slot: str | None = None,
+        cost: float = 0.0,
+        at: datetime | None = None,
+    ) -> None:
+        """Correct reservations, free ``slot`` and add ``cost`` to the spend: one Lua round trip."""
+        tag = f"{{{self._prefix}:{_tag_part(key_id, 'key_id')}}}"
+        day, month = spend_periods(at)
+        keys = [f"{tag}:slots", f"{tag}:spend:day:{day}", f"{tag}:spend:month:{month}"]
+        keys += [f"{tag}:rate:{rate.name}" for rate, _ in adjustments]
+        args: list[str | int] = [slot or "", repr(float(cost)) if cost else "", _DAY_TTL, _MONTH_TTL]
+        for rate, delta in adjustments:
+            args += [repr(rate.window), delta]
+        try:
+            await self._settle(keys=keys, args=args)
+        except _UNREACHABLE as error:
+            self._unreachable(error)
+            return
+        self._ok(None)
 
     def _degraded_spend(self) -> Spend:
         total = 0.0 if self._open else math.inf

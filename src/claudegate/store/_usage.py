@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Literal
@@ -40,6 +40,9 @@ class UsageRecord:
     dialect: str = "anthropic"
     stream: bool = False
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+_COLUMNS = tuple(column.name for column in fields(UsageRecord))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +84,9 @@ class UsageLedger:
         if not records:
             return
         async with self._database.engine.begin() as connection:
-            await connection.execute(self._table.insert(), [asdict(record) for record in records])
+            # Every field is immutable, so a shallow row does; ``asdict`` deep-copies each value.
+            rows = [{name: getattr(record, name) for name in _COLUMNS} for record in records]
+            await connection.execute(self._table.insert(), rows)
 
     async def totals(self, key_id: str, period: Period = "day", at: datetime | None = None) -> UsageTotals:
         """Usage of one key over the UTC day or month containing ``at`` (default: now)."""
