@@ -14,6 +14,7 @@ from claudegate.gateway import _anthropic, _catalog, _openai
 from claudegate.gateway._config import GatewayConfig, default_config
 from claudegate.gateway._errors import GatewayError, anthropic_body, classify, openai_body
 from claudegate.gateway._http import BodyTooLarge, Exchange, Receive, Scope, Send
+from claudegate.gateway._limits import attach_deployment_limits
 from claudegate.gateway._resilience import attach_resilience, health_deployments
 from claudegate.gateway._router import build_router
 from claudegate.gateway._state import GatewayState
@@ -104,7 +105,8 @@ class GatewayApp:
         config = config or default_config()
         transport = transport or HttpToolsTransport()
         self.state = GatewayState(config=config, router=build_router(config, transport), transport=transport)
-        attach_resilience(config, self.state.router)
+        self.resilience = attach_resilience(config, self.state.router)
+        attach_deployment_limits(config, self.state.router)  # in-process counters until storage opens
         self.policies: Policies | None = None
         if config.auth is not None or config.limits is not None or config.storage is not None:
             # Imported only when configured: the SQL and Redis layers cost start-up time and memory.
@@ -123,13 +125,19 @@ class GatewayApp:
         """Open every provider (called by the ASGI lifespan)."""
         if self.policies is not None:
             await self.policies.start()
+            self.resilience.bind(self.policies.counters)  # breakers open for every replica
+            storage = self.state.config.storage
+            if storage is not None and storage.redis_url:  # deployment limits shared by every replica
+                attach_deployment_limits(self.state.config, self.state.router, self.policies.counters)
         for deployment in self.state.router.deployments():
             await deployment.provider.start()
+        self.resilience.start_probes()
         self.state.ready = True
 
     async def shutdown(self) -> None:
         """Close every provider and the shared upstream connection pool."""
         self.state.ready = False
+        await self.resilience.stop_probes()
         for deployment in self.state.router.deployments():
             await deployment.provider.aclose()
         await self.state.transport.aclose()

@@ -10,11 +10,14 @@ always records the real cost.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claudegate.client._prices import cost_of_usage, price_for_model
 from claudegate.gateway._errors import GatewayError
-from claudegate.store import Counters, KeyBudget, Spend
+from claudegate.store import Counters, Spend
+
+if TYPE_CHECKING:
+    from claudegate.store import KeyBudget
 
 __all__ = ["COST_HEADER", "Budgets", "budget_refusal", "estimated_cost", "usage_cost"]
 

@@ -51,6 +51,7 @@ __all__ = [
     "DeploymentConfig",
     "GatewayConfig",
     "GatewaySettings",
+    "HealthCheckConfig",
     "LimitSpec",
     "LimitsConfig",
     "RetryConfig",
@@ -103,6 +104,13 @@ class BreakerConfig(_Strict):
     half_open_probes: int = Field(default=1, ge=1)
 
 
+class HealthCheckConfig(_Strict):
+    """Active probes of a deployment: a cheap call every ``interval`` seconds feeds its health."""
+
+    interval: float = Field(default=30.0, gt=0)
+    timeout: float = Field(default=5.0, gt=0)
+
+
 def _check_secret_ref(value: str | None) -> str | None:
     if value is None:
         return None
@@ -137,6 +145,10 @@ class DeploymentConfig(_Strict):
     """Simulator: its settings (``SimulatorConfig`` fields)."""
     breaker: BreakerConfig | None = None
     """This deployment's circuit breaker (default: the route's, else none)."""
+    health_check: HealthCheckConfig | None = None
+    """Active health probes of this deployment (default: the route's, else none)."""
+    limits: LimitSpec | None = None
+    """This deployment's own rate limits; a refusal fails over to the next deployment like a 429."""
 
     _check_refs = field_validator("api_key", "client_id", "client_secret")(_check_secret_ref)
 
@@ -178,6 +190,8 @@ class RouteConfig(_Strict):
     """Passes over the deployments after all failed before the first byte (default: failover only)."""
     breaker: BreakerConfig | None = None
     """The circuit breaker of every deployment of this route that sets none."""
+    health_check: HealthCheckConfig | None = None
+    """Active health probes of every deployment of this route that sets none."""
 
 
 class GatewaySettings(_Strict):

@@ -1,5 +1,8 @@
 """Rate limits per key: requests, input and output tokens per minute, and concurrent requests.
 
+Deployments may have limits of their own (``DeploymentLimits``): a deployment over its limit is
+skipped like one that answered 429, and the next one is tried.
+
 Tokens are charged at admission from an estimate (input from the request's size, output from its
 ``max_tokens``) and corrected once the real usage is known (``reserve`` then ``adjust``). A refusal
 is a 429 carrying ``retry-after`` and the rate-limit headers of the caller's dialect.
@@ -9,12 +12,28 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from claudegate.gateway._budget import budget_refusal
 from claudegate.gateway._errors import GatewayError
-from claudegate.store import Admission, Counters, KeyBudget, RateLimit
+from claudegate.store import Admission, Counters, MemoryCounters, RateLimit
 
-__all__ = ["Charge", "Limits", "RateLimiter", "limit_headers"]
+if TYPE_CHECKING:
+    from claudegate.store import KeyBudget
+
+if TYPE_CHECKING:
+    from claudegate.gateway._config import DeploymentConfig, GatewayConfig, LimitSpec
+    from claudegate.gateway._router import Route, Router
+
+__all__ = [
+    "Charge",
+    "DeploymentLimits",
+    "Limits",
+    "RateLimiter",
+    "attach_deployment_limits",
+    "deployment_limits",
+    "limit_headers",
+]
 
 _REQUESTS = "requests"
 _INPUT = "input_tokens"
@@ -190,3 +209,81 @@ class RateLimiter:
         cost = max(cost, 0.0)
         if slot is not None or adjustments or cost:
             await self.counters.settle(charge.owner, adjustments, slot=slot, cost=cost)
+
+
+def _of_spec(spec: LimitSpec) -> Limits:
+    return Limits(
+        requests_per_minute=spec.requests_per_minute,
+        input_tokens_per_minute=spec.input_tokens_per_minute,
+        output_tokens_per_minute=spec.output_tokens_per_minute,
+        concurrent_requests=spec.concurrent_requests,
+    )
+
+
+class DeploymentLimits:
+    """The deployments' own limits, admitted against in-process counters or the shared ones."""
+
+    def __init__(self, limits: dict[str, Limits], counters: Counters | None = None, *, lease: float) -> None:
+        self.limits = limits
+        self.limiter = RateLimiter(counters or MemoryCounters(), lease=lease)
+
+    def of(self, deployment: str) -> Limits | None:
+        """The limits of the deployment labelled ``deployment``, or ``None`` when it has none."""
+        return self.limits.get(deployment)
+
+    async def admit(
+        self, deployment: str, limits: Limits, input_tokens: int, output_tokens: int
+    ) -> Charge | float:
+        """A charge on the deployment's counters, or the seconds until it may be asked again."""
+        try:
+            return await self.limiter.admit(
+                "deployment:" + deployment, limits, input_tokens, output_tokens, False
+            )
+        except GatewayError as refusal:
+            return float(refusal.headers.get("retry-after", "1"))
+
+    async def refund(self, charge: Charge) -> None:
+        """Give the charge back: the deployment did not serve the request."""
+        await self.limiter.refund(charge)
+
+    async def settle(self, charge: Charge, input_tokens: int, output_tokens: int) -> None:
+        """Correct the token estimates by the real usage and free the concurrency slot."""
+        await self.limiter.settle(charge, input_tokens, output_tokens)
+
+
+def _label(route: str, deployment: DeploymentConfig, index: int) -> str:
+    # The router's label: deployment names key breakers, health and these counters alike.
+    return deployment.name or f"{deployment.provider}/{deployment.model or route}#{index}"
+
+
+# Routes are slotted objects owned by the app; the registry maps them by identity (holding a
+# reference so that an id cannot be reused) to the limits of their deployments.
+_BY_ROUTE: dict[int, tuple[Route, DeploymentLimits]] = {}
+
+
+def attach_deployment_limits(
+    config: GatewayConfig, router: Router, counters: Counters | None = None
+) -> DeploymentLimits | None:
+    """Make ``router``'s routes admit against their deployments' limits (``None``: none has any).
+
+    ``counters`` are the shared ones when replicas share them; without, each process counts alone.
+    """
+    limits: dict[str, Limits] = {}
+    for route_config in config.models:
+        for index, deployment in enumerate(route_config.deployments):
+            if deployment.limits is not None and not _of_spec(deployment.limits).empty:
+                limits[_label(route_config.name, deployment, index)] = _of_spec(deployment.limits)
+    for route in router.routes:
+        _BY_ROUTE.pop(id(route), None)
+    if not limits:
+        return None
+    attached = DeploymentLimits(limits, counters, lease=(config.gateway.timeouts.total or 600.0) + 60.0)
+    for route in router.routes:
+        _BY_ROUTE[id(route)] = (route, attached)
+    return attached
+
+
+def deployment_limits(route: Route) -> DeploymentLimits | None:
+    """The deployment limits attached to ``route``, if any."""
+    found = _BY_ROUTE.get(id(route))
+    return found[1] if found is not None and found[0] is route else None

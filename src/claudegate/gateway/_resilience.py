@@ -6,7 +6,7 @@ deployment for the same client key or session while it is admitted, by rendezvou
 an optional ``retry`` policy runs another pass over them, after a ``RetryPolicy`` wait, once
 every deployment failed. Per deployment: an optional circuit breaker (a refused deployment is
 skipped without a call) whose opening is published to the shared counters, when there are any,
-so that every replica skips it, plus passive health from the live traffic.
+so that every replica skips it, plus health from the live traffic and optional active probes.
 """
 
 from __future__ import annotations
@@ -23,8 +23,15 @@ import orjson
 
 from claudegate.client import CircuitBreaker, CircuitState, RetryPolicy
 from claudegate.errors import CircuitOpenError
-from claudegate.gateway._config import BreakerConfig, DeploymentConfig, GatewayConfig, RouteConfig, Strategy
-from claudegate.gateway._health import DeploymentHealth
+from claudegate.gateway._config import (
+    BreakerConfig,
+    DeploymentConfig,
+    GatewayConfig,
+    HealthCheckConfig,
+    RouteConfig,
+    Strategy,
+)
+from claudegate.gateway._health import DeploymentHealth, HealthProbe
 from claudegate.gateway._http import Exchange
 from claudegate.gateway._router import Deployment, Route, Router
 from claudegate.gateway._state import GatewayState
@@ -167,6 +174,10 @@ def _breaker_of(route: RouteConfig, deployment: DeploymentConfig) -> BreakerConf
     return deployment.breaker or route.breaker
 
 
+def _health_check_of(route: RouteConfig, deployment: DeploymentConfig) -> HealthCheckConfig | None:
+    return deployment.health_check or route.health_check
+
+
 def _label(route: RouteConfig, deployment: DeploymentConfig, index: int) -> str:
     # The same label the router gives (deployment names are the key of breakers and health).
     return deployment.name or f"{deployment.provider}/{deployment.model or route.name}#{index}"
@@ -180,6 +191,10 @@ class Resilience:
         self.guards: dict[str, DeploymentGuard] = {}
         self.settings: dict[str, DeploymentConfig] = {}
         self.policies: dict[int, RoutePolicy] = {}
+        self.probes: list[HealthProbe] = []
+        providers = {
+            deployment.name: deployment for route in router.routes for deployment in route.deployments
+        }
         for route_config, route in zip(config.models, router.routes, strict=True):
             guards: dict[str, DeploymentGuard] = {}
             for index, deployment in enumerate(route_config.deployments):
@@ -190,6 +205,14 @@ class Resilience:
                         name, _breaker_of(route_config, deployment), counters
                     )
                     self.settings[name] = deployment
+                    check = _health_check_of(route_config, deployment)
+                    if check is not None and name in providers:
+                        model = deployment.model or route_config.name
+                        self.probes.append(
+                            HealthProbe(
+                                guard.health, providers[name].provider, model, check.interval, check.timeout
+                            )
+                        )
                 guards[name] = guard
             retry = None
             if route_config.retry is not None and route_config.retry.max_retries > 0:
@@ -199,6 +222,21 @@ class Resilience:
                     max_delay=route_config.retry.max_delay,
                 )
             self.policies[id(route)] = RoutePolicy(route_config.strategy, retry, guards)
+
+    def bind(self, counters: Counters) -> None:
+        """Share every breaker's opening through ``counters`` (opened after construction)."""
+        for guard in self.guards.values():
+            guard.counters = counters
+
+    def start_probes(self) -> None:
+        """Start the active health probes (called by the lifespan)."""
+        for probe in self.probes:
+            probe.start()
+
+    async def stop_probes(self) -> None:
+        """Stop the active health probes and wait for them."""
+        for probe in self.probes:
+            await probe.stop()
 
     def snapshot(self) -> dict[str, Any]:
         """The body of ``GET /health/deployments``."""

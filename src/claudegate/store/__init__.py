@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from claudegate.store._counters import (
     Admission,
     Batch,
@@ -14,11 +16,42 @@ from claudegate.store._counters import (
     over_budget,
     sliding_window,
 )
-from claudegate.store._database import DEFAULT_DATABASE_URL, Database
-from claudegate.store._keys import ApiKey, CreatedKey, KeyBudget, KeyLimits, KeyStore, hash_key
 from claudegate.store._memory_counters import MemoryCounters
-from claudegate.store._redis_counters import RedisCounters
-from claudegate.store._usage import UsageLedger, UsageRecord, UsageTotals, UsageWriter, period_bounds
+
+if TYPE_CHECKING:
+    from claudegate.store._database import DEFAULT_DATABASE_URL, Database
+    from claudegate.store._keys import ApiKey, CreatedKey, KeyBudget, KeyLimits, KeyStore, hash_key
+    from claudegate.store._redis_counters import RedisCounters
+    from claudegate.store._usage import UsageLedger, UsageRecord, UsageTotals, UsageWriter, period_bounds
+
+# The SQL and Redis layers load on first use, so that code needing only the counter types (the
+# gateway without storage configured) starts without SQLAlchemy or redis.
+_LAZY = {
+    "DEFAULT_DATABASE_URL": "_database",
+    "Database": "_database",
+    "ApiKey": "_keys",
+    "CreatedKey": "_keys",
+    "KeyBudget": "_keys",
+    "KeyLimits": "_keys",
+    "KeyStore": "_keys",
+    "hash_key": "_keys",
+    "RedisCounters": "_redis_counters",
+    "UsageLedger": "_usage",
+    "UsageRecord": "_usage",
+    "UsageTotals": "_usage",
+    "UsageWriter": "_usage",
+    "period_bounds": "_usage",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'claudegate.store' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"claudegate.store.{module}"), name)
+
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
