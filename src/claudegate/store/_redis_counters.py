@@ -3,6 +3,10 @@
 A key's counters share the hash tag ``{<prefix>:<key id>}`` so they live in one cluster slot.
 When Redis cannot be reached, admission checks follow the configured ``FailurePolicy`` and say so
 (``degraded=True``); after-the-fact updates (adjust, release, spend, circuit) are logged and dropped.
+
+These scripts stand in for the ``limits`` library named in the design: admission must reserve every
+limit of a key, take its concurrency slot and read its spend atomically in ONE round trip, which a
+per-limit library call cannot do.
 """
 
 from __future__ import annotations
