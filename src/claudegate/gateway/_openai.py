@@ -8,12 +8,12 @@ from typing import Any
 import orjson
 
 from claudegate.errors import ClaudegateError
-from claudegate.gateway._anthropic import _create, _stream
+from claudegate.gateway._anthropic import _create, _send, _stream
 from claudegate.gateway._calls import call_route, forwarded_headers
 from claudegate.gateway._errors import classify, openai_body
 from claudegate.gateway._http import Exchange
 from claudegate.gateway._state import GatewayState, parse_json_body, require
-from claudegate.gateway._streaming import LastChunk, send_stream
+from claudegate.gateway._streaming import LastChunk
 from claudegate.gateway._toolstream import buffer_tool_arguments
 from claudegate.gateway._usage import USAGE_KEY, UsageTap
 from claudegate.providers import ProviderStream
@@ -70,18 +70,7 @@ async def chat_completions(state: GatewayState, exchange: Exchange) -> tuple[str
         batches = upstream.batches()
     if route.tool_stream == "buffer":
         batches = buffer_tool_arguments(batches, state.metrics.repaired)
-    chunks = _translated(batches, upstream, translator, tap)
-    metrics = state.metrics
-    await exchange.start_stream(extra)
-    metrics.active_streams += 1
-    try:
-        first_byte = await send_stream(
-            exchange, chunks, heartbeat=state.config.gateway.heartbeat_interval, metrics=metrics
-        )
-    finally:
-        metrics.active_streams -= 1
-    if first_byte is not None:
-        metrics.time_to_first_byte.observe((exchange.path,), first_byte)
+    await _send(state, exchange, _translated(batches, upstream, translator, tap), extra)
     state.metrics.record_usage(model, tap.usage)
     return model, deployment.name
 
