@@ -317,7 +317,7 @@ def keys_list(
     """Every key's metadata (never a key itself)."""
     import orjson
 
-    from claudegate.gateway._admin import key_to_json
+    from claudegate.gateway.surfaces.admin import key_to_json
 
     async def show(store: KeyStore) -> None:
         keys = await store.list()

@@ -114,7 +114,7 @@ def test_a_missing_environment_variable_fails_at_start_naming_key_and_variable(
 def test_a_set_environment_variable_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GW_TEST_PRESENT_KEY", "sk-ant-api03-test-only-0000")
     config = parse_config(_deployment(provider="anthropic", api_key="env:GW_TEST_PRESENT_KEY"))
-    assert create_app(config).state.router.resolve("m") is not None
+    assert create_app(config).core.router.resolve("m") is not None
 
 
 def test_bad_yaml_and_a_missing_file_are_config_errors(tmp_path: Path) -> None:

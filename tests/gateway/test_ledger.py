@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from claudegate.client import cost_of_usage, price_for_model
-from claudegate.gateway import parse_config
-from claudegate.gateway._policies import Policies
+from claudegate.gateway import create_app, parse_config
 from tests.gateway import _wire
 from tests.gateway.conftest import serve, simulator_route
 
@@ -72,7 +71,7 @@ def test_one_row_per_request_present_after_a_clean_shutdown(
 
 def test_ledger_is_on_when_storage_is_configured_and_records_refusals(tmp_path: Path) -> None:
     db = tmp_path / "only-storage.db"
-    assert Policies.from_config(parse_config({"models": [simulator_route()]})) is None
+    assert create_app(parse_config({"models": [simulator_route()]})).core.policies is None
     config = {
         "models": [simulator_route()],
         "limits": {"per_key": {"requests_per_minute": 1}},

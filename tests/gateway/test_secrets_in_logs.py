@@ -117,13 +117,13 @@ def test_the_fault_matrix_shows_no_key_in_logs_answers_reprs_metrics_or_health(
             app = served.live.app
             reprs = [
                 repr(app),
-                repr(app.state),
-                repr(app.state.config),
-                str(app.state.config.model_dump()),
-                *(repr(route) for route in app.state.router.routes),
+                repr(app.core),
+                repr(app.core.config),
+                str(app.core.config.model_dump()),
+                *(repr(route) for route in app.core.router.routes),
                 *(
                     repr(deployment.provider)
-                    for route in app.state.router.routes
+                    for route in app.core.router.routes
                     for deployment in route.deployments
                 ),
             ]

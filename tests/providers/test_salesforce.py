@@ -22,7 +22,7 @@ from claudegate.errors import (
     RateLimitError,
     UserError,
 )
-from claudegate.gateway._errors import classify
+from claudegate.gateway.core import classify
 from claudegate.providers import ProviderRequest, SalesforceProvider
 from claudegate.providers.salesforce import DEFAULT_MODEL_MAP
 from claudegate.simulator import Simulator, create_salesforce_app

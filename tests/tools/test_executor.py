@@ -306,7 +306,7 @@ async def test_tool_metrics_show_on_the_gateways_prometheus_endpoint() -> None:
     await executor.run(ToolCall(id="toolu_1", name="shout", input={"text": "hi"}))
     await executor.run(ToolCall(id="toolu_2", name="shout", input={}))
     app = create_app()
-    app.state.metrics.registry.register(metrics)
+    app.core.metrics.registry.register(metrics)
     with LiveServer(app) as server:
         page = urllib.request.urlopen(server.base_url + "/metrics", timeout=5).read().decode()
     assert 'claudegate_tool_calls_total{kind="all",tool="shout"} 2.0' in page

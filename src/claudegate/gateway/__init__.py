@@ -9,6 +9,8 @@ Run it with ``claudegate serve [--config FILE] [--host] [--port]``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import uvicorn
 
 from claudegate.gateway._app import GatewayApp
@@ -40,9 +42,13 @@ __all__ = [
 ]
 
 
-def create_app(config: GatewayConfig | None = None) -> GatewayApp:
-    """A gateway ASGI app for ``config`` (default: every model name to the in-process simulator)."""
-    return GatewayApp(config)
+def create_app(config: GatewayConfig | None = None, *, config_path: str | Path | None = None) -> GatewayApp:
+    """A gateway ASGI app for ``config`` (default: every model name to the in-process simulator).
+
+    With ``config_path`` (the file ``config`` came from) it reloads on ``SIGHUP`` and when the file
+    changes.
+    """
+    return GatewayApp(config, config_path=config_path)
 
 
 def serve(app: GatewayApp, host: str = "127.0.0.1", port: int = 8080, *, log_level: str = "info") -> None:

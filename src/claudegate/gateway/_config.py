@@ -206,8 +206,14 @@ class GatewaySettings(_Strict):
 
 
 class AuthConfig(_Strict):
-    """Gateway API keys: kept hashed in the database; with none issued the gateway runs open."""
+    """Gateway API keys: kept hashed in the database; with none issued the gateway runs open.
 
+    Keys issued in the database are enforced even without this section; ``enforce: false`` is the
+    explicit way to admit callers without a key (a caller presenting one still gets its limits).
+    """
+
+    enforce: bool = True
+    """Once any key is issued, refuse callers without a valid one."""
     admin_key: str | None = None
     """Guards ``/admin/keys`` (``env:NAME`` / ``secret:NAME``); without it the admin API is off."""
     cache_seconds: float = Field(default=5.0, ge=0)

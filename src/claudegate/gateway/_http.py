@@ -1,18 +1,38 @@
-"""Plain-ASGI plumbing: one request's context, reading the body, sending answers."""
+"""Plain-ASGI plumbing shared by the HTTP surfaces: one request's context, reading the body once,
+sending answers, and running the answer beside one disconnect watcher.
+
+``Exchange.run(work)`` runs ``work`` (call the core, send the answer) in a child task while the
+request's own task listens for the client: whichever ends first ends the other. A client that
+leaves cancels the work (and so the upstream request) at once; the request's task itself is never
+cancelled from outside. While a stream is open and idle, the same listener sends ``: keepalive``
+comments every ``heartbeat`` seconds, only between whole SSE frames.
+"""
 
 from __future__ import annotations
 
-import os
+import asyncio
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
+from typing import Any, TypeVar
 
-__all__ = ["JSON_TYPE", "SSE_HEADERS", "BodyTooLarge", "Exchange", "new_request_id"]
+from claudegate.gateway.core import Call, new_request_id, presented_key
+
+__all__ = [
+    "FORWARDED_HEADERS",
+    "JSON_TYPE",
+    "KEEPALIVE",
+    "SSE_HEADERS",
+    "BodyTooLarge",
+    "Exchange",
+    "LastChunk",
+    "new_request_id",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+T = TypeVar("T")
 
 JSON_TYPE = (b"content-type", b"application/json; charset=utf-8")
 SSE_HEADERS = [
@@ -20,11 +40,16 @@ SSE_HEADERS = [
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
 ]
-
-
-def new_request_id() -> str:
-    """A fresh ``req_…`` id (24 random hex digits)."""
-    return "req_" + os.urandom(12).hex()
+KEEPALIVE = b": keepalive\n\n"
+FORWARDED_HEADERS = (
+    b"anthropic-version",
+    b"anthropic-beta",
+    b"x-sim-fault",
+    b"x-sim-latency",
+    b"traceparent",
+    b"tracestate",
+)
+DEFAULT_VERSION = "2023-06-01"
 
 
 class BodyTooLarge(Exception):
@@ -35,10 +60,21 @@ class BodyTooLarge(Exception):
         self.limit = limit
 
 
+class LastChunk(bytes):
+    """The final bytes of a stream: sent together with the end of the body (one write fewer)."""
+
+    __slots__ = ()
+
+
 class Exchange:
     """One HTTP request and its answer."""
 
     __slots__ = (
+        "_at_boundary",
+        "_last_sent",
+        "_streaming",
+        "call",
+        "disconnected",
         "headers",
         "method",
         "path",
@@ -49,7 +85,6 @@ class Exchange:
         "scope",
         "send",
         "started",
-        "upstream_latency",
     )
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -63,12 +98,31 @@ class Exchange:
         self.headers: dict[bytes, bytes] = dict(scope["headers"])
         self.request_id = new_request_id()
         self.started = time.perf_counter()
-        self.upstream_latency: float | None = None
         self.response_started = False
+        self.disconnected = False
+        self.call: Call | None = None
+        """The model call this request made, once it made one (its outcome labels the metrics)."""
+        self._streaming = False
+        self._at_boundary = True
+        self._last_sent = 0.0
 
     def header(self, name: bytes) -> str | None:
         value = self.headers.get(name)
         return value.decode("latin-1") if value is not None else None
+
+    def credential(self) -> str | None:
+        """The key the caller presented (``x-api-key`` or ``Authorization: Bearer``)."""
+        return presented_key(self.headers)
+
+    def forwarded_headers(self) -> dict[str, str]:
+        """The client headers an upstream should see (``anthropic-version`` always set)."""
+        headers = {}
+        for name in FORWARDED_HEADERS:
+            value = self.headers.get(name)
+            if value is not None:
+                headers[name.decode()] = value.decode("latin-1")
+        headers.setdefault("anthropic-version", DEFAULT_VERSION)
+        return headers
 
     async def body(self, limit: int) -> bytes:
         """The whole request body; ``BodyTooLarge`` past ``limit`` bytes."""
@@ -94,8 +148,9 @@ class Exchange:
     def _base_headers(self) -> list[tuple[bytes, bytes]]:
         request_id = self.request_id.encode()
         headers = [(b"request-id", request_id), (b"x-request-id", request_id)]
-        if self.upstream_latency is not None:
-            headers.append((b"x-upstream-latency", f"{self.upstream_latency * 1000:.2f}".encode()))
+        latency = self.call.outcome.upstream_latency if self.call is not None else None
+        if latency is not None:
+            headers.append((b"x-upstream-latency", f"{latency * 1000:.2f}".encode()))
         return headers
 
     async def send_bytes(
@@ -120,4 +175,68 @@ class Exchange:
         if extra:
             headers.extend(extra)
         self.response_started = True
+        self._streaming = True
+        self._last_sent = time.monotonic()
         await self.send({"type": "http.response.start", "status": 200, "headers": headers})
+
+    async def send_chunks(self, chunks: AsyncIterator[bytes]) -> float | None:
+        """Send ``chunks`` as the body of a started stream; the time to its first byte (seconds
+        since the request began). A ``LastChunk`` ends the body with it."""
+        first_byte: float | None = None
+        send = self.send
+        ended = False
+        async for chunk in chunks:
+            if not chunk or ended:
+                continue
+            if first_byte is None:
+                first_byte = time.perf_counter() - self.started
+            ended = isinstance(chunk, LastChunk)
+            self._at_boundary = False  # no keep-alive while a write may be half done
+            await send({"type": "http.response.body", "body": chunk, "more_body": not ended})
+            self._at_boundary = not ended and chunk.endswith(b"\n\n")
+            self._last_sent = time.monotonic()
+        if not ended:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        self._streaming = False
+        return first_byte if first_byte is not None else time.perf_counter() - self.started
+
+    async def run(
+        self,
+        work: Coroutine[Any, Any, T],
+        *,
+        heartbeat: float,
+        on_heartbeat: Callable[[], None] | None = None,
+    ) -> T | None:
+        """Run ``work`` while listening for the client; None when the client left first."""
+        loop = asyncio.get_running_loop()
+        worker = loop.create_task(work)
+        receiving: asyncio.Future[Message] = asyncio.ensure_future(self.receive())
+        try:
+            while True:
+                idle = time.monotonic() - self._last_sent if self._streaming else 0.0
+                done, _ = await asyncio.wait(
+                    (worker, receiving),
+                    timeout=max(heartbeat - idle, 0.001),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if worker in done:
+                    return worker.result()
+                if receiving in done:
+                    if receiving.result()["type"] == "http.disconnect":
+                        self.disconnected = True
+                        return None
+                    receiving = asyncio.ensure_future(self.receive())
+                elif self._streaming and self._at_boundary:
+                    if time.monotonic() - self._last_sent >= heartbeat * 0.99:
+                        self._last_sent = time.monotonic()
+                        await self.send({"type": "http.response.body", "body": KEEPALIVE, "more_body": True})
+                        if on_heartbeat is not None:
+                            on_heartbeat()
+        finally:
+            receiving.cancel()
+            if not worker.done():
+                worker.cancel()
+                # The work settles its call as it unwinds; wait for that, whatever happens here.
+                await asyncio.wait((worker,))
+            if worker.done() and not worker.cancelled():
+                worker.exception()  # retrieved: a failure after the client left is not "never retrieved"

@@ -1,38 +1,15 @@
-"""What every handler of one gateway shares."""
+"""Checks every surface applies to a request body before it becomes a call: a JSON object, with
+the fields the call needs, each 400 naming the field."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from claudegate.client import AsyncTransport
-from claudegate.gateway._config import GatewayConfig
-from claudegate.gateway._errors import GatewayError
-from claudegate.gateway._metrics import Metrics
-from claudegate.gateway._router import Route, Router
+from claudegate.gateway.core._errors import GatewayError
 
-__all__ = ["GatewayState", "parse_json_body", "require"]
-
-
-@dataclass(slots=True)
-class GatewayState:
-    """Configuration, routes, metrics and the shared upstream transport."""
-
-    config: GatewayConfig
-    router: Router
-    transport: AsyncTransport
-    metrics: Metrics = field(default_factory=Metrics)
-    ready: bool = False
-
-    def route(self, model: str) -> Route:
-        route = self.router.resolve(model)
-        if route is None:
-            raise GatewayError(
-                404, "not_found_error", f"model: {model!r} is not served by this gateway", "model"
-            )
-        return route
+__all__ = ["parse_json_body", "require"]
 
 
 def parse_json_body(raw: bytes) -> dict[str, Any]:

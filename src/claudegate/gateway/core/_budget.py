@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from claudegate.client._prices import cost_of_usage, price_for_model
-from claudegate.gateway._errors import GatewayError
+from claudegate.gateway.core._errors import GatewayError
 from claudegate.store import Counters, Spend
 
 if TYPE_CHECKING:

@@ -1,14 +1,17 @@
 """Every failure answered in the caller's dialect, with the right status.
 
 Anthropic callers get ``{"type": "error", "error": {"type", "message"}, "request_id"}``; OpenAI
-callers get ``{"error": {"message", "type", "param", "code"}}``. Upstream errors keep their status
-and their ``retry-after`` / rate-limit headers.
+callers get ``{"error": {"message", "type", "param", "code"}}``. Upstream errors keep their status,
+their ``retry-after`` / rate-limit headers and their error object as it came (``details`` and all:
+the official SDKs' recovery logic reads ``error.details.error_code``) with the upstream's own
+``request_id``; the gateway's id travels in its ``request-id`` header.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -21,7 +24,7 @@ from claudegate.errors import (
 )
 from claudegate.translate import TranslationError, anthropic_error_to_openai
 
-__all__ = ["GatewayError", "anthropic_body", "classify", "openai_body"]
+__all__ = ["GatewayError", "anthropic_body", "anthropic_error", "classify", "openai_body"]
 
 _PASSED_HEADERS = ("retry-after", "retry-after-ms", "x-should-retry")
 
@@ -35,6 +38,9 @@ class GatewayError(Exception):
     message: str
     param: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    upstream: dict[str, Any] | None = None
+    """The upstream's error object, relayed as it came."""
+    upstream_request_id: str | None = None
 
     def __str__(self) -> str:
         return f"{self.status} {self.error_type}: {self.message}"
@@ -58,8 +64,15 @@ def classify(exc: BaseException) -> GatewayError:
         return GatewayError(400, "invalid_request_error", exc.message, param=exc.field)
     if isinstance(exc, APIStatusError):
         error_type = exc.type or ("api_error" if exc.status_code >= 500 else "invalid_request_error")
+        body = exc.body if isinstance(exc.body, dict) else None
+        upstream = body.get("error") if body is not None else None
         return GatewayError(
-            exc.status_code, error_type, f"upstream: {exc.message}", headers=_upstream_headers(exc.headers)
+            exc.status_code,
+            error_type,
+            exc.message,
+            headers=_upstream_headers(exc.headers),
+            upstream=dict(upstream) if isinstance(upstream, dict) and upstream.get("type") else None,
+            upstream_request_id=exc.request_id,
         )
     if isinstance(exc, APITimeoutError):
         return GatewayError(504, "timeout_error", f"upstream timed out: {exc.message}")
@@ -70,20 +83,28 @@ def classify(exc: BaseException) -> GatewayError:
     return GatewayError(500, "api_error", "internal error in the gateway")
 
 
-def anthropic_body(error: GatewayError, request_id: str) -> bytes:
-    return orjson.dumps(
-        {
+def anthropic_error(error: GatewayError, request_id: str) -> dict[str, Any]:
+    """The Anthropic error envelope (an upstream's error object and request id kept as they came)."""
+    if error.upstream is not None:
+        return {
             "type": "error",
-            "error": {"type": error.error_type, "message": error.message},
-            "request_id": request_id,
+            "error": error.upstream,
+            "request_id": error.upstream_request_id or request_id,
         }
-    )
+    return {
+        "type": "error",
+        "error": {"type": error.error_type, "message": error.message},
+        "request_id": request_id,
+    }
+
+
+def anthropic_body(error: GatewayError, request_id: str) -> bytes:
+    return orjson.dumps(anthropic_error(error, request_id))
 
 
 def openai_body(error: GatewayError) -> bytes:
-    envelope = anthropic_error_to_openai(
-        {"type": "error", "error": {"type": error.error_type, "message": error.message}}, error.status
-    )
+    inner = error.upstream or {"type": error.error_type, "message": error.message}
+    envelope = anthropic_error_to_openai({"type": "error", "error": inner}, error.status)
     if error.param is not None and isinstance(envelope.get("error"), dict):
         envelope["error"]["param"] = error.param
     return orjson.dumps(envelope)

@@ -19,9 +19,8 @@ import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from claudegate.client import CircuitBreaker, CircuitState, RetryPolicy
+from claudegate.client._breaker import is_upstream_failure
 from claudegate.errors import CircuitOpenError
 from claudegate.gateway._config import (
     BreakerConfig,
@@ -31,22 +30,13 @@ from claudegate.gateway._config import (
     RouteConfig,
     Strategy,
 )
-from claudegate.gateway._health import DeploymentHealth, HealthProbe
-from claudegate.gateway._http import Exchange
-from claudegate.gateway._router import Deployment, Route, Router
-from claudegate.gateway._state import GatewayState
+from claudegate.gateway.core._health import DeploymentHealth, HealthProbe
 
 if TYPE_CHECKING:
+    from claudegate.gateway.core._router import Deployment, Router
     from claudegate.store import Counters
 
-__all__ = [
-    "DeploymentGuard",
-    "Resilience",
-    "RoutePolicy",
-    "attach_resilience",
-    "health_deployments",
-    "route_policy",
-]
+__all__ = ["DeploymentGuard", "Resilience", "RoutePolicy"]
 
 log = logging.getLogger("claudegate.gateway.resilience")
 
@@ -110,13 +100,15 @@ class DeploymentGuard:
             self.breaker.record_success()
 
     def failed(self, exc: Exception, description: str) -> None:
-        """The admitted call failed with ``exc`` (a request error counts as an answer)."""
+        """The admitted call failed with ``exc``. A caller's mistake (a 400, a 404 for a model the
+        upstream does not know) is an answer, not the deployment's failure."""
         if self.breaker is not None:
             self.breaker.record_error(exc)
-            if not self.breaker.is_failure(exc):
-                self.health.record_success(0.0)
-                return
-        self.health.record_failure(description)
+        is_failure = self.breaker.is_failure if self.breaker is not None else is_upstream_failure
+        if is_failure(exc):
+            self.health.record_failure(description)
+        else:
+            self.health.record_success(0.0)
 
     def abandoned(self) -> None:
         """The admitted call was cancelled: no verdict on the upstream."""
@@ -184,13 +176,22 @@ def _label(route: RouteConfig, deployment: DeploymentConfig, index: int) -> str:
 
 
 class Resilience:
-    """Every route's policy and every deployment's guard, for one gateway."""
+    """Every route's policy and every deployment's guard, for one gateway configuration.
 
-    def __init__(self, config: GatewayConfig, router: Router, counters: Counters | None = None) -> None:
+    Building it gives each route of ``router`` its ``policy``. Guards of a ``previous`` one are
+    kept for deployments whose settings did not change (a reload keeps breakers and health).
+    """
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        router: Router,
+        counters: Counters | None = None,
+        previous: Resilience | None = None,
+    ) -> None:
         self.router = router
         self.guards: dict[str, DeploymentGuard] = {}
         self.settings: dict[str, DeploymentConfig] = {}
-        self.policies: dict[int, RoutePolicy] = {}
         self.probes: list[HealthProbe] = []
         providers = {
             deployment.name: deployment for route in router.routes for deployment in route.deployments
@@ -201,9 +202,8 @@ class Resilience:
                 name = _label(route_config, deployment, index)
                 guard = self.guards.get(name)
                 if guard is None:
-                    guard = self.guards[name] = DeploymentGuard(
-                        name, _breaker_of(route_config, deployment), counters
-                    )
+                    guard = self._guard(previous, name, route_config, deployment, counters)
+                    self.guards[name] = guard
                     self.settings[name] = deployment
                     check = _health_check_of(route_config, deployment)
                     if check is not None and name in providers:
@@ -221,7 +221,21 @@ class Resilience:
                     initial_delay=route_config.retry.initial_delay,
                     max_delay=route_config.retry.max_delay,
                 )
-            self.policies[id(route)] = RoutePolicy(route_config.strategy, retry, guards)
+            route.policy = RoutePolicy(route_config.strategy, retry, guards)
+
+    @staticmethod
+    def _guard(
+        previous: Resilience | None,
+        name: str,
+        route: RouteConfig,
+        deployment: DeploymentConfig,
+        counters: Counters | None,
+    ) -> DeploymentGuard:
+        if previous is not None:
+            kept = previous.guards.get(name)
+            if kept is not None and previous.settings.get(name) == deployment:
+                return kept
+        return DeploymentGuard(name, _breaker_of(route, deployment), counters)
 
     def bind(self, counters: Counters) -> None:
         """Share every breaker's opening through ``counters`` (opened after construction)."""
@@ -241,44 +255,3 @@ class Resilience:
     def snapshot(self) -> dict[str, Any]:
         """The body of ``GET /health/deployments``."""
         return {"deployments": [guard.snapshot() for guard in self.guards.values()]}
-
-
-# Routes and routers are plain slotted objects owned by the app; the registries map them (by
-# identity, holding a reference so an id cannot be reused) to their resilience state.
-_BY_ROUTER: dict[int, tuple[Router, Resilience]] = {}
-_BY_ROUTE: dict[int, tuple[Route, RoutePolicy]] = {}
-
-
-def attach_resilience(config: GatewayConfig, router: Router, counters: Counters | None = None) -> Resilience:
-    """Build the policies and guards of ``config`` and make ``router``'s routes use them."""
-    resilience = Resilience(config, router, counters)
-    _BY_ROUTER[id(router)] = (router, resilience)
-    for route in router.routes:
-        _BY_ROUTE[id(route)] = (route, resilience.policies[id(route)])
-    return resilience
-
-
-def route_policy(route: Route) -> RoutePolicy:
-    """The policy of ``route`` (priority order, no retry, no breaker when none was attached)."""
-    found = _BY_ROUTE.get(id(route))
-    if found is not None and found[0] is route:
-        return found[1]
-    policy = RoutePolicy("priority", None, {})
-    _BY_ROUTE[id(route)] = (route, policy)
-    return policy
-
-
-def resilience_of(router: Router) -> Resilience | None:
-    """The resilience state attached to ``router``, if any."""
-    found = _BY_ROUTER.get(id(router))
-    return found[1] if found is not None and found[0] is router else None
-
-
-async def health_deployments(state: GatewayState, exchange: Exchange) -> tuple[str, str]:
-    """``GET /health/deployments``: each deployment's state, breaker, last error and latency."""
-    router = state.router
-    resilience = resilience_of(router)
-    if resilience is None:
-        resilience = attach_resilience(state.config, router)
-    await exchange.send_bytes(200, orjson.dumps(resilience.snapshot()))
-    return "", ""

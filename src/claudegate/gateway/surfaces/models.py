@@ -13,10 +13,9 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from claudegate.gateway._errors import GatewayError
 from claudegate.gateway._http import Exchange
-from claudegate.gateway._router import Deployment
-from claudegate.gateway._state import GatewayState
+from claudegate.gateway.core import GatewayCore
+from claudegate.gateway.core._router import Deployment, Router
 from claudegate.providers.simulator import SimulatorProvider
 
 __all__ = ["list_models", "retrieve_model"]
@@ -38,36 +37,37 @@ def _item(model_id: str, display_name: str | None = None, created_at: str | None
     }
 
 
-def catalog(state: GatewayState) -> list[dict[str, Any]]:
+def catalog(router: Router) -> list[dict[str, Any]]:
     """Every model a client can name: configured names, and a simulator's own catalogue behind a
     wildcard route."""
     items: dict[str, dict[str, Any]] = {}
-    for route in state.router.routes:
+    for route in router.routes:
         if route.listed:
             items.setdefault(route.name, _item(route.name))
             continue
         for deployment in route.deployments:
             if isinstance(deployment.provider, SimulatorProvider):
                 for spec in deployment.provider.simulator.config.models:
-                    if state.router.resolve(spec.id) is not route:
+                    if router.resolve(spec.id) is not route:
                         continue  # another route (or none) answers this name
                     items.setdefault(spec.id, _item(spec.id, spec.display_name, spec.created_at))
     return list(items.values())
 
 
-def _may_serve(deployment: Deployment, model_id: str) -> bool:
-    """False only when this deployment is sure to refuse the name (a simulator knows its catalogue)."""
+def _known(deployment: Deployment, model_id: str) -> dict[str, Any] | bool | None:
+    """The catalogue entry a simulator deployment has for ``model_id`` (an alias gives its dated
+    entry), False when it is sure to refuse the name, None when it cannot tell."""
     if deployment.model is not None or not isinstance(deployment.provider, SimulatorProvider):
-        return True
-    return any(
-        model_id == spec.id or model_id in spec.aliases
-        for spec in deployment.provider.simulator.config.models
-    )
+        return None
+    for spec in deployment.provider.simulator.config.models:
+        if model_id == spec.id or model_id in spec.aliases:
+            return _item(spec.id, spec.display_name, spec.created_at)
+    return False
 
 
-async def list_models(state: GatewayState, exchange: Exchange) -> tuple[str, str]:
+async def list_models(core: GatewayCore, exchange: Exchange) -> None:
     query = parse_qs(exchange.query)
-    items = catalog(state)
+    items = catalog(core.router)
     after = query.get("after_id", [None])[0]
     before = query.get("before_id", [None])[0]
     ids = [item["id"] for item in items]
@@ -89,17 +89,18 @@ async def list_models(state: GatewayState, exchange: Exchange) -> tuple[str, str
         "last_id": page[-1]["id"] if page else None,
     }
     await exchange.send_bytes(200, orjson.dumps(body))
-    return "", ""
 
 
-async def retrieve_model(state: GatewayState, exchange: Exchange) -> tuple[str, str]:
+async def retrieve_model(core: GatewayCore, exchange: Exchange) -> None:
     model_id = exchange.path.removeprefix("/v1/models/").removeprefix("/models/")
-    for item in catalog(state):
+    router = core.router
+    for item in catalog(router):
         if item["id"] == model_id:
             await exchange.send_bytes(200, orjson.dumps(item))
-            return "", ""
-    route = state.router.resolve(model_id)
-    if route is None or not any(_may_serve(deployment, model_id) for deployment in route.deployments):
-        raise GatewayError(404, "not_found_error", f"model: {model_id!r} is not served by this gateway")
-    await exchange.send_bytes(200, orjson.dumps(_item(model_id)))
-    return "", ""
+            return
+    route = router.resolve(model_id)
+    known = [_known(deployment, model_id) for deployment in route.deployments] if route else []
+    entry = next((found for found in known if isinstance(found, dict)), None)
+    if entry is None and (route is None or all(found is False for found in known)):
+        raise core.runtime.unknown(model_id)
+    await exchange.send_bytes(200, orjson.dumps(entry or _item(model_id)))

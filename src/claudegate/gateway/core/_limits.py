@@ -14,8 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from claudegate.gateway._budget import budget_refusal
-from claudegate.gateway._errors import GatewayError
+from claudegate.gateway.core._budget import budget_refusal
+from claudegate.gateway.core._errors import GatewayError
 from claudegate.store import Admission, Counters, MemoryCounters, RateLimit
 
 if TYPE_CHECKING:
@@ -23,15 +23,13 @@ if TYPE_CHECKING:
 
 if TYPE_CHECKING:
     from claudegate.gateway._config import DeploymentConfig, GatewayConfig, LimitSpec
-    from claudegate.gateway._router import Route, Router
 
 __all__ = [
     "Charge",
     "DeploymentLimits",
     "Limits",
     "RateLimiter",
-    "attach_deployment_limits",
-    "deployment_limits",
+    "build_deployment_limits",
     "limit_headers",
 ]
 
@@ -256,15 +254,10 @@ def _label(route: str, deployment: DeploymentConfig, index: int) -> str:
     return deployment.name or f"{deployment.provider}/{deployment.model or route}#{index}"
 
 
-# Routes are slotted objects owned by the app; the registry maps them by identity (holding a
-# reference so that an id cannot be reused) to the limits of their deployments.
-_BY_ROUTE: dict[int, tuple[Route, DeploymentLimits]] = {}
-
-
-def attach_deployment_limits(
-    config: GatewayConfig, router: Router, counters: Counters | None = None
+def build_deployment_limits(
+    config: GatewayConfig, counters: Counters | None = None
 ) -> DeploymentLimits | None:
-    """Make ``router``'s routes admit against their deployments' limits (``None``: none has any).
+    """The limits of ``config``'s deployments (``None``: none has any).
 
     ``counters`` are the shared ones when replicas share them; without, each process counts alone.
     """
@@ -273,17 +266,6 @@ def attach_deployment_limits(
         for index, deployment in enumerate(route_config.deployments):
             if deployment.limits is not None and not _of_spec(deployment.limits).empty:
                 limits[_label(route_config.name, deployment, index)] = _of_spec(deployment.limits)
-    for route in router.routes:
-        _BY_ROUTE.pop(id(route), None)
     if not limits:
         return None
-    attached = DeploymentLimits(limits, counters, lease=(config.gateway.timeouts.total or 600.0) + 60.0)
-    for route in router.routes:
-        _BY_ROUTE[id(route)] = (route, attached)
-    return attached
-
-
-def deployment_limits(route: Route) -> DeploymentLimits | None:
-    """The deployment limits attached to ``route``, if any."""
-    found = _BY_ROUTE.get(id(route))
-    return found[1] if found is not None and found[0] is route else None
+    return DeploymentLimits(limits, counters, lease=(config.gateway.timeouts.total or 600.0) + 60.0)

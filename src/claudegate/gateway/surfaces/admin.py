@@ -11,10 +11,9 @@ from typing import Any
 import orjson
 
 from claudegate.errors import UserError
-from claudegate.gateway._errors import GatewayError
 from claudegate.gateway._http import Exchange
-from claudegate.gateway._policies import Policies
-from claudegate.gateway._state import parse_json_body
+from claudegate.gateway.core import GatewayCore, GatewayError, parse_json_body
+from claudegate.gateway.core._policies import Policies
 from claudegate.store import ApiKey, KeyBudget, KeyLimits
 
 __all__ = ["ADMIN_PATH", "admin_keys", "key_to_json"]
@@ -74,11 +73,10 @@ async def _create(policies: Policies, exchange: Exchange) -> None:
     await exchange.send_bytes(201, orjson.dumps(answer))
 
 
-async def admin_keys(policies: Policies | None, exchange: Exchange) -> None:
+async def admin_keys(core: GatewayCore, exchange: Exchange) -> None:
     """Answer one admin request (the admin key is checked first)."""
-    if policies is None or policies.auth is None or policies.keys is None:
-        raise GatewayError(404, "not_found_error", "the admin API needs an auth section in the configuration")
-    policies.auth.check_admin(exchange)
+    policies = core.check_admin(exchange.credential())
+    assert policies.keys is not None and policies.auth is not None
     method, path = exchange.method, exchange.path
     if path == ADMIN_PATH and method == "POST":
         await _create(policies, exchange)

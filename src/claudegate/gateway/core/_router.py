@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from claudegate.client import AsyncTransport
 from claudegate.gateway._config import (
@@ -13,8 +14,12 @@ from claudegate.gateway._config import (
     ToolStreamMode,
     resolve_secret,
 )
+from claudegate.gateway.core._resilience import RoutePolicy
 from claudegate.providers import Provider
 from claudegate.simulator import SimulatorConfig
+
+if TYPE_CHECKING:
+    from claudegate.gateway.core._limits import DeploymentLimits
 
 __all__ = ["Deployment", "Route", "Router", "build_router"]
 
@@ -45,6 +50,10 @@ class Route:
     stream_downgrade: bool
     listed: bool = field(default=True)
     """Shown by ``GET /v1/models`` (a glob route is not)."""
+    policy: RoutePolicy = field(default_factory=lambda: RoutePolicy("priority", None, {}))
+    """Order, retries and guards of the deployments (set once, when the runtime is built)."""
+    limits: DeploymentLimits | None = None
+    """The deployments' own rate limits, when any has some."""
 
 
 class Router:
@@ -67,6 +76,10 @@ class Router:
     def deployments(self) -> list[Deployment]:
         """Every deployment once (routes may share none; order of configuration)."""
         return [deployment for route in self.routes for deployment in route.deployments]
+
+    def served_names(self) -> list[str]:
+        """The exact model names configured (glob routes left out)."""
+        return list(self._exact)
 
 
 def _is_glob(name: str) -> bool:

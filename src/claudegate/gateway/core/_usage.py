@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["USAGE_KEY", "UsageTap"]
+__all__ = ["UsageTap", "token_counts"]
 
 
-USAGE_KEY = "claudegate.usage"
-"""Where a handler leaves its usage dict in the ASGI scope, for the ledger and the token correction."""
+def token_counts(usage: dict[str, Any]) -> tuple[int, int]:
+    """(input tokens, cache reads and writes included; output tokens) of a usage object."""
+    total_in = 0
+    for name in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"):
+        value = usage.get(name)
+        if isinstance(value, int):
+            total_in += value
+    out = usage.get("output_tokens")
+    return total_in, out if isinstance(out, int) else 0
 
 
 class UsageTap:

@@ -7,37 +7,47 @@ The caller's key never leaves this module: it is not forwarded upstream and not 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from claudegate.gateway._errors import GatewayError
-from claudegate.gateway._http import Exchange
-from claudegate.store import ApiKey, KeyStore
+from claudegate.gateway.core._call import Principal
+from claudegate.gateway.core._errors import GatewayError
 
-__all__ = ["ANONYMOUS", "Authenticator", "presented_key"]
+if TYPE_CHECKING:  # the SQL layer loads only when keys are in use
+    from claudegate.store import ApiKey, KeyStore
 
-ANONYMOUS = "anonymous"
-"""The counter id of callers of an open gateway."""
+__all__ = ["Authenticator", "credential_digest", "presented_key"]
 
 _OPEN_RECHECK = 2.0  # seconds an "open: no keys issued" answer is trusted
 
 
-def presented_key(exchange: Exchange) -> str | None:
+def presented_key(headers: Mapping[bytes, bytes]) -> str | None:
     """The key the caller sent: ``x-api-key`` first, then an ``Authorization: Bearer`` token."""
-    value = exchange.headers.get(b"x-api-key")
+    value = headers.get(b"x-api-key")
     if value:
         return value.decode("latin-1").strip()
-    value = exchange.headers.get(b"authorization")
+    value = headers.get(b"authorization")
     if value and value[:7].lower() == b"bearer ":
         return value[7:].decode("latin-1").strip()
     return None
 
 
+def credential_digest(credential: str | None) -> str | None:
+    """A digest of what the caller presented (for sticky routing; the credential is never kept)."""
+    return hashlib.sha256(credential.encode()).hexdigest() if credential else None
+
+
 class Authenticator:
     """Turns a request's key into an ``ApiKey`` (``None``: the gateway is open), or a 401/403."""
 
-    def __init__(self, keys: KeyStore, *, cache_seconds: float, admin_key: str | None = None) -> None:
+    def __init__(
+        self, keys: KeyStore, *, cache_seconds: float, admin_key: str | None = None, enforce: bool = True
+    ) -> None:
         self._keys = keys
+        self._enforce = enforce
         self._ttl = cache_seconds
         self._admin = admin_key.encode() if admin_key else None
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
@@ -65,15 +75,18 @@ class Authenticator:
             self._cache[plaintext] = (now + self._ttl, key)
         return key
 
-    async def authenticate(self, exchange: Exchange) -> ApiKey | None:
+    async def principal(self, credential: str | None) -> Principal:
+        """The caller presenting ``credential``, or a 401 (see ``authenticate``)."""
+        return Principal(await self.authenticate(credential), credential_digest(credential))
+
+    async def authenticate(self, plaintext: str | None) -> ApiKey | None:
         """The caller's active key; ``None`` when no key was ever issued (the gateway is open)."""
-        plaintext = presented_key(exchange)
         if plaintext is not None and plaintext.startswith("cg-"):
             key = await self._lookup(plaintext)
             if key is None:
                 raise GatewayError(401, "authentication_error", "invalid or revoked API key")
             return key
-        if await self._any_keys():
+        if self._enforce and await self._any_keys():
             if plaintext is None:
                 raise GatewayError(
                     401, "authentication_error", "an API key is required (x-api-key or Authorization: Bearer)"
@@ -93,11 +106,10 @@ class Authenticator:
         self._issued = (0.0, False)
         self._cache = {k: v for k, v in self._cache.items() if v[1] is not None}
 
-    def check_admin(self, exchange: Exchange) -> None:
+    def check_admin(self, plaintext: str | None) -> None:
         """401 without a key, 403 with the wrong one, 403 when the admin API is switched off."""
         if self._admin is None:
             raise GatewayError(403, "permission_error", "the admin API is off: set auth.admin_key")
-        plaintext = presented_key(exchange)
         if plaintext is None:
             raise GatewayError(401, "authentication_error", "the admin API needs the admin key")
         if not hmac.compare_digest(plaintext.encode(), self._admin):

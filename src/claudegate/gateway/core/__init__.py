@@ -1,0 +1,35 @@
+"""The gateway core: one call pipeline under every surface (see ``_core`` for its order)."""
+
+from __future__ import annotations
+
+from claudegate.gateway.core._auth import credential_digest, presented_key
+from claudegate.gateway.core._call import ANONYMOUS, Call, Dialect, Outcome, Principal, new_request_id
+from claudegate.gateway.core._core import GatewayCore, StreamReply
+from claudegate.gateway.core._errors import (
+    GatewayError,
+    anthropic_body,
+    anthropic_error,
+    classify,
+    openai_body,
+)
+from claudegate.gateway.core._requests import parse_json_body, require
+
+__all__ = [
+    "ANONYMOUS",
+    "Call",
+    "Dialect",
+    "GatewayCore",
+    "GatewayError",
+    "Outcome",
+    "Principal",
+    "StreamReply",
+    "anthropic_body",
+    "anthropic_error",
+    "classify",
+    "credential_digest",
+    "new_request_id",
+    "openai_body",
+    "parse_json_body",
+    "presented_key",
+    "require",
+]

@@ -1,0 +1,120 @@
+"""What a surface hands the core (a ``Call``) and what the core reports back (its ``Outcome``).
+
+A call is transport-free: the caller's principal, the client dialect, the canonical (Anthropic
+Messages) request and the per-call options. The core fills the call's ``outcome`` as it goes, so a
+surface can read the model, deployment, attempts, usage, cost and upstream latency even when the
+call raised.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from claudegate.gateway._config import ToolStreamMode
+
+if TYPE_CHECKING:
+    from claudegate.gateway.core._errors import GatewayError
+    from claudegate.store import ApiKey
+
+__all__ = ["ANONYMOUS", "Call", "Dialect", "Outcome", "Principal", "new_request_id"]
+
+Dialect = Literal["anthropic", "openai", "websocket"]
+
+ANONYMOUS = "anonymous"
+"""The counter owner of callers of an open gateway."""
+
+
+def new_request_id() -> str:
+    """A fresh ``req_…`` id (24 random hex digits)."""
+    return "req_" + os.urandom(12).hex()
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a gateway key, or nobody in particular on an open gateway.
+
+    ``credential_digest`` (a SHA-256 of what the caller presented, never the credential) keeps a
+    caller on one deployment under the ``sticky`` strategy.
+    """
+
+    key: ApiKey | None = None
+    credential_digest: str | None = None
+
+    @property
+    def owner(self) -> str:
+        """The id its limits, budgets and ledger rows are kept under."""
+        return self.key.id if self.key is not None else ANONYMOUS
+
+    def may_use(self, model: str) -> bool:
+        return self.key is None or self.key.allows_model(model)
+
+    def __repr__(self) -> str:
+        return f"Principal(owner={self.owner!r})"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How a call went. ``status`` is the HTTP status the call amounts to (499: the client left)."""
+
+    model: str = ""
+    deployment: str = ""
+    attempts: int = 0
+    usage: dict[str, Any] = field(default_factory=dict)
+    cost: float = 0.0
+    upstream_latency: float | None = None
+    """Seconds from sending upstream to the upstream's response headers (the answering attempt)."""
+    status: int = 200
+    error: GatewayError | None = None
+    stop_reason: str | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    """Headers for the answer: rate-limit state in the caller's dialect and the cost."""
+    settled: bool = False
+
+
+@dataclass(slots=True)
+class Call:
+    """One model request as the core runs it.
+
+    ``request`` is canonical; ``raw`` the client's exact bytes when they may be forwarded unchanged
+    to an Anthropic upstream; ``size`` the client's body size (the input-token estimate at
+    admission); ``headers`` the client headers upstreams may see (``anthropic-version``,
+    ``anthropic-beta``, the simulator's fault headers, W3C trace context).
+    """
+
+    principal: Principal
+    dialect: Dialect
+    request: dict[str, Any]
+    stream: bool = False
+    raw: bytes | None = None
+    size: int = 0
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: str = ""
+    request_id: str = field(default_factory=new_request_id)
+    session: str | None = None
+    """A session id for the ``sticky`` strategy (``metadata.user_id`` is used when absent)."""
+    tool_stream: ToolStreamMode | None = None
+    """Overrides the route's tool-stream mode for this call."""
+    metered: bool = True
+    """Counted against the caller's limits and budget (``count_tokens`` has its own)."""
+    started: float = field(default_factory=time.perf_counter)
+    outcome: Outcome = field(default_factory=Outcome)
+
+    @property
+    def model(self) -> str:
+        model = self.request.get("model")
+        return model if isinstance(model, str) else ""
+
+    def sticky_key(self) -> str | None:
+        """What keeps this caller on one deployment: its user or session, else its credential."""
+        metadata = self.request.get("metadata")
+        user = metadata.get("user_id") if isinstance(metadata, dict) else None
+        if isinstance(user, str) and user:
+            return "user:" + user
+        if self.session:
+            return "session:" + self.session
+        digest = self.principal.credential_digest
+        return "key:" + digest if digest else None

@@ -1,0 +1,438 @@
+"""The gateway core: every surface's model calls go through ``GatewayCore`` in one visible order.
+
+    authenticate (``principal``, once per request or connection)
+      → route (404) → permission (403) → per-key limits and budget (429)
+      → deployments in the route's order: breaker → deployment limits → attempt, fail over, retry
+      → the answer (a message, or a stream of canonical events)
+      → settle: usage, cost, limits corrected, ledger row, metrics — exactly once per call
+
+A surface builds a ``Call`` (principal, dialect, canonical request, options), asks ``create``,
+``stream`` or ``count_tokens``, and frames what comes back. Settlement happens once whether the
+call ends normally, with an upstream error, because the client left, or because it was cancelled:
+``create`` settles before it returns or raises; a ``StreamReply`` settles when it is closed (its
+surface closes it in a ``finally``). The core knows nothing of ASGI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from claudegate.client import AsyncTransport
+from claudegate.errors import ERROR_TYPE_STATUS, ClaudegateError
+from claudegate.gateway._config import GatewayConfig
+from claudegate.gateway._metrics import Metrics
+from claudegate.gateway.core._attempts import Held, call_deployments
+from claudegate.gateway.core._budget import COST_HEADER, usage_cost
+from claudegate.gateway.core._call import Call, Principal
+from claudegate.gateway.core._errors import GatewayError, classify
+from claudegate.gateway.core._router import Deployment, Route, Router
+from claudegate.gateway.core._runtime import Runtime
+from claudegate.gateway.core._toolstream import buffer_tool_arguments
+from claudegate.gateway.core._usage import UsageTap
+from claudegate.providers import ProviderRequest, ProviderResponse, ProviderStream
+from claudegate.sse import SSEDecoder, message_to_events
+from claudegate.store import MemoryCounters
+
+if TYPE_CHECKING:  # the SQL and Redis layers load only when keys, limits or storage are configured
+    from claudegate.gateway.core._policies import Admitted, Policies
+
+
+__all__ = ["GatewayCore", "StreamReply"]
+
+log = logging.getLogger("claudegate.gateway")
+
+
+async def _create(deployment: Deployment, request: ProviderRequest) -> ProviderResponse:
+    return await deployment.provider.create(request)
+
+
+async def _stream(deployment: Deployment, request: ProviderRequest) -> ProviderStream:
+    return await deployment.provider.stream(request)
+
+
+def _estimate(call: Call) -> tuple[int, int]:
+    """Tokens a deployment's limits are charged before the answer is known."""
+    size = call.size or (len(call.raw) if call.raw is not None else len(orjson.dumps(call.request)))
+    cap = call.request.get("max_tokens")
+    return max(1, -(-size // 3)), cap if isinstance(cap, int) and cap > 0 else 1
+
+
+class _Settlement:
+    """What a call holds until it settles, and the settling itself (once)."""
+
+    __slots__ = ("admitted", "call", "core", "held", "runtime")
+
+    def __init__(self, core: GatewayCore, call: Call, runtime: Runtime) -> None:
+        self.core = core
+        self.call = call
+        self.runtime = runtime
+        self.admitted: Admitted | None = None
+        self.held: Held | None = None
+
+    def failed(self, exc: BaseException) -> None:
+        outcome = self.call.outcome
+        if outcome.error is not None:
+            return
+        if isinstance(exc, asyncio.CancelledError):
+            outcome.status = 499
+            return
+        error = classify(exc)
+        outcome.error = error
+        outcome.status = error.status
+
+    async def settle(self) -> None:
+        """Usage, cost, limits, ledger and metrics, once; shielded from the caller's cancellation."""
+        outcome = self.call.outcome
+        if outcome.settled:
+            return
+        outcome.settled = True
+        if outcome.usage:
+            outcome.cost = usage_cost(self.call.model, outcome.usage)
+        if self.held is None and self.core.policies is None:
+            self._finish()
+            return
+        task = asyncio.get_running_loop().create_task(self._settle_shared())
+        await asyncio.shield(task)
+
+    async def _settle_shared(self) -> None:
+        try:
+            if self.held is not None:
+                try:
+                    await self.held.settle(self.call.outcome.usage)
+                except Exception:
+                    log.exception("settling the deployment limits of %s failed", self.call.request_id)
+            policies = self.core.policies
+            if policies is not None and self.call.metered:
+                await policies.settle(self.call, self.admitted)
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        call, outcome, metrics = self.call, self.call.outcome, self.core.metrics
+        metrics.record_usage(call.model, outcome.usage)
+        if outcome.upstream_latency is not None and outcome.deployment:
+            metrics.upstream_latency.observe((outcome.deployment,), outcome.upstream_latency)
+        self.runtime.leave()
+
+
+class StreamReply:
+    """A streamed answer. Read it once, by ``raw_chunks()`` (Anthropic SSE bytes, the upstream's own
+    when ``native``) or by ``batches()`` (canonical events, grouped as they arrived); then
+    ``aclose()`` it, which closes the upstream and settles the call.
+
+    A failure mid-stream raises ``ClaudegateError`` from the iterator (framed by the surface as an
+    error frame); an in-stream ``error`` event from the upstream passes through as an event.
+    """
+
+    __slots__ = ("_settlement", "_source", "_tap", "call", "downgraded", "finished", "native", "tool_stream")
+
+    def __init__(
+        self,
+        settlement: _Settlement,
+        source: ProviderStream | list[dict[str, Any]],
+        tool_stream: str,
+        downgraded: bool,
+    ) -> None:
+        self._settlement = settlement
+        self._source = source
+        self.call = settlement.call
+        self.tool_stream = tool_stream
+        self.downgraded = downgraded
+        self.native = isinstance(source, ProviderStream) and source.native and tool_stream == "passthrough"
+        self.finished = False
+        """True once ``message_stop`` went by (the answer is whole)."""
+        self._tap = UsageTap()
+        self._tap.usage = self.call.outcome.usage
+
+    def _error_event(self, event: dict[str, Any]) -> None:
+        error = event.get("error")
+        kind = error.get("type") if isinstance(error, dict) else None
+        status = ERROR_TYPE_STATUS.get(kind or "", 500)
+        outcome = self.call.outcome
+        outcome.status = status
+        outcome.error = GatewayError(
+            status,
+            kind or "api_error",
+            str(error.get("message", "")) if isinstance(error, dict) else "",
+            upstream=dict(error) if isinstance(error, dict) else None,
+        )
+
+    async def raw_chunks(self) -> AsyncIterator[bytes]:
+        """The answer as Anthropic SSE bytes, with usage read off on the way."""
+        source = self._source
+        if not isinstance(source, ProviderStream) or not self.native:
+            async for batch in self.batches():
+                yield b"".join(_encode(event) for event in batch)
+            return
+        decoder, tap = SSEDecoder(), self._tap
+        try:
+            async for chunk in source.raw_chunks():
+                for sse in decoder.feed(chunk):
+                    kind = sse.event
+                    if kind == "message_start" or kind == "message_delta":
+                        tap.observe(orjson.loads(sse.data))
+                    elif kind == "message_stop":
+                        self.finished = True
+                    elif kind == "error":
+                        self._error_event(orjson.loads(sse.data))
+                yield chunk
+        except ClaudegateError as exc:
+            self._settlement.failed(exc)
+            raise
+
+    async def batches(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """The answer as canonical events, a list per upstream read, with usage read off."""
+        source = self._source
+        batches = source.batches() if isinstance(source, ProviderStream) else _replay(source)
+        if self.tool_stream == "buffer":
+            batches = buffer_tool_arguments(batches, self._settlement.core.metrics.repaired)
+        observe = self._tap.observe
+        try:
+            async for batch in batches:
+                for event in batch:
+                    kind = event.get("type")
+                    if kind == "message_stop":
+                        self.finished = True
+                    elif kind == "error":
+                        self._error_event(event)
+                    else:
+                        observe(event)
+                yield batch
+        except ClaudegateError as exc:
+            self._settlement.failed(exc)
+            raise
+
+    async def aclose(self) -> None:
+        """Close the upstream (cancelling it when unfinished) and settle the call, once."""
+        outcome = self.call.outcome
+        if outcome.settled:
+            return
+        try:
+            if isinstance(self._source, ProviderStream):
+                await self._source.aclose()
+        finally:
+            if not self.finished and outcome.error is None:
+                outcome.status = 499  # the reader stopped before the end: the client left
+            outcome.stop_reason = self._tap.stop_reason
+            await self._settlement.settle()
+
+
+async def _replay(events: list[dict[str, Any]]) -> AsyncIterator[list[dict[str, Any]]]:
+    yield events
+
+
+def _encode(event: dict[str, Any]) -> bytes:
+    from claudegate.sse import encode_json_event
+
+    return encode_json_event(event)
+
+
+class GatewayCore:
+    """Routes, policies and metrics of one gateway, and the one pipeline every call takes."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        transport: AsyncTransport,
+        metrics: Metrics | None = None,
+        *,
+        config_path: str | Path | None = None,
+    ) -> None:
+        self.transport = transport
+        self.metrics = metrics or Metrics()
+        self.config_path = Path(config_path) if config_path is not None else None
+        self._local_counters = MemoryCounters()
+        self.runtime = Runtime(config, transport, self._local_counters)
+        self.policies: Policies | None = None
+        if config.auth is not None or config.limits is not None or config.storage is not None:
+            from claudegate.gateway.core._policies import Policies
+
+            self.policies = Policies(config)
+        self.ready = False
+        self.reloaded_at: float | None = None
+        self.reload_error: str | None = None
+
+    @property
+    def config(self) -> GatewayConfig:
+        return self.runtime.config
+
+    @property
+    def router(self) -> Router:
+        return self.runtime.router
+
+    async def start(self) -> None:
+        """Open the policies (database, counters) and every provider (called before serving)."""
+        config = self.config
+        if self.policies is None and config.auth is None and await _keys_issued(config):
+            # Keys issued but no ``auth`` section: they are enforced all the same.
+            from claudegate.gateway.core._policies import Policies
+
+            log.warning("API keys are issued in the key database: every request needs one")
+            self.policies = Policies(config, implicit_auth=True)
+        if self.policies is not None:
+            await self.policies.start()
+            storage = config.storage
+            if storage is not None and storage.redis_url:
+                self.runtime.bind(self.policies.counters, shared=True)
+        await self.runtime.start()
+        self.ready = True
+
+    async def close(self) -> None:
+        """Close every provider, the upstream pool, and write the last ledger rows."""
+        self.ready = False
+        await self.runtime.close()
+        await self.transport.aclose()
+        if self.policies is not None:
+            await self.policies.close()
+
+    @property
+    def auth_enforced(self) -> bool:
+        return self.policies is not None and self.policies.auth is not None
+
+    async def principal(self, credential: str | None) -> Principal:
+        """Who presents ``credential``: a key, anonymous on an open gateway, or a 401."""
+        if self.policies is None:
+            return _ANONYMOUS
+        return await self.policies.principal(credential)
+
+    def check_admin(self, credential: str | None) -> Policies:
+        """The policies, when ``credential`` is the admin key (else a 401/403/404)."""
+        policies = self.policies
+        if policies is None or policies.auth is None or policies.keys is None:
+            raise GatewayError(
+                404, "not_found_error", "the admin API needs an auth section in the configuration"
+            )
+        policies.auth.check_admin(credential)
+        return policies
+
+    def _settlement(self, call: Call) -> _Settlement:
+        call.outcome.model = call.model
+        return _Settlement(self, call, self.runtime.enter())
+
+    async def _begin(self, settlement: _Settlement) -> Route:
+        call = settlement.call
+        route = settlement.runtime.resolve(call.model)
+        if not call.principal.may_use(call.model):
+            raise GatewayError(
+                403, "permission_error", f"this API key may not use model {call.model!r}", "model"
+            )
+        if self.policies is not None and call.metered:
+            try:
+                settlement.admitted = await self.policies.admit(call)
+            except GatewayError as refusal:
+                call.outcome.headers.extend(refusal.headers.items())
+                raise
+        return route
+
+    async def create(self, call: Call) -> ProviderResponse:
+        """A whole answer (settled before it returns)."""
+        settlement = self._settlement(call)
+        try:
+            route = await self._begin(settlement)
+            response, settlement.held = await call_deployments(call, route, _create, _estimate(call))
+            message = response.message
+            outcome = call.outcome
+            usage = message.get("usage")
+            if isinstance(usage, dict):
+                outcome.usage.update(usage)
+            outcome.stop_reason = message.get("stop_reason")
+            if self.policies is not None:
+                cost = usage_cost(call.model, outcome.usage)
+                outcome.headers = [(n, v) for n, v in outcome.headers if n != COST_HEADER]
+                outcome.headers.append((COST_HEADER, f"{cost:.6f}"))
+            return response
+        except BaseException as exc:
+            settlement.failed(exc)
+            raise
+        finally:
+            await settlement.settle()
+
+    async def stream(self, call: Call) -> StreamReply:
+        """A streamed answer, once the upstream's headers are in; close it to settle the call."""
+        settlement = self._settlement(call)
+        try:
+            route = await self._begin(settlement)
+            tool_stream = call.tool_stream or route.tool_stream
+            estimate = _estimate(call)
+            if route.stream_downgrade and call.request.get("tools"):
+                request = {**call.request, "stream": False}
+                response, settlement.held = await call_deployments(call, route, _create, estimate, request)
+                return StreamReply(settlement, message_to_events(response.message), tool_stream, True)
+            upstream, settlement.held = await call_deployments(call, route, _stream, estimate)
+            return StreamReply(settlement, upstream, tool_stream, False)
+        except BaseException as exc:
+            settlement.failed(exc)
+            await settlement.settle()
+            raise
+
+    async def count_tokens(self, call: Call) -> int | None:
+        """The upstream's input-token count for the request, or None when it cannot count."""
+        call.metered = False
+        settlement = self._settlement(call)
+        try:
+            route = await self._begin(settlement)
+            counted, _ = await call_deployments(call, route, _count, _estimate(call))
+            value = counted.message.get("input_tokens")
+            return value if isinstance(value, int) else None
+        except BaseException as exc:
+            settlement.failed(exc)
+            raise
+        finally:
+            await settlement.settle()
+
+    async def reload(self, config: GatewayConfig) -> None:
+        """Serve ``config`` from now on; calls in flight finish on the routes they began on."""
+        old = self.runtime
+        new = Runtime(config, self.transport, self._local_counters, previous=old)
+        policies = self.policies
+        if policies is not None:
+            storage = config.storage
+            if storage is not None and storage.redis_url:
+                new.bind(policies.counters, shared=True)
+            if (config.auth, config.storage) != (old.config.auth, old.config.storage):
+                log.warning("the auth and storage sections take effect at the next restart")
+        try:
+            await new.start()
+        except BaseException:
+            await new.close()
+            raise
+        if policies is not None:
+            policies.configure(config)
+        self.runtime = new
+        self.reloaded_at = time.time()
+        self.reload_error = None
+        old.retire()
+
+
+_ANONYMOUS = Principal()
+
+
+async def _count(deployment: Deployment, request: ProviderRequest) -> ProviderResponse:
+    counted = await deployment.provider.count_tokens(request)
+    return ProviderResponse(message={"input_tokens": counted})
+
+
+async def _keys_issued(config: GatewayConfig) -> bool:
+    """Whether the key database this configuration points at holds any key."""
+    from claudegate.store import DEFAULT_DATABASE_URL
+
+    url = config.storage.database_url if config.storage is not None else DEFAULT_DATABASE_URL
+    prefix = config.storage.table_prefix if config.storage is not None else "cg_"
+    if url.startswith("sqlite") and "///" in url:
+        path = url.split("///", 1)[1]
+        if path != ":memory:" and not Path(path).exists():
+            return False  # no database file: no key was ever issued (and no SQL layer to load)
+    from claudegate.store import Database, KeyStore
+
+    database = await Database.connect(url, table_prefix=prefix)
+    try:
+        return bool(await KeyStore(database).list())
+    finally:
+        await database.close()

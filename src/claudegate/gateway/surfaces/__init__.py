@@ -1,0 +1,1 @@
+"""The gateway's surfaces: one adapter per protocol, each parsing, calling the core and framing."""
