@@ -6,8 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# Browser tests drive Debian's chromium (scripts/ensure-chromium); Playwright never fetches its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: serve test lint typecheck unit bench install clean services
+.PHONY: serve test lint typecheck unit bench install clean services chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,7 +39,11 @@ typecheck: $(STAMP)
 services:
 	@scripts/ensure-services
 
-unit: $(STAMP) $(NODE_STAMP) services
+# Debian's chromium for the browser tests (installed with apt-get when /usr/bin/chromium is missing).
+chromium:
+	@scripts/ensure-chromium
+
+unit: $(STAMP) $(NODE_STAMP) services chromium
 	$(BIN)/pytest
 
 test: lint typecheck unit

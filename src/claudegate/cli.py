@@ -191,33 +191,50 @@ def serve(
         bool, typer.Option(help="Serve a non-loopback address even though no API key has been issued.")
     ] = False,
 ) -> None:
-    """Run the gateway: Anthropic and OpenAI endpoints in front of the configured upstreams."""
-    from claudegate.gateway import create_app, load_config
+    """Run the gateway: Anthropic and OpenAI endpoints in front of the configured upstreams.
+
+    With ``--config`` the file is watched: a change (or ``SIGHUP``) reloads it without a restart.
+    """
+    from claudegate.gateway import create_app, default_config, keys_issued, load_config
     from claudegate.gateway import serve as run
 
     try:
         loaded = load_config(config) if config else None
-        gateway = create_app(loaded)
-        issued = asyncio.run(_count_keys(loaded)) if loaded is not None and loaded.auth is not None else 0
+        gateway = create_app(loaded, config_path=config)
+        settings = loaded or default_config()
+        explicit_open = settings.auth is not None and not settings.auth.enforce
+        issued = not explicit_open and asyncio.run(keys_issued(settings))
     except ClaudegateError as exc:
         err_console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from None
-    if issued == 0:
-        if not _loopback(host) and not allow_open:
-            err_console.print(
-                f"[red]refusing to serve {host} open:[/red] no API key has been issued. Add an 'auth' "
-                "section and create keys (`claudegate keys create`), or pass --allow-open."
+    if not issued and not _loopback(host) and not allow_open:
+        err_console.print(
+            f"[red]refusing to serve {host} open:[/red] no API key has been issued. Create keys "
+            "(`claudegate keys create`), or pass --allow-open."
+        )
+        raise typer.Exit(2)
+
+    def banner(base_url: str) -> None:
+        console.print(f"[bold]claudegate gateway[/bold] on {base_url}", soft_wrap=True)
+        if gateway.core.auth_enforced and issued:
+            console.print("API keys issued: every request needs one (x-api-key or Authorization: Bearer)")
+        elif explicit_open:
+            console.print(
+                "[yellow]open gateway:[/yellow] auth.enforce is false, callers without a key are admitted"
             )
-            raise typer.Exit(2)
-        console.print("[yellow]open gateway:[/yellow] no API keys issued, every caller is admitted")
-    base_url = f"http://{host}:{port}"
-    console.print(f"[bold]claudegate gateway[/bold] on {base_url}")
-    if config is None:
-        console.print("[dim]no --config: every model name is served by the built-in simulator[/dim]")
-    console.print(
-        "[dim]Anthropic: POST /v1/messages · OpenAI: POST /v1/chat/completions · /v1/models · /metrics[/dim]"
-    )
-    run(gateway, host, port, log_level=log_level)
+        else:
+            console.print("[yellow]open gateway:[/yellow] no API keys issued, every caller is admitted")
+        if config is None:
+            console.print("[dim]no --config: every model name is served by the built-in simulator[/dim]")
+        else:
+            console.print(f"[dim]watching {config} for changes (SIGHUP reloads it too)[/dim]")
+        console.print(
+            "[dim]Anthropic: POST /v1/messages · OpenAI: POST /v1/chat/completions · "
+            "/v1/models · /metrics[/dim]"
+        )
+
+    if not run(gateway, host, port, log_level=log_level, on_started=banner):
+        raise typer.Exit(3)  # as uvicorn.run does: a failed start
 
 
 keys_app = typer.Typer(help="Gateway API keys, in the configured database.", no_args_is_help=True)
@@ -229,14 +246,6 @@ ConfigOption = Annotated[
 DatabaseOption = Annotated[
     str | None, typer.Option("--database-url", help="Database URL (overrides the configuration's).")
 ]
-
-
-async def _count_keys(config: GatewayConfig) -> int:
-    store, database = await _open_keys(config, None)
-    try:
-        return len(await store.list())
-    finally:
-        await database.close()
 
 
 async def _open_keys(config: GatewayConfig | None, database_url: str | None) -> tuple[KeyStore, Database]:

@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,41 @@ async def test_sim_salesforce_mode_serves_both_apis_on_one_port() -> None:
         await transport.aclose()
         proc.terminate()
         proc.communicate(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize("port", ["0", "free"])
+def test_serve_announces_the_gateway_only_once_it_listens(port: str) -> None:
+    asked = str(_free_port()) if port == "free" else port
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claudegate.cli", "serve", "--port", asked, "--log-level", "warning"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        banner = ""
+        for raw in proc.stdout:  # blocks until the gateway prints; ends if it exits
+            line = raw.decode()
+            if "claudegate gateway on " in line:
+                banner = line
+                break
+        assert banner, f"no banner; exit status {proc.poll()}"
+        base_url = banner.split(" on ", 1)[1].strip()
+        host, bound = base_url.removeprefix("http://").rsplit(":", 1)
+        assert host == "127.0.0.1"
+        assert bound == asked if port == "free" else int(bound) > 0
+        # The banner is the signal to connect: the very first attempt must succeed.
+        socket.create_connection((host, int(bound)), timeout=5).close()
+        with urllib.request.urlopen(f"{base_url}/health", timeout=5) as answer:
+            assert answer.status == 200
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)

@@ -30,12 +30,45 @@ def test_client_repr_hides_the_key() -> None:
     assert KEY not in repr(client.api_key)
 
 
-@pytest.mark.parametrize("bad", ["short", "sk-ant with space-12345", "sk-ant-123456\n", '"sk-ant-12345678"'])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "sk-ant with space-12345",
+        "sk-ant-123456\n",
+        "sk-ant\n123456",
+        '"sk-ant-12345678"',
+        "'sk-ant-12345678'",
+        "sk-ant\\12345678",
+        "sk-ant\t12345678",
+        "sk-ant-é12345678",
+        "k" * 513,
+    ],
+)
 def test_malformed_keys_are_refused_without_echoing_them(bad: str) -> None:
     with pytest.raises(UserError) as info:
         ApiKey(bad)
     assert info.value.field == "api_key"
     assert bad.strip() not in str(info.value)
+    assert bad.strip("\"'\n") not in str(info.value)
+
+
+def test_an_empty_key_is_refused() -> None:
+    with pytest.raises(UserError) as info:
+        ApiKey("")
+    assert info.value.field == "api_key"
+
+
+@pytest.mark.parametrize("placeholder", ["any", "sk-1", "x", "EMPTY", "k" * 512])
+def test_short_placeholder_keys_that_local_servers_accept_are_allowed(placeholder: str) -> None:
+    key = ApiKey(placeholder)
+    assert key.reveal() == placeholder
+    assert placeholder not in repr(key) and placeholder not in str(key) and placeholder not in f"{key}"
+
+
+def test_a_short_key_is_not_shown_by_a_client_either() -> None:
+    client = AsyncClient(api_key="sk-1", base_url="http://127.0.0.1:9")
+    assert "sk-1" not in repr(client)
+    assert "sk-1" not in repr(client.api_key)
 
 
 def test_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from claudegate.gateway import create_app, parse_config
-from claudegate.gateway._limits import attach_deployment_limits
+from claudegate.gateway import GatewayApp, parse_config
 from claudegate.testing import LiveServer
 from tests.gateway import _wire
 from tests.gateway.conftest import Live
 
+NOW = [120.0]  # the gateway's clock: the limits' windows move only when a test moves it
 ASK = {"max_tokens": 20, "messages": [{"role": "user", "content": "who answers"}]}
 
 
@@ -44,8 +44,7 @@ def live() -> Iterator[Live]:
             ]
         }
     )
-    app = create_app(config)
-    attach_deployment_limits(config, app.state.router)
+    app = GatewayApp(config, clock=lambda: NOW[0])
     with LiveServer(app) as server:
         yield Live(app, server.base_url)
 
@@ -70,30 +69,38 @@ def test_a_single_deployment_at_its_limit_answers_429_in_both_dialects(live: Liv
         assert _wire.messages(live.base_url, {**ASK, "model": "solo"}).status == 200
     refused = _wire.messages(live.base_url, {**ASK, "model": "solo"})
     assert refused.status == 429
-    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    # At the start of a minute with both requests in it, the sliding window frees one in 90 s.
+    assert refused.headers["retry-after"] == "90"
     assert refused.json()["type"] == "error"
     assert refused.json()["error"]["type"] == "rate_limit_error"
     chat = _wire.chat(live.base_url, {"model": "solo", "messages": ASK["messages"]})
     assert chat.status == 429
-    assert 1 <= int(chat.headers["retry-after"]) <= 60
+    assert chat.headers["retry-after"] == "90"
     assert chat.json()["error"]["type"] == "rate_limit_error"
     assert served(live, "solo", "solo-a") == 2
+    NOW[0] += 90  # once that wait is over, the deployment admits again
+    assert _wire.messages(live.base_url, {**ASK, "model": "solo"}).status == 200
 
 
 def test_a_busy_deployment_sends_the_parallel_request_elsewhere(live: Live) -> None:
     replies: list[_wire.Reply] = []
-    slow = {"x-sim-latency": "ttft=0.6"}
+    slow = {"x-sim-latency": "ttft=3"}  # long enough for the second request to arrive under load
 
     def ask() -> None:
         replies.append(_wire.messages(live.base_url, {**ASK, "model": "narrow"}, slow))
 
     first = threading.Thread(target=ask)
     first.start()
-    time.sleep(0.25)  # the first request now holds narrow-a's only slot
+    # The first call is in flight once the core counts it; it took narrow-a's only slot in the same
+    # step of the event loop, before the second request can be read.
+    deadline = time.monotonic() + 30
+    while live.app.core.runtime.active == 0 and first.is_alive():
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
     ask()
     first.join()
     assert [reply.status for reply in replies] == [200, 200]
     assert (served(live, "narrow", "narrow-a"), served(live, "narrow", "narrow-b")) == (1, 1)
-    time.sleep(0.05)  # the slot is given back once the first answer is sent
+    # A whole answer is settled (its slot given back) before it is sent.
     assert _wire.messages(live.base_url, {**ASK, "model": "narrow"}).status == 200
     assert served(live, "narrow", "narrow-a") == 2

@@ -4,6 +4,9 @@ refused while the old routes keep serving; a stream under way finishes on the ro
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -117,3 +120,35 @@ def test_a_stream_running_during_a_reload_completes(live: tuple[GatewayApp, str,
     assert "reload" in text
     eventually(lambda: old.active == 0, "the old routes drained")
     assert orjson.loads(_wire.call(base, "GET", "/ready").body)["status"] == "ready"
+
+
+def test_sighup_reloads_the_served_file_instead_of_killing_the_process(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    write(path, routes("claude-sonnet-5"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claudegate.cli", "serve", "--config", str(path), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        base = ""
+        for raw in proc.stdout:  # the banner comes once the gateway listens
+            line = raw.decode()
+            if "claudegate gateway on " in line:
+                base = line.split(" on ", 1)[1].strip()
+                break
+        assert base, f"no banner; exit status {proc.poll()}"
+        assert _wire.call(base, "GET", "/ready").json() == {"status": "ready"}
+        proc.send_signal(signal.SIGHUP)
+        eventually(lambda: "config" in _wire.call(base, "GET", "/ready").json(), "the SIGHUP reload")
+        assert proc.poll() is None
+        ready = _wire.call(base, "GET", "/ready").json()
+        assert ready["config"]["reloaded_at"] > 0 and ready["config"]["reload_error"] is None
+        assert _wire.messages(base, {**ASK, "model": "claude-sonnet-5"}).status == 200
+    finally:
+        proc.terminate()
+        _, errors = proc.communicate(timeout=15)
+    assert b"Traceback" not in errors

@@ -2,8 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import math
+import shutil
 import socket
+import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -14,23 +18,126 @@ from claudegate.store import FailurePolicy, RateLimit, RedisCounters
 from .conftest import REDIS_URL
 
 
-def closed_port_url() -> str:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"redis://127.0.0.1:{port}/0"
+        port: int = probe.getsockname()[1]
+    return port
 
 
-async def test_concurrent_reserves_from_two_pools_admit_exactly_the_limit(redis_prefix: str) -> None:
-    replicas = [RedisCounters.from_url(REDIS_URL, prefix=redis_prefix) for _ in range(2)]
+def closed_port_url() -> str:
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
+async def connections_named(name: str) -> int:
+    admin: Redis = Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        clients = await admin.client_list()
+    finally:
+        await admin.aclose()
+    return sum(client.get("name") == name for client in clients)
+
+
+@pytest.mark.parametrize("pool", ["cold", "warm"])
+async def test_concurrent_reserves_from_two_pools_admit_exactly_the_limit(
+    redis_prefix: str, pool: str
+) -> None:
+    # A burst on a cold pool used to open a socket per request and, on a busy machine, time out
+    # connecting and refuse under fail_closed; the bounded pool queues the burst instead.
+    if pool == "cold":
+        replicas = [RedisCounters.from_url(REDIS_URL, prefix=redis_prefix) for _ in range(2)]
+    else:
+        replicas = [await RedisCounters.connect(REDIS_URL, prefix=redis_prefix) for _ in range(2)]
     rate = RateLimit("requests", limit=100, window=60)
     try:
         answers = await asyncio.gather(*(replicas[n % 2].reserve("key_a", rate) for n in range(200)))
     finally:
         for replica in replicas:
             await replica.close()
+    assert not any(answer.degraded for answer in answers)
     assert sum(answer.allowed for answer in answers) == 100
     assert sorted(answer.remaining for answer in answers if answer.allowed) == list(range(100))
+
+
+async def test_a_burst_waits_for_the_bounded_pool_instead_of_opening_more(redis_prefix: str) -> None:
+    name = f"pool-{redis_prefix}"
+    counters = RedisCounters.from_url(REDIS_URL, prefix=redis_prefix, max_connections=4, client_name=name)
+    rate = RateLimit("requests", limit=1000, window=60)
+    try:
+        answers = await asyncio.gather(*(counters.reserve("key_a", rate) for _ in range(100)))
+        opened = await connections_named(name)
+    finally:
+        await counters.close()
+    assert all(answer.allowed and not answer.degraded for answer in answers)
+    assert 1 <= opened <= 4
+
+
+async def test_connect_opens_and_checks_connections_before_the_first_request(redis_prefix: str) -> None:
+    name = f"warm-{redis_prefix}"
+    counters = await RedisCounters.connect(REDIS_URL, prefix=redis_prefix, client_name=name, warm=3)
+    try:
+        assert await connections_named(name) == 3
+        assert (await counters.health()).ok
+    finally:
+        await counters.close()
+    assert await connections_named(name) == 0
+
+
+async def test_connect_to_an_unreachable_redis_leaves_the_policy_in_charge() -> None:
+    counters = await RedisCounters.connect(closed_port_url(), policy=FailurePolicy.FAIL_CLOSED)
+    try:
+        health = await counters.health()
+        admission = await counters.reserve("key_a", RateLimit("requests", 1))
+    finally:
+        await counters.close()
+    assert not health.ok and "refusing" in health.detail
+    assert not admission.allowed and admission.degraded
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[tuple[int, list[subprocess.Popen[bytes]]]]:
+    """A redis-server of this test's own (the shared one is never restarted), killed afterwards."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    servers: list[subprocess.Popen[bytes]] = []
+    yield port, servers
+    for server in servers:
+        server.kill()
+        server.communicate(timeout=10)  # reaps it and closes its stdout pipe
+
+
+def start_redis(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+    )
+    assert server.stdout is not None
+    for line in server.stdout:  # ends when the server exits
+        if b"Ready to accept connections" in line:
+            return server
+    server.communicate(timeout=10)
+    raise RuntimeError(f"redis-server did not start on port {port}")
+
+
+async def test_a_command_on_a_stale_connection_is_retried_on_a_fresh_one(
+    private_redis: tuple[int, list[subprocess.Popen[bytes]]], tmp_path: Path
+) -> None:
+    port, servers = private_redis
+    servers.append(start_redis(port, tmp_path))
+    counters = RedisCounters.from_url(f"redis://127.0.0.1:{port}/0", policy=FailurePolicy.FAIL_CLOSED)
+    rate = RateLimit("requests", limit=5, window=60)
+    try:
+        assert (await counters.reserve("key_a", rate)).allowed
+        servers[0].kill()  # a restart: the pooled connection now points at a dead server
+        servers[0].communicate(timeout=10)
+        servers.append(start_redis(port, tmp_path))
+        after = await counters.reserve("key_a", rate)
+    finally:
+        await counters.close()
+    assert after.allowed and not after.degraded
+    assert after.remaining == 4  # the new server started empty
 
 
 async def test_concurrent_slot_requests_from_two_pools_get_exactly_the_limit(redis_prefix: str) -> None:

@@ -29,7 +29,10 @@ SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization",
 """Headers whose values are secrets: redacted wherever headers are shown."""
 SECRETS_FILE_ENV = "CLAUDEGATE_SECRETS_FILE"
 SECRETS_FILE_NAME = Path("secret") / "-secrets.sh"
-_KEY_FORMAT = re.compile(r"[!#-&(-\[\]-~]{8,512}")  # printable ASCII, no quotes or backslash
+# Printable ASCII without spaces, quotes or backslash: what a header carries safely and what a stray
+# paste is not. No minimum beyond one character, because local OpenAI-compatible servers and gateways
+# take placeholders such as ``any`` or ``sk-1``.
+_KEY_FORMAT = re.compile(r"[!#-&(-\[\]-~]{1,512}")
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
 
@@ -49,7 +52,7 @@ class ApiKey:
             raise UserError("the API key must be a string", field="api_key")
         if not _KEY_FORMAT.fullmatch(value):
             raise UserError(
-                "the API key is malformed: it must be 8 to 512 printable characters with no spaces, "
+                "the API key is malformed: it must be 1 to 512 printable characters with no spaces, "
                 "quotes or line breaks (check for a stray newline or quote)",
                 field="api_key",
             )

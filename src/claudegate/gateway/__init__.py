@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import uvicorn
-
 from claudegate.gateway._app import GatewayApp
 from claudegate.gateway._config import (
     ConfigError,
@@ -25,6 +23,8 @@ from claudegate.gateway._config import (
     load_config,
     parse_config,
 )
+from claudegate.gateway._serve import serve
+from claudegate.gateway.core import keys_issued
 
 __all__ = [
     "ConfigError",
@@ -36,6 +36,7 @@ __all__ = [
     "TimeoutConfig",
     "create_app",
     "default_config",
+    "keys_issued",
     "load_config",
     "parse_config",
     "serve",
@@ -49,20 +50,3 @@ def create_app(config: GatewayConfig | None = None, *, config_path: str | Path |
     changes.
     """
     return GatewayApp(config, config_path=config_path)
-
-
-def serve(app: GatewayApp, host: str = "127.0.0.1", port: int = 8080, *, log_level: str = "info") -> None:
-    """Serve ``app`` under uvicorn (uvloop, httptools) until interrupted."""
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        http="httptools",
-        loop="uvloop",
-        lifespan="on",
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-        log_level=log_level,
-        timeout_graceful_shutdown=10,
-    )

@@ -51,9 +51,13 @@ class GatewayApp:
         *,
         transport: AsyncTransport | None = None,
         config_path: str | Path | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.core = GatewayCore(
-            config or default_config(), transport or HttpToolsTransport(), config_path=config_path
+            config or default_config(),
+            transport or HttpToolsTransport(),
+            config_path=config_path,
+            clock=clock,
         )
         self.watcher = ConfigWatcher(self.core) if config_path is not None else None
 

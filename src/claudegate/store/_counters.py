@@ -224,12 +224,16 @@ def sliding_window(
 _today: tuple[int, tuple[str, str]] = (-1, ("", ""))
 
 
-def spend_periods(at: datetime | None) -> tuple[str, str]:
-    """The UTC day and month labels spend is counted under, e.g. ``("2026-04-01", "2026-04")``."""
+def spend_periods(at: datetime | None, now: float | None = None) -> tuple[str, str]:
+    """The UTC day and month labels spend is counted under, e.g. ``("2026-04-01", "2026-04")``.
+
+    ``at`` wins when given; otherwise ``now`` (seconds since the epoch, default ``time.time()``) is
+    the moment, so that counters with an injected clock count spend on that clock's day too.
+    """
     global _today
     if at is None:
         # POSIX time has exactly 86,400 s a day, so one epoch day is one UTC day (and one month's part).
-        day = int(time.time() // 86_400)
+        day = int((time.time() if now is None else now) // 86_400)
         if day == _today[0]:
             return _today[1]
         moment = datetime.fromtimestamp(day * 86_400, UTC)

@@ -25,7 +25,17 @@ __all__ = ["MemoryCounters"]
 
 
 class MemoryCounters:
-    """``Counters`` for one process; every call is atomic because none of them awaits."""
+    """``Counters`` for one process; every call is atomic because none of them awaits.
+
+    Every reading of time goes through ``clock`` (seconds since the epoch, ``time.time`` unless
+    given): rate windows, slot leases, circuit expiry, and the UTC day and month that spend is
+    counted under when no ``at`` is given. Tests pass a fake clock to make refusals exact.
+
+    Example::
+
+        now = [120.0]
+        counters = MemoryCounters(clock=lambda: now[0])
+    """
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -94,7 +104,7 @@ class MemoryCounters:
 
     async def add_spend(self, key_id: str, cost: float, at: datetime | None = None) -> Spend:
         """Add ``cost`` to the key's day and month totals and return the new totals."""
-        day, month = spend_periods(at)
+        day, month = spend_periods(at, self._clock())
         totals = self._spend.setdefault(key_id, {})
         for past in [label for label in totals if label not in (day, month)]:
             del totals[past]
@@ -104,7 +114,7 @@ class MemoryCounters:
 
     async def spend(self, key_id: str, at: datetime | None = None) -> Spend:
         """The key's day and month totals."""
-        day, month = spend_periods(at)
+        day, month = spend_periods(at, self._clock())
         totals = self._spend.get(key_id, {})
         return Spend(day=totals.get(day, 0.0), month=totals.get(month, 0.0))
 

@@ -4,6 +4,16 @@ A key's counters share the hash tag ``{<prefix>:<key id>}`` so they live in one 
 When Redis cannot be reached, admission checks follow the configured ``FailurePolicy`` and say so
 (``degraded=True``); after-the-fact updates (adjust, release, spend, circuit) are logged and dropped.
 
+The pool is bounded: a burst of admissions waits for one of ``max_connections`` connections instead of
+opening one socket per request, because hundreds of simultaneous connects on a busy machine time out
+and the failure policy would then refuse requests Redis would have admitted. A command that fails on a
+stale connection (Redis restarted, an idle socket cut) is sent once more on a fresh one before the
+policy applies; ``connect`` (or ``warm``) opens and checks a few connections before the first request.
+
+Time is Redis's own (``TIME`` inside every script, ``PX`` expiry for circuits), so replicas with skewed
+clocks agree and there is no clock to inject; only the UTC day and month that spend is filed under
+are read from this process's clock (``spend_periods``), unless the caller passes ``at``.
+
 These scripts stand in for the ``limits`` library named in the design: admission must reserve every
 limit of a key, take its concurrency slot and read its spend atomically in ONE round trip, which a
 per-limit library call cannot do.
@@ -18,7 +28,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -60,7 +71,7 @@ class RedisCounters:
 
     Example::
 
-        counters = RedisCounters.from_url("redis://127.0.0.1:6379/0", policy=FailurePolicy.FAIL_OPEN)
+        counters = await RedisCounters.connect("redis://127.0.0.1:6379/0", policy=FailurePolicy.FAIL_OPEN)
         answer = await counters.reserve(key.id, RateLimit("requests", 60))
     """
 
@@ -93,17 +104,96 @@ class RedisCounters:
         prefix: str = "cg",
         policy: FailurePolicy = FailurePolicy.FAIL_CLOSED,
         timeout: float = 0.5,
+        connect_timeout: float = 2.0,
+        max_connections: int = 32,
+        pool_timeout: float | None = None,
+        health_check_interval: int = 30,
+        client_name: str = "claudegate",
     ) -> RedisCounters:
-        """Connect with a pool of its own; ``timeout`` bounds how long an outage can stall a request."""
-        client = Redis.from_url(
+        """Counters over a bounded pool of their own, opened lazily: ``connect`` opens some at once.
+
+        ``timeout`` bounds one command, so how long an outage can stall a request. ``connect_timeout``
+        is longer because a connect is a handshake of several round trips that a busy machine can be
+        slow to schedule, and a spurious connect timeout refuses a request under ``fail_closed``.
+        At most ``max_connections`` sockets are open; a request finding them all busy waits up to
+        ``pool_timeout`` (default ``connect_timeout + timeout``) for one, then the policy applies.
+        A connection idle for ``health_check_interval`` seconds is PINGed before it is used again.
+        ``client_name`` names the connections in Redis's ``CLIENT LIST``.
+        """
+        if max_connections < 1:
+            raise UserError("the Redis pool needs at least one connection", field="max_connections")
+        pool = BlockingConnectionPool.from_url(
             url,
+            max_connections=max_connections,
+            timeout=connect_timeout + timeout if pool_timeout is None else pool_timeout,
             decode_responses=True,
             socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            # An unreachable Redis is answered by the policy at once, not after backoff retries.
-            retry=Retry(NoBackoff(), 0),
+            socket_connect_timeout=connect_timeout,
+            health_check_interval=health_check_interval,
+            client_name=client_name,
+            # One immediate retry, on a fresh connection, and only for a broken connection: a stale
+            # socket then costs nothing, while an unreachable or slow Redis is answered by the policy
+            # at once (a timeout is not retried: it would double the stall). A script that did run
+            # before its connection broke may be charged twice, which errs on the side of refusing.
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
-        return cls(client, prefix=prefix, policy=policy)
+        return cls(Redis.from_pool(pool), prefix=prefix, policy=policy)
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "cg",
+        policy: FailurePolicy = FailurePolicy.FAIL_CLOSED,
+        timeout: float = 0.5,
+        connect_timeout: float = 2.0,
+        max_connections: int = 32,
+        client_name: str = "claudegate",
+        warm: int = 4,
+    ) -> RedisCounters:
+        """``from_url``, then open and check ``warm`` connections so the first burst finds them ready.
+
+        An unreachable Redis is not an error here: it is logged and the failure policy answers requests
+        until Redis comes back.
+
+        Example::
+
+            counters = await RedisCounters.connect("redis://127.0.0.1:6379/0", prefix="cg")
+        """
+        counters = cls.from_url(
+            url,
+            prefix=prefix,
+            policy=policy,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_connections=max_connections,
+            client_name=client_name,
+        )
+        await counters.warm(warm)
+        return counters
+
+    async def warm(self, connections: int = 4) -> CounterHealth:
+        """Open up to ``connections`` pooled connections and PING each; the answer says whether all did."""
+        pool = self._client.connection_pool
+        wanted = min(connections, pool.max_connections)
+        held: list[AbstractConnection] = []
+        try:
+            # Taken one after another while the earlier ones are held, so each is a distinct socket;
+            # the pool connects and checks each as it hands it out.
+            for _ in range(wanted):
+                # redis-py leaves get_connection unannotated (it wears a deprecation decorator).
+                held.append(await pool.get_connection())  # type: ignore[no-untyped-call]
+            for connection in held:
+                await connection.send_command("PING")
+                await connection.read_response()
+        except _UNREACHABLE as error:
+            self._unreachable(error)
+            return CounterHealth(backend="redis", ok=False, policy=self.policy, detail=str(error))
+        finally:
+            for connection in held:
+                await pool.release(connection)
+        return self._ok(CounterHealth(backend="redis", ok=True, policy=self.policy))
 
     def _key(self, owner: str, kind: str, *parts: str) -> str:
         return ":".join((f"{{{self._prefix}:{_tag_part(owner, 'key_id')}}}", kind, *parts))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from claudegate.gateway.core._auth import credential_digest, presented_key
 from claudegate.gateway.core._call import ANONYMOUS, Call, Dialect, Outcome, Principal, new_request_id
-from claudegate.gateway.core._core import GatewayCore, StreamReply
+from claudegate.gateway.core._core import GatewayCore, StreamReply, keys_issued
 from claudegate.gateway.core._errors import (
     GatewayError,
     anthropic_body,
@@ -27,6 +27,7 @@ __all__ = [
     "anthropic_error",
     "classify",
     "credential_digest",
+    "keys_issued",
     "new_request_id",
     "openai_body",
     "parse_json_body",

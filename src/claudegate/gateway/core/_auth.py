@@ -47,7 +47,7 @@ class Authenticator:
         self, keys: KeyStore, *, cache_seconds: float, admin_key: str | None = None, enforce: bool = True
     ) -> None:
         self._keys = keys
-        self._enforce = enforce
+        self.enforce = enforce
         self._ttl = cache_seconds
         self._admin = admin_key.encode() if admin_key else None
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
@@ -86,7 +86,7 @@ class Authenticator:
             if key is None:
                 raise GatewayError(401, "authentication_error", "invalid or revoked API key")
             return key
-        if self._enforce and await self._any_keys():
+        if self.enforce and await self._any_keys():
             if plaintext is None:
                 raise GatewayError(
                     401, "authentication_error", "an API key is required (x-api-key or Authorization: Bearer)"

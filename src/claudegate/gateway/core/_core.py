@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # the SQL and Redis layers load only when keys, limits or sto
     from claudegate.gateway.core._policies import Admitted, Policies
 
 
-__all__ = ["GatewayCore", "StreamReply"]
+__all__ = ["GatewayCore", "StreamReply", "keys_issued"]
 
 log = logging.getLogger("claudegate.gateway")
 
@@ -244,17 +244,20 @@ class GatewayCore:
         metrics: Metrics | None = None,
         *,
         config_path: str | Path | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.transport = transport
         self.metrics = metrics or Metrics()
         self.config_path = Path(config_path) if config_path is not None else None
-        self._local_counters = MemoryCounters()
+        self.clock = clock
+        """Seconds since the epoch, for the in-process counters' windows (tests pass a fake one)."""
+        self._local_counters = MemoryCounters(clock=clock)
         self.runtime = Runtime(config, transport, self._local_counters)
         self.policies: Policies | None = None
         if config.auth is not None or config.limits is not None or config.storage is not None:
             from claudegate.gateway.core._policies import Policies
 
-            self.policies = Policies(config)
+            self.policies = Policies(config, clock=clock)
         self.ready = False
         self.reloaded_at: float | None = None
         self.reload_error: str | None = None
@@ -270,12 +273,12 @@ class GatewayCore:
     async def start(self) -> None:
         """Open the policies (database, counters) and every provider (called before serving)."""
         config = self.config
-        if self.policies is None and config.auth is None and await _keys_issued(config):
+        if self.policies is None and config.auth is None and await keys_issued(config):
             # Keys issued but no ``auth`` section: they are enforced all the same.
             from claudegate.gateway.core._policies import Policies
 
             log.warning("API keys are issued in the key database: every request needs one")
-            self.policies = Policies(config, implicit_auth=True)
+            self.policies = Policies(config, implicit_auth=True, clock=self.clock)
         if self.policies is not None:
             await self.policies.start()
             storage = config.storage
@@ -294,7 +297,9 @@ class GatewayCore:
 
     @property
     def auth_enforced(self) -> bool:
-        return self.policies is not None and self.policies.auth is not None
+        """Whether callers need a key (once one is issued) — what the serve banner reports."""
+        policies = self.policies
+        return policies is not None and policies.auth is not None and policies.auth.enforce
 
     async def principal(self, credential: str | None) -> Principal:
         """Who presents ``credential``: a key, anonymous on an open gateway, or a 401."""
@@ -419,7 +424,7 @@ async def _count(deployment: Deployment, request: ProviderRequest) -> ProviderRe
     return ProviderResponse(message={"input_tokens": counted})
 
 
-async def _keys_issued(config: GatewayConfig) -> bool:
+async def keys_issued(config: GatewayConfig) -> bool:
     """Whether the key database this configuration points at holds any key."""
     from claudegate.store import DEFAULT_DATABASE_URL
 

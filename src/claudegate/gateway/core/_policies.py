@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from claudegate.gateway._config import AuthConfig, GatewayConfig, LimitSpec, resolve_secret
@@ -65,14 +66,16 @@ class Admitted:
 class Policies:
     """Keys, limits, budgets and the ledger for one gateway (see the module docstring)."""
 
-    def __init__(self, config: GatewayConfig, *, implicit_auth: bool = False) -> None:
+    def __init__(
+        self, config: GatewayConfig, *, implicit_auth: bool = False, clock: Callable[[], float] = time.time
+    ) -> None:
         self.config = config
         self.auth_config = config.auth or (AuthConfig() if implicit_auth else None)
         self.database: Database | None = None
         self.keys: KeyStore | None = None
         self.auth: Authenticator | None = None
         self.writer: UsageWriter | None = None
-        self.counters: Counters = MemoryCounters()
+        self.counters: Counters = MemoryCounters(clock=clock)
         lease = (config.gateway.timeouts.total or 600.0) + 60.0
         self.limiter = RateLimiter(self.counters, lease=lease)
         self._limits_cache: dict[str, tuple[ApiKey, Limits]] = {}
@@ -90,7 +93,7 @@ class Policies:
         config = self.config
         storage = config.storage
         if storage is not None and storage.redis_url:
-            self.counters = RedisCounters.from_url(
+            self.counters = await RedisCounters.connect(  # a warm pool: a first burst is admitted exactly
                 storage.redis_url,
                 prefix=storage.redis_prefix,
                 policy=FailurePolicy(storage.redis_failure_policy),
