@@ -3,28 +3,18 @@ path and all present after a clean shutdown."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from claudegate.client import cost_of_usage, price_for_model
 from claudegate.gateway import create_app, parse_config
 from tests.gateway import _wire
+from tests.gateway._ledger import rows
 from tests.gateway.conftest import serve, simulator_route
 
 ADMIN = "admin-secret-for-tests-0123456789"
 ASK = {"model": "claude-sonnet-5", "max_tokens": 30, "messages": [{"role": "user", "content": "hello"}]}
-
-
-def rows(db: Path) -> list[dict[str, Any]]:
-    connection = sqlite3.connect(db)
-    connection.row_factory = sqlite3.Row
-    try:
-        return [dict(row) for row in connection.execute("SELECT * FROM cg_usage ORDER BY id")]
-    finally:
-        connection.close()
 
 
 def test_one_row_per_request_present_after_a_clean_shutdown(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -17,18 +16,10 @@ from claudegate.gateway.core import Call, Principal
 from claudegate.simulator import create_app as create_simulator
 from claudegate.testing import LiveServer
 from tests.gateway import _wire
+from tests.gateway._ledger import rows
 
 ASK = {"model": "claude-sonnet-5", "max_tokens": 64, "messages": [{"role": "user", "content": "settle me"}]}
 SLOW = {"x-sim-latency": "event=50ms"}
-
-
-def rows(db: Path) -> list[dict[str, Any]]:
-    connection = sqlite3.connect(db)
-    connection.row_factory = sqlite3.Row
-    try:
-        return [dict(row) for row in connection.execute("SELECT * FROM cg_usage ORDER BY id")]
-    finally:
-        connection.close()
 
 
 class LoopProbe:

@@ -28,7 +28,7 @@ from claudegate.client import AsyncTransport
 from claudegate.errors import ERROR_TYPE_STATUS, ClaudegateError
 from claudegate.gateway._config import GatewayConfig
 from claudegate.gateway._metrics import Metrics
-from claudegate.gateway.core._attempts import Held, call_deployments
+from claudegate.gateway.core._attempts import Held, Upstream, call_deployments
 from claudegate.gateway.core._budget import COST_HEADER, usage_cost
 from claudegate.gateway.core._call import Call, Principal
 from claudegate.gateway.core._errors import GatewayError, classify
@@ -338,20 +338,25 @@ class GatewayCore:
 
     async def create(self, call: Call) -> ProviderResponse:
         """A whole answer (settled before it returns)."""
+        response = await self._whole(call, _create)
+        message = response.message
+        outcome = call.outcome
+        if self.policies is not None:
+            cost = usage_cost(call.model, outcome.usage)
+            outcome.headers = [(n, v) for n, v in outcome.headers if n != COST_HEADER]
+            outcome.headers.append((COST_HEADER, f"{cost:.6f}"))
+        outcome.stop_reason = message.get("stop_reason")
+        return response
+
+    async def _whole(self, call: Call, upstream: Upstream[ProviderResponse]) -> ProviderResponse:
+        """One non-streamed upstream answer, its usage recorded, the call settled."""
         settlement = self._settlement(call)
         try:
             route = await self._begin(settlement)
-            response, settlement.held = await call_deployments(call, route, _create, _estimate(call))
-            message = response.message
-            outcome = call.outcome
-            usage = message.get("usage")
+            response, settlement.held = await call_deployments(call, route, upstream, _estimate(call))
+            usage = response.message.get("usage")
             if isinstance(usage, dict):
-                outcome.usage.update(usage)
-            outcome.stop_reason = message.get("stop_reason")
-            if self.policies is not None:
-                cost = usage_cost(call.model, outcome.usage)
-                outcome.headers = [(n, v) for n, v in outcome.headers if n != COST_HEADER]
-                outcome.headers.append((COST_HEADER, f"{cost:.6f}"))
+                call.outcome.usage.update(usage)
             return response
         except BaseException as exc:
             settlement.failed(exc)
@@ -380,17 +385,8 @@ class GatewayCore:
     async def count_tokens(self, call: Call) -> int | None:
         """The upstream's input-token count for the request, or None when it cannot count."""
         call.metered = False
-        settlement = self._settlement(call)
-        try:
-            route = await self._begin(settlement)
-            counted, _ = await call_deployments(call, route, _count, _estimate(call))
-            value = counted.message.get("input_tokens")
-            return value if isinstance(value, int) else None
-        except BaseException as exc:
-            settlement.failed(exc)
-            raise
-        finally:
-            await settlement.settle()
+        counted = (await self._whole(call, _count)).message.get("input_tokens")
+        return counted if isinstance(counted, int) else None
 
     async def reload(self, config: GatewayConfig) -> None:
         """Serve ``config`` from now on; calls in flight finish on the routes they began on."""
