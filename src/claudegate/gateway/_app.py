@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from claudegate.client import AsyncTransport, HttpToolsTransport
+from claudegate.errors import ClaudegateError
 from claudegate.gateway._config import GatewayConfig, default_config
 from claudegate.gateway._http import BodyTooLarge, Exchange, Receive, Scope, Send
 from claudegate.gateway._reload import ConfigWatcher
@@ -133,13 +134,15 @@ class GatewayApp:
             await self._send_error(exchange, GatewayError(413, "request_too_large", str(exc)))
         except Exception as exc:
             error = classify(exc)
-            if error.status == 500:
+            if not isinstance(exc, ClaudegateError | GatewayError):  # a bug: its traceback is wanted
                 log.exception(
                     "unhandled error on %s %s (request %s)",
                     exchange.method,
                     exchange.path,
                     exchange.request_id,
                 )
+            elif error.status >= 500:  # an upstream's failure, relayed: one line is enough
+                log.warning("request %s: upstream failed: %s", exchange.request_id, error)
             status = error.status
             await self._send_error(exchange, error)
         metrics = core.metrics

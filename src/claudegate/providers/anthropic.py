@@ -10,6 +10,7 @@ from __future__ import annotations
 import orjson
 
 from claudegate.client import ApiKey, AsyncClient, AsyncTransport, Response, RetryPolicy, Timeout
+from claudegate.errors import InternalServerError
 from claudegate.providers._base import (
     NativeStream,
     Provider,
@@ -67,6 +68,15 @@ class AnthropicProvider(Provider):
             options={"extra_headers": request.headers},
         )
         response = await self._client.send(upstream, retry=RetryPolicy.none())
+        content_type = response.headers.get("content-type", "")
+        if not content_type.lower().startswith("text/event-stream"):
+            # Relaying it would hand the client a body that is not the stream it asked for.
+            await response.aclose()
+            message = f"the upstream answered a stream request with content-type {content_type[:100]!r}"
+            envelope = {"type": "error", "error": {"type": "api_error", "message": message}}
+            raise InternalServerError(
+                message, status_code=502, type="api_error", body=envelope, request_id=response.request_id
+            )
         return _ResponseStream(response)
 
     async def count_tokens(self, request: ProviderRequest) -> int | None:

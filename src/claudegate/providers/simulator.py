@@ -2,7 +2,9 @@
 
 Faults and latency work as over HTTP: the ``x-sim-fault`` and ``x-sim-latency`` request headers
 (forwarded by the gateway) and the simulator's config apply, except that a "reset" is an
-``APIConnectionError`` here rather than a torn TCP connection.
+``APIConnectionError`` here rather than a torn TCP connection. The deployment's timeouts apply as
+to any upstream: ``total`` bounds a whole answer (and a stream until its first event), ``read`` the
+silence between two events; either ends the call with ``APITimeoutError``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from claudegate.errors import APIConnectionError
+from claudegate.client import Timeout
+from claudegate.errors import APIConnectionError, APITimeoutError
 from claudegate.providers._base import Provider, ProviderRequest, ProviderResponse, ProviderStream
 from claudegate.simulator import Simulator, SimulatorConfig
 from claudegate.simulator._errors import api_error, error_envelope
@@ -25,10 +28,17 @@ class SimulatorProvider(Provider):
 
     kind = "simulator"
 
-    def __init__(self, config: SimulatorConfig | None = None, *, simulator: Simulator | None = None) -> None:
+    def __init__(
+        self,
+        config: SimulatorConfig | None = None,
+        *,
+        simulator: Simulator | None = None,
+        timeout: Timeout | None = None,
+    ) -> None:
         self.simulator = simulator or Simulator(config)
         config = self.simulator.config
         self._latency = Latency(config.time_to_first_token, config.event_delay)
+        self.timeout = timeout or Timeout(total=None, connect=None, read=None)
 
     def _fault(self, request: ProviderRequest) -> Fault | None:
         spec = request.headers.get("x-sim-fault") or self.simulator.config.fault
@@ -68,6 +78,13 @@ class SimulatorProvider(Provider):
             await asyncio.Event().wait()  # until the caller gives up (a timeout or a disconnect)
 
     async def create(self, request: ProviderRequest) -> ProviderResponse:
+        try:
+            async with asyncio.timeout(_shortest(self.timeout.total, self.timeout.read)):
+                return await self._create(request)
+        except TimeoutError:
+            raise APITimeoutError("the simulated upstream did not answer in time") from None
+
+    async def _create(self, request: ProviderRequest) -> ProviderResponse:
         fault = self._fault(request)
         await self._before_answer(fault, streaming=False)
         message = self.simulator.create(request.body)
@@ -82,9 +99,14 @@ class SimulatorProvider(Provider):
 
     async def stream(self, request: ProviderRequest) -> ProviderStream:
         fault = self._fault(request)
-        await self._before_answer(fault, streaming=True)
+        latency = self._latency_of(request)
+        try:
+            async with asyncio.timeout(_shortest(self.timeout.total, self.timeout.read)):
+                await self._before_answer(fault, streaming=True)
+        except TimeoutError:
+            raise APITimeoutError("the simulated upstream did not answer in time") from None
         events = self.simulator.events(request.body)
-        return _SimulatedStream(events, fault, self._latency_of(request), request.request_id)
+        return _SimulatedStream(events, fault, latency, request.request_id, self.timeout.read)
 
     async def count_tokens(self, request: ProviderRequest) -> int | None:
         return self.simulator.count_tokens(request.body)
@@ -92,9 +114,15 @@ class SimulatorProvider(Provider):
 
 class _SimulatedStream(ProviderStream):
     def __init__(
-        self, events: list[dict[str, Any]], fault: Fault | None, latency: Latency, request_id: str
+        self,
+        events: list[dict[str, Any]],
+        fault: Fault | None,
+        latency: Latency,
+        request_id: str,
+        read: float | None,
     ) -> None:
         self._events = events
+        self._read = read
         self._request_id = request_id or None
         self._fault = fault if fault is not None and fault.kind in ("reset-mid", "error-mid") else None
         self._latency = latency
@@ -105,10 +133,13 @@ class _SimulatedStream(ProviderStream):
         cut = min(self._fault.after, len(events) - 1) if self._fault is not None else len(events)
         first, per_event = self._latency.first_token, self._latency.per_event
         for position, event in enumerate(events[:cut]):
-            if position == 1 and first:
-                await asyncio.sleep(first)
-            elif position > 1 and per_event:
-                await asyncio.sleep(per_event)
+            wait = first if position == 1 else per_event if position > 1 else 0.0
+            if wait:
+                if self._read is not None and wait > self._read:
+                    # The silence would outlast the read timeout: it ends the stream when it does.
+                    await asyncio.sleep(self._read)
+                    raise APITimeoutError("the simulated upstream went silent mid-stream")
+                await asyncio.sleep(wait)
             yield event
         if self._fault is None:
             return
@@ -118,3 +149,8 @@ class _SimulatedStream(ProviderStream):
 
     async def aclose(self) -> None:
         return None
+
+
+def _shortest(*limits: float | None) -> float | None:
+    given = [limit for limit in limits if limit is not None]
+    return min(given) if given else None

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 
+from claudegate._json import JSONDepthError, loads_bounded
 from claudegate.errors import APIStatusError
 from claudegate.simulator._engine import Simulator
 from claudegate.simulator._errors import api_error, error_envelope
@@ -141,7 +142,9 @@ class SimulatorApp:
             raw = await exchange.body()
             if raw:
                 try:
-                    call.payload = orjson.loads(raw)
+                    call.payload = loads_bounded(raw)
+                except JSONDepthError as exc:
+                    raise api_error(400, "invalid_request_error", str(exc)) from None
                 except orjson.JSONDecodeError:
                     call.payload = raw
                 if isinstance(call.payload, dict):

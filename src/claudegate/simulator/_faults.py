@@ -202,6 +202,10 @@ def _seconds(value: str) -> float:
     return float(value)
 
 
+MAX_LATENCY = 3600.0
+"""The longest latency a request may ask for (seconds)."""
+
+
 def parse_latency(text: str, default: Latency) -> Latency:
     """Parse an ``x-sim-latency`` value (``ttft=0.2;event=5ms``) over the configured defaults."""
     first, per_event = default.first_token, default.per_event
@@ -213,8 +217,8 @@ def parse_latency(text: str, default: Latency) -> Latency:
         if not sep or key not in ("ttft", "event"):
             raise ValueError(f"latency part {part.strip()!r} is not ttft=<s> or event=<s>")
         seconds = _seconds(value)
-        if seconds < 0:
-            raise ValueError("latency must not be negative")
+        if not 0 <= seconds <= MAX_LATENCY:  # also refuses nan and inf
+            raise ValueError(f"latency must be between 0 and {MAX_LATENCY:g} seconds")
         if key == "ttft":
             first = seconds
         else:

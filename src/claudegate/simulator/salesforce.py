@@ -48,6 +48,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from claudegate._json import JSONDepthError, loads_bounded
 from claudegate.errors import APIStatusError
 from claudegate.simulator._engine import Simulator
 from claudegate.translate import stop_reason_to_finish_reason
@@ -303,7 +304,9 @@ async def _read_body(receive: Receive) -> bytes:
 def _conversation(body: bytes) -> dict[str, Any]:
     """The canonical request (without model and limit) for a ``chat-generations`` body."""
     try:
-        payload = orjson.loads(body)
+        payload = loads_bounded(body)
+    except JSONDepthError as exc:
+        raise _error(400, str(exc)) from None
     except orjson.JSONDecodeError:
         raise _error(400, "The request body is not valid JSON.") from None
     if not isinstance(payload, dict):

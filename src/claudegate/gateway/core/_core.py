@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from claudegate.client import AsyncTransport
-from claudegate.errors import ERROR_TYPE_STATUS, ClaudegateError
+from claudegate.errors import ERROR_TYPE_STATUS
 from claudegate.gateway._config import GatewayConfig
 from claudegate.gateway._metrics import Metrics
 from claudegate.gateway.core._attempts import Held, Upstream, call_deployments
@@ -183,7 +183,7 @@ class StreamReply:
                     elif kind == "error":
                         self._error_event(orjson.loads(sse.data))
                 yield chunk
-        except ClaudegateError as exc:
+        except Exception as exc:  # the surface frames it; the ledger keeps its status
             self._settlement.failed(exc)
             raise
 
@@ -205,7 +205,7 @@ class StreamReply:
                     else:
                         observe(event)
                 yield batch
-        except ClaudegateError as exc:
+        except Exception as exc:  # the surface frames it; the ledger keeps its status
             self._settlement.failed(exc)
             raise
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from claudegate._json import JSONDepthError, loads_bounded
 from claudegate.gateway.core._errors import GatewayError
 
 __all__ = ["parse_json_body", "require"]
@@ -17,7 +18,9 @@ def parse_json_body(raw: bytes) -> dict[str, Any]:
     if not raw:
         raise GatewayError(400, "invalid_request_error", "the request body is empty; send a JSON object")
     try:
-        body = orjson.loads(raw)
+        body = loads_bounded(raw)
+    except JSONDepthError as exc:
+        raise GatewayError(400, "invalid_request_error", str(exc)) from None
     except orjson.JSONDecodeError as exc:
         raise GatewayError(
             400, "invalid_request_error", f"the request body is not valid JSON: {exc}"

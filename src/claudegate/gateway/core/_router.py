@@ -123,7 +123,7 @@ def _provider(
         )
     from claudegate.providers.simulator import SimulatorProvider
 
-    return SimulatorProvider(SimulatorConfig.model_validate(config.simulator or {}))
+    return SimulatorProvider(SimulatorConfig.model_validate(config.simulator or {}), timeout=timeout)
 
 
 def build_router(config: GatewayConfig, transport: AsyncTransport) -> Router:

@@ -7,6 +7,7 @@ time); other upstreams' canonical events are encoded here.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import AsyncIterator
 from typing import Any
@@ -32,9 +33,13 @@ __all__ = ["count_tokens", "error_frame", "estimate_tokens", "messages"]
 
 ESTIMATE_HEADER = (b"x-token-count-estimate", b"true")
 
+log = logging.getLogger("claudegate.gateway")
+
 
 def error_frame(exc: BaseException, request_id: str) -> bytes:
-    """An ``event: error`` frame for a failure after the stream began."""
+    """An ``event: error`` frame for a failure after the stream began (a gateway bug is logged)."""
+    if not isinstance(exc, ClaudegateError):
+        log.error("stream of request %s failed inside the gateway", request_id, exc_info=exc)
     return encode_event(anthropic_body(classify(exc), request_id), "error")
 
 
@@ -112,7 +117,7 @@ async def _passthrough(reply: StreamReply) -> AsyncIterator[bytes]:
                 yield LastChunk(ready) if reply.finished and not pending else ready
         if pending:
             yield pending
-    except ClaudegateError as exc:  # the upstream failed mid-stream: end with an error frame
+    except Exception as exc:  # the stream failed after it began: end with an error frame
         yield error_frame(exc, reply.call.request_id)
 
 
@@ -121,7 +126,7 @@ async def _encoded(reply: StreamReply) -> AsyncIterator[bytes]:
         async for batch in reply.batches():
             data = b"".join([encode_json_event(event) for event in batch])
             yield LastChunk(data) if reply.finished else data
-    except ClaudegateError as exc:
+    except Exception as exc:
         yield error_frame(exc, reply.call.request_id)
 
 

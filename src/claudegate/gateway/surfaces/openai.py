@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,8 +32,13 @@ from claudegate.translate import (
 
 __all__ = ["chat_completions"]
 
+log = logging.getLogger("claudegate.gateway")
 
-def _error_chunk(exc: BaseException) -> bytes:
+
+def _error_chunk(exc: BaseException, request_id: str) -> bytes:
+    """A ``data: {"error": ...}`` chunk for a failure after the stream began (a gateway bug is logged)."""
+    if not isinstance(exc, ClaudegateError):
+        log.error("stream of request %s failed inside the gateway", request_id, exc_info=exc)
     return b"data: " + openai_body(classify(exc)) + b"\n\n"
 
 
@@ -119,6 +125,6 @@ async def _translated(reply: StreamReply, translator: MessagesToChatStream) -> A
         if tail:
             yield b"".join(chunk_to_sse(chunk) for chunk in tail)
         yield done_sse()
-    except ClaudegateError as exc:
+    except Exception as exc:
         if not failed:
-            yield _error_chunk(exc)
+            yield _error_chunk(exc, reply.call.request_id)
