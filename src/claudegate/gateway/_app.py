@@ -149,7 +149,7 @@ class GatewayApp:
         call = exchange.call
         model = deployment = ""
         if call is not None:
-            model, deployment = call.model, call.outcome.deployment
+            model, deployment = call.outcome.model_label or "other", call.outcome.deployment
         metrics.requests.inc((label, model, deployment, str(status)))
         metrics.latency.observe((label,), time.perf_counter() - exchange.started)
 

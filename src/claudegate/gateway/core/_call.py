@@ -61,6 +61,8 @@ class Outcome:
     """How a call went. ``status`` is the HTTP status the call amounts to (499: the client left)."""
 
     model: str = ""
+    model_label: str = ""
+    """The model as the metrics name it: bounded, so client-chosen names fold into ``other``."""
     deployment: str = ""
     attempts: int = 0
     usage: dict[str, Any] = field(default_factory=dict)

@@ -116,7 +116,8 @@ class _Settlement:
 
     def _finish(self) -> None:
         call, outcome, metrics = self.call, self.call.outcome, self.core.metrics
-        metrics.record_usage(call.model, outcome.usage)
+        outcome.model_label = self.runtime.labels.label(call.model, outcome.error is None)
+        metrics.record_usage(outcome.model_label, outcome.usage)
         if outcome.upstream_latency is not None and outcome.deployment:
             metrics.upstream_latency.observe((outcome.deployment,), outcome.upstream_latency)
         self.runtime.leave()

@@ -13,6 +13,7 @@ import logging
 from claudegate.client import AsyncTransport
 from claudegate.gateway._config import GatewayConfig
 from claudegate.gateway.core._errors import GatewayError
+from claudegate.gateway.core._labels import ModelLabels
 from claudegate.gateway.core._limits import build_deployment_limits
 from claudegate.gateway.core._resilience import Resilience
 from claudegate.gateway.core._router import Route, Router, build_router
@@ -41,6 +42,7 @@ class Runtime:
             config, self.router, None, previous.resilience if previous is not None else None
         )
         self.bind(counters, shared=False)
+        self.labels = ModelLabels(_known_names(self.router))
         self.active = 0
         self._retired = False
         self._closed: asyncio.Event | None = None
@@ -118,3 +120,17 @@ class Runtime:
         """Until this retired runtime has closed its providers."""
         if self._closed is not None:
             await self._closed.wait()
+
+
+def _known_names(router: Router) -> set[str]:
+    """Model names the configuration itself vouches for: exact routes, and what a simulator behind
+    a wildcard route has in its catalogue."""
+    from claudegate.providers.simulator import SimulatorProvider
+
+    names = set(router.served_names())
+    for deployment in router.deployments():
+        if isinstance(deployment.provider, SimulatorProvider):
+            for spec in deployment.provider.simulator.config.models:
+                names.add(spec.id)
+                names.update(spec.aliases)
+    return names
