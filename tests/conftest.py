@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests._redis import PrivateRedis
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -11,3 +15,15 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 def fixtures_dir() -> Path:
     """Recorded wire transcripts (see ``tests/fixtures/README.md`` for their origin and licences)."""
     return FIXTURES
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A redis-server of the test's own, on a free port, that it may kill and restart."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    redis = PrivateRedis(tmp_path)
+    try:
+        yield redis
+    finally:
+        redis.close()

@@ -61,7 +61,10 @@ def test_output_tokens_are_charged_from_max_tokens_then_corrected() -> None:
     assert first.headers["anthropic-ratelimit-output-tokens-remaining"] == str(limit - 60)
     assert second.status == 200
     assert second.headers["anthropic-ratelimit-output-tokens-remaining"] == str(limit - used - 60)
-    assert too_big.status == 429 and "output tokens" in too_big.json()["error"]["message"]
+    # Larger than the limit itself: no wait would admit it, so it is refused for good, naming it.
+    assert too_big.status == 400 and too_big.headers["x-should-retry"] == "false"
+    message = too_big.json()["error"]["message"]
+    assert "max_tokens (101)" in message and "100 output tokens per minute" in message
 
 
 def test_input_tokens_are_estimated_from_the_request_size_then_corrected() -> None:
@@ -77,7 +80,8 @@ def test_input_tokens_are_estimated_from_the_request_size_then_corrected() -> No
     real = first.json()["usage"]["input_tokens"]
     assert first.headers["anthropic-ratelimit-input-tokens-remaining"] == str(limit - estimate)
     assert second.headers["anthropic-ratelimit-input-tokens-remaining"] == str(limit - real - estimate)
-    assert third.status == 429 and third.headers["x-ratelimit-limit-input-tokens"] == str(limit)
+    assert third.status == 400 and third.headers["x-should-retry"] == "false"
+    assert f"limit of {limit} input tokens per minute" in third.json()["error"]["message"]
 
 
 def test_concurrency_limit_with_parallel_slow_streams() -> None:

@@ -2,27 +2,16 @@ from __future__ import annotations
 
 import asyncio
 import math
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from claudegate.errors import UserError
 from claudegate.store import FailurePolicy, RateLimit, RedisCounters
+from tests._redis import PrivateRedis, free_port
 
 from .conftest import REDIS_URL
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def closed_port_url() -> str:
@@ -94,45 +83,14 @@ async def test_connect_to_an_unreachable_redis_leaves_the_policy_in_charge() -> 
     assert not admission.allowed and admission.degraded
 
 
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[tuple[int, list[subprocess.Popen[bytes]]]]:
-    """A redis-server of this test's own (the shared one is never restarted), killed afterwards."""
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    servers: list[subprocess.Popen[bytes]] = []
-    yield port, servers
-    for server in servers:
-        server.kill()
-        server.communicate(timeout=10)  # reaps it and closes its stdout pipe
-
-
-def start_redis(port: int, folder: Path) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=folder,
-        stdout=subprocess.PIPE,
-    )
-    assert server.stdout is not None
-    for line in server.stdout:  # ends when the server exits
-        if b"Ready to accept connections" in line:
-            return server
-    server.communicate(timeout=10)
-    raise RuntimeError(f"redis-server did not start on port {port}")
-
-
-async def test_a_command_on_a_stale_connection_is_retried_on_a_fresh_one(
-    private_redis: tuple[int, list[subprocess.Popen[bytes]]], tmp_path: Path
-) -> None:
-    port, servers = private_redis
-    servers.append(start_redis(port, tmp_path))
-    counters = RedisCounters.from_url(f"redis://127.0.0.1:{port}/0", policy=FailurePolicy.FAIL_CLOSED)
+async def test_a_command_on_a_stale_connection_is_retried_on_a_fresh_one(private_redis: PrivateRedis) -> None:
+    private_redis.start()
+    counters = RedisCounters.from_url(private_redis.url, policy=FailurePolicy.FAIL_CLOSED)
     rate = RateLimit("requests", limit=5, window=60)
     try:
         assert (await counters.reserve("key_a", rate)).allowed
-        servers[0].kill()  # a restart: the pooled connection now points at a dead server
-        servers[0].communicate(timeout=10)
-        servers.append(start_redis(port, tmp_path))
+        private_redis.kill()  # a restart: the pooled connection now points at a dead server
+        private_redis.start()
         after = await counters.reserve("key_a", rate)
     finally:
         await counters.close()

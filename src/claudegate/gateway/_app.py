@@ -13,7 +13,15 @@ from claudegate.errors import ClaudegateError
 from claudegate.gateway._config import GatewayConfig, default_config
 from claudegate.gateway._http import BodyTooLarge, Exchange, Receive, Scope, Send
 from claudegate.gateway._reload import ConfigWatcher
-from claudegate.gateway.core import GatewayCore, GatewayError, Outcome, anthropic_body, classify, openai_body
+from claudegate.gateway.core import (
+    GatewayCore,
+    GatewayError,
+    Outcome,
+    anthropic_body,
+    classify,
+    openai_body,
+    shown,
+)
 from claudegate.gateway.surfaces import anthropic, models, openai, ops
 
 __all__ = ["GatewayApp"]
@@ -41,6 +49,8 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("HEAD", "/"): ops.root,
 }
 _PATHS = {path for _, path in _ROUTES}
+# What operators read: behind a key once keys are enforced (``auth.operations``).
+_OPERATIONS: set[Handler] = {ops.metrics, ops.health_deployments, models.list_models, models.retrieve_model}
 
 
 class GatewayApp:
@@ -119,9 +129,15 @@ class GatewayApp:
             if handler is None:
                 if exchange.path in _PATHS:
                     raise GatewayError(
-                        405, "invalid_request_error", f"{exchange.method} is not allowed on {exchange.path}"
+                        405,
+                        "invalid_request_error",
+                        f"{shown(exchange.method)} is not allowed on {exchange.path}",
                     )
-                raise GatewayError(404, "not_found_error", f"no route {exchange.method} {exchange.path}")
+                raise GatewayError(
+                    404, "not_found_error", f"no route {shown(exchange.method)} {shown(exchange.path)}"
+                )
+            if handler in _OPERATIONS:
+                await core.check_operator(exchange.credential())
             outcome = await handler(core, exchange)
             if exchange.disconnected:
                 status = 499

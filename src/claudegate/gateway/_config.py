@@ -214,6 +214,9 @@ class AuthConfig(_Strict):
 
     enforce: bool = True
     """Once any key is issued, refuse callers without a valid one."""
+    operations: Literal["key", "admin"] = "key"
+    """Who may read ``/metrics``, ``/health/deployments`` and ``/v1/models`` while keys are
+    enforced: any valid key, or only the admin key. ``/health`` and ``/ready`` stay open."""
     admin_key: str | None = None
     """Guards ``/admin/keys`` (``env:NAME`` / ``secret:NAME``); without it the admin API is off."""
     cache_seconds: float = Field(default=5.0, ge=0)

@@ -11,6 +11,7 @@ from claudegate.gateway.core._errors import (
     anthropic_error,
     classify,
     openai_body,
+    shown,
 )
 from claudegate.gateway.core._requests import parse_json_body, require
 
@@ -33,4 +34,5 @@ __all__ = [
     "parse_json_body",
     "presented_key",
     "require",
+    "shown",
 ]

@@ -155,8 +155,18 @@ def _exhausted(
     """Why no deployment answered: the last upstream error, else every one at its limit or open."""
     if last_error is not None:
         return last_error
-    if limited:
-        wait = max(1, math.ceil(min(limited)))
+    waits = [wait for wait in limited if math.isfinite(wait)]
+    if limited and not waits and not refused:  # every deployment is too small for it, for good
+        return GatewayError(
+            400,
+            "invalid_request_error",
+            f"the request is larger than every deployment of model {requested!r} admits in a minute; "
+            "it can never be served: make it smaller (max_tokens, messages)",
+            "max_tokens",
+            headers={"x-should-retry": "false"},
+        )
+    if waits:
+        wait = max(1, math.ceil(min(waits)))
         return GatewayError(
             429,
             "rate_limit_error",

@@ -106,6 +106,10 @@ class Authenticator:
         self._issued = (0.0, False)
         self._cache = {k: v for k, v in self._cache.items() if v[1] is not None}
 
+    def is_admin(self, plaintext: str) -> bool:
+        """Whether ``plaintext`` is the admin key (compared in constant time)."""
+        return self._admin is not None and hmac.compare_digest(plaintext.encode(), self._admin)
+
     def check_admin(self, plaintext: str | None) -> None:
         """401 without a key, 403 with the wrong one, 403 when the admin API is switched off."""
         if self._admin is None:

@@ -31,7 +31,7 @@ from claudegate.gateway._metrics import Metrics
 from claudegate.gateway.core._attempts import Held, Upstream, call_deployments
 from claudegate.gateway.core._budget import COST_HEADER, usage_cost
 from claudegate.gateway.core._call import Call, Principal
-from claudegate.gateway.core._errors import GatewayError, classify
+from claudegate.gateway.core._errors import GatewayError, classify, shown
 from claudegate.gateway.core._router import Deployment, Route, Router
 from claudegate.gateway.core._runtime import Runtime
 from claudegate.gateway.core._toolstream import buffer_tool_arguments
@@ -308,6 +308,20 @@ class GatewayCore:
             return _ANONYMOUS
         return await self.policies.principal(credential)
 
+    async def check_operator(self, credential: str | None) -> None:
+        """Let ``credential`` read the operational endpoints (``auth.operations``), or raise 401/403.
+
+        An open gateway (no key enforced) shows them to anyone, as it serves anyone."""
+        policies = self.policies
+        if policies is None or policies.auth is None:
+            return
+        if policies.auth_config is not None and policies.auth_config.operations == "admin":
+            policies.auth.check_admin(credential)
+            return
+        if credential is not None and policies.auth.is_admin(credential):
+            return
+        await policies.auth.authenticate(credential)
+
     def check_admin(self, credential: str | None) -> Policies:
         """The policies, when ``credential`` is the admin key (else a 401/403/404)."""
         policies = self.policies
@@ -327,11 +341,14 @@ class GatewayCore:
         route = settlement.runtime.resolve(call.model)
         if not call.principal.may_use(call.model):
             raise GatewayError(
-                403, "permission_error", f"this API key may not use model {call.model!r}", "model"
+                403, "permission_error", f"this API key may not use model {shown(call.model)!r}", "model"
             )
-        if self.policies is not None and call.metered:
+        if self.policies is not None:
             try:
-                settlement.admitted = await self.policies.admit(call)
+                if call.metered:
+                    settlement.admitted = await self.policies.admit(call)
+                else:
+                    await self.policies.admit_counting(call)
             except GatewayError as refusal:
                 call.outcome.headers.extend(refusal.headers.items())
                 raise

@@ -24,7 +24,7 @@ from claudegate.errors import (
 )
 from claudegate.translate import TranslationError, anthropic_error_to_openai
 
-__all__ = ["GatewayError", "anthropic_body", "anthropic_error", "classify", "openai_body"]
+__all__ = ["GatewayError", "anthropic_body", "anthropic_error", "classify", "openai_body", "shown"]
 
 _PASSED_HEADERS = ("retry-after", "retry-after-ms", "x-should-retry")
 
@@ -44,6 +44,11 @@ class GatewayError(Exception):
 
     def __str__(self) -> str:
         return f"{self.status} {self.error_type}: {self.message}"
+
+
+def shown(text: str, limit: int = 100) -> str:
+    """Client input as an error message may echo it: at most ``limit`` characters."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _upstream_headers(headers: Mapping[str, str]) -> dict[str, str]:

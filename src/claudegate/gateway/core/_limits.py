@@ -28,6 +28,7 @@ __all__ = [
     "Charge",
     "DeploymentLimits",
     "Limits",
+    "NeverAdmitted",
     "RateLimiter",
     "build_deployment_limits",
     "limit_headers",
@@ -119,6 +120,7 @@ class RateLimiter:
         rates = self._rates(limits)
         amounts = {_REQUESTS: 1, _INPUT: input_tokens, _OUTPUT: output_tokens}
         steps = [(rate.name, rate, amounts[rate.name]) for rate in rates]
+        _check_fits(steps)
         slots = limits.concurrent_requests
         batch = await self.counters.admit(
             owner, [(rate, amount) for _, rate, amount in steps], slots=slots, lease=self._lease, budget=caps
@@ -209,6 +211,33 @@ class RateLimiter:
             await self.counters.settle(charge.owner, adjustments, slot=slot, cost=cost)
 
 
+def _check_fits(steps: list[tuple[str, RateLimit, int]]) -> None:
+    for kind, rate, amount in steps:
+        if kind != _REQUESTS and amount > rate.limit:
+            raise NeverAdmitted(kind, amount, rate.limit)
+
+
+class NeverAdmitted(GatewayError):
+    """A request larger than a per-minute token limit: no wait would admit it, so it is refused at
+    once and for good (400, ``x-should-retry: false``), naming the limit."""
+
+    def __init__(self, kind: str, amount: int, limit: int) -> None:
+        if kind == _OUTPUT:
+            what = f"max_tokens ({amount})"
+            param = "max_tokens"
+        else:
+            what = f"the request's estimated input ({amount} tokens)"
+            param = "messages"
+        super().__init__(
+            400,
+            "invalid_request_error",
+            f"{what} is more than the limit of {limit} {kind.replace('_', ' ')} per minute: "
+            "this request can never be admitted; make it smaller",
+            param,
+            headers={"x-should-retry": "false"},
+        )
+
+
 def _of_spec(spec: LimitSpec) -> Limits:
     return Limits(
         requests_per_minute=spec.requests_per_minute,
@@ -237,6 +266,8 @@ class DeploymentLimits:
             return await self.limiter.admit(
                 "deployment:" + deployment, limits, input_tokens, output_tokens, False
             )
+        except NeverAdmitted:
+            return math.inf
         except GatewayError as refusal:
             return float(refusal.headers.get("retry-after", "1"))
 

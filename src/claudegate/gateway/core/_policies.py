@@ -146,6 +146,21 @@ class Policies:
         outcome.headers.append((COST_HEADER, f"{estimate:.6f}"))
         return Admitted(charge, input_estimate, output_estimate)
 
+    async def admit_counting(self, call: Call) -> None:
+        """Charge a token count to its own per-minute request budget (the caller's
+        ``requests_per_minute``, counted apart from model calls), or raise the 429."""
+        key = call.principal.key
+        per_minute = self._limits(key).requests_per_minute
+        if per_minute is None:
+            return
+        await self.limiter.admit(
+            call.principal.owner + "/count_tokens",
+            Limits(requests_per_minute=per_minute),
+            0,
+            0,
+            call.dialect == "openai",
+        )
+
     def _limits(self, key: ApiKey | None) -> Limits:
         # Keys are cached objects (see ``auth.cache_seconds``), so their limits are worked out once.
         if key is None:

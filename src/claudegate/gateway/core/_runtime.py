@@ -12,7 +12,7 @@ import logging
 
 from claudegate.client import AsyncTransport
 from claudegate.gateway._config import GatewayConfig
-from claudegate.gateway.core._errors import GatewayError
+from claudegate.gateway.core._errors import GatewayError, shown
 from claudegate.gateway.core._labels import ModelLabels
 from claudegate.gateway.core._limits import build_deployment_limits
 from claudegate.gateway.core._resilience import Resilience
@@ -66,14 +66,13 @@ class Runtime:
 
     def unknown(self, model: str) -> GatewayError:
         """The 404 for a model name this gateway does not serve, listing the names it does."""
-        shown = model if len(model) <= 100 else model[:100] + "…"
         names = self.router.served_names()
         served = ", ".join(names[:_UNKNOWN_MODEL_NAMES]) + (
             ", …" if len(names) > _UNKNOWN_MODEL_NAMES else ""
         )
         hint = f"; served models: {served}" if names else ""
         return GatewayError(
-            404, "not_found_error", f"model: {shown!r} is not served by this gateway{hint}", "model"
+            404, "not_found_error", f"model: {shown(model)!r} is not served by this gateway{hint}", "model"
         )
 
     async def start(self) -> None:

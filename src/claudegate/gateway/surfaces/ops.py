@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from claudegate.gateway._http import Exchange
-from claudegate.gateway.core import GatewayCore
+from claudegate.gateway.core import GatewayCore, GatewayError
 
 __all__ = ["health", "health_deployments", "metrics", "ready", "root"]
 
@@ -26,8 +26,19 @@ def _config_state(core: GatewayCore) -> dict[str, Any] | None:
     return {"reloaded_at": core.reloaded_at, "reload_error": core.reload_error}
 
 
+async def _operator(core: GatewayCore, exchange: Exchange) -> bool:
+    try:
+        await core.check_operator(exchange.credential())
+    except GatewayError:
+        return False
+    return True
+
+
 async def ready(core: GatewayCore, exchange: Exchange) -> None:
-    """200 when serving; 503 while starting, or when shared counters are down under fail_closed."""
+    """200 when serving; 503 while starting, or when shared counters are down under fail_closed.
+
+    Anyone may ask (load balancers do); what is wrong is told only to operators (``auth.operations``).
+    """
     if not core.ready:
         await exchange.send_bytes(503, b'{"status":"starting"}')
         return
@@ -48,6 +59,8 @@ async def ready(core: GatewayCore, exchange: Exchange) -> None:
     config = _config_state(core)
     if config is not None:
         body["config"] = config
+    if len(body) > 1 and not await _operator(core, exchange):
+        body = {"status": body["status"]}
     await exchange.send_bytes(status, orjson.dumps(body))
 
 
