@@ -61,9 +61,10 @@ def anthropic_stream(deltas: int = 20) -> list[bytes]:
 
 
 class _UpstreamProtocol(asyncio.Protocol):
-    def __init__(self, json_response: bytes, stream_frames: list[bytes]) -> None:
+    def __init__(self, json_response: bytes, stream_frames: list[bytes], pace: float | None = None) -> None:
         self._json = json_response
         self._frames = stream_frames
+        self._pace = pace
         self._parser = httptools.HttpRequestParser(self)
         self._body: list[bytes] = []
         self.transport: asyncio.Transport | None = None
@@ -90,6 +91,9 @@ class _UpstreamProtocol(asyncio.Protocol):
                 b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
                 b"request-id: req_upstream\r\ntransfer-encoding: chunked\r\n\r\n"
             )
+            if self._pace is not None:
+                self._write_paced(0)
+                return
             for frame in self._frames:
                 self.transport.write(b"%x\r\n%s\r\n" % (len(frame), frame))
             self.transport.write(b"0\r\n\r\n")
@@ -99,20 +103,35 @@ class _UpstreamProtocol(asyncio.Protocol):
                 b"content-length: %d\r\n\r\n%s" % (len(self._json), self._json)
             )
 
+    def _write_paced(self, index: int) -> None:
+        """One frame every ``pace`` seconds, as a model's tokens arrive one by one."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if index == len(self._frames):
+            transport.write(b"0\r\n\r\n")
+            return
+        frame = self._frames[index]
+        transport.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+        assert self._pace is not None
+        asyncio.get_running_loop().call_later(self._pace, self._write_paced, index + 1)
+
 
 class UpstreamServer:
-    """Answers every POST with a canned Anthropic message, or a 20-delta stream when asked."""
+    """Answers every POST with a canned Anthropic message, or a 20-delta stream when asked: all its
+    frames at once, or one every ``pace`` seconds."""
 
-    def __init__(self, deltas: int = 20) -> None:
+    def __init__(self, deltas: int = 20, *, pace: float | None = None) -> None:
         self._json = canned_message()
         self._frames = anthropic_stream(deltas)
+        self._pace = pace
         self._server: asyncio.Server | None = None
         self.port = 0
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: _UpstreamProtocol(self._json, self._frames), "127.0.0.1", 0
+            lambda: _UpstreamProtocol(self._json, self._frames, self._pace), "127.0.0.1", 0
         )
         self.port = self._server.sockets[0].getsockname()[1]
 

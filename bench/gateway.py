@@ -92,11 +92,15 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def start_gateway(upstream_port: int, core: int) -> tuple[subprocess.Popen[bytes], int, float]:
-    """Start ``claudegate serve`` pinned to ``core``; return (process, port, seconds to first answer)."""
+def start_gateway(
+    upstream_port: int, core: int, settings: str = ""
+) -> tuple[subprocess.Popen[bytes], int, float]:
+    """Start ``claudegate serve`` pinned to ``core``; return (process, port, seconds to first answer).
+
+    ``settings``: YAML lines put before the routes (a ``gateway:`` section)."""
     config = Path(tempfile.mkdtemp()) / "gateway.yaml"
     config.write_text(
-        "models:\n"
+        settings + "models:\n"
         f"  - name: {MODEL}\n"
         "    deployments:\n"
         "      - provider: anthropic\n"

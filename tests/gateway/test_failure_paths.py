@@ -71,7 +71,7 @@ class BreaksMidStream(Provider):
 
 class _Broken(ProviderStream):
     async def events(self) -> AsyncIterator[dict[str, Any]]:
-        message = {
+        message: dict[str, Any] = {
             "id": "msg_broken",
             "type": "message",
             "role": "assistant",

@@ -23,6 +23,7 @@ from claudegate.gateway.core import (
     shown,
 )
 from claudegate.gateway.surfaces import anthropic, models, openai, ops
+from claudegate.gateway.surfaces.websocket import WebSocketSurface
 
 __all__ = ["GatewayApp"]
 
@@ -71,17 +72,22 @@ class GatewayApp:
             clock=clock,
         )
         self.watcher = ConfigWatcher(self.core) if config_path is not None else None
+        self.websocket = WebSocketSurface(self.core)
+        """``/v1/ws`` (replace it before startup to change its settings)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             await self._http(Exchange(scope, receive, send))
+        elif kind == "websocket":
+            await self.websocket(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
     async def startup(self) -> None:
         """Open the core (called by the ASGI lifespan), then watch the config file if there is one."""
         await self.core.start()
+        await self.websocket.start()
         if self.watcher is not None:
             self.watcher.start()
 
@@ -89,6 +95,7 @@ class GatewayApp:
         """Close the core: providers, the upstream connection pool, the last ledger rows."""
         if self.watcher is not None:
             await self.watcher.stop()
+        await self.websocket.close()  # its streams settle through the core: before the core closes
         await self.core.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

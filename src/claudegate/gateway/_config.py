@@ -58,6 +58,7 @@ __all__ = [
     "RouteConfig",
     "StorageConfig",
     "TimeoutConfig",
+    "WebSocketSettings",
     "default_config",
     "load_config",
     "parse_config",
@@ -86,6 +87,45 @@ class TimeoutConfig(_Strict):
 
     def to_timeout(self) -> Timeout:
         return Timeout(total=self.total, connect=self.connect, read=self.read)
+
+
+class WebSocketSettings(_Strict):
+    """Per-connection limits and timers of ``/v1/ws`` (``gateway.websocket``; seconds, counts and
+    bytes). A reload applies them to connections opened afterwards."""
+
+    max_streams: int = Field(default=8, gt=0)
+    """Streams running at once on one connection."""
+    messages_per_minute: int | None = Field(default=120, gt=0)
+    """``message.create`` and ``tool_result`` messages per rolling minute (None: no limit)."""
+    max_message_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    """Largest client message answered with an error instead of being read (uvicorn's
+    ``ws_max_size``, 16 MiB by default, closes the connection with 1009 past its own limit)."""
+    send_queue: int = Field(default=256, gt=0)
+    """Frames waiting for the client, at most."""
+    send_timeout: float = Field(default=10.0, gt=0)
+    """How long a full send queue may stay full before the client is closed as a slow consumer."""
+    heartbeat_interval: float = Field(default=15.0, gt=0)
+    """A ``heartbeat`` message after this long without any message to the client."""
+    idle_timeout: float = Field(default=300.0, gt=0)
+    """Close after this long without a message either way while no stream runs."""
+    auth_timeout: float = Field(default=5.0, gt=0)
+    """How long a connection that needs a key waits for ``session.auth``."""
+    max_rooms: int = Field(default=16, gt=0)
+    """Rooms one connection may be a member of."""
+    room_history: int = Field(default=1000, gt=0)
+    """Events each room retains for late joiners."""
+    room_buffer: int = Field(default=1000, gt=0)
+    """Room events buffered per member before it is dropped as lagging."""
+    max_conversations: int = Field(default=16, gt=0)
+    """Finished ``tool_use`` streams kept per connection for ``tool_result`` continuations."""
+    conversation_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    """Total size of the kept conversations (the oldest go first)."""
+    close_timeout: float = Field(default=10.0, gt=0)
+    """How long the server tries to deliver its close frame (and the frames before it)."""
+
+    def limits(self) -> dict[str, Any]:
+        """The limits a client is told in ``session.created``."""
+        return self.model_dump()
 
 
 class RetryConfig(_Strict):
@@ -203,6 +243,7 @@ class GatewaySettings(_Strict):
     tool_stream: ToolStreamMode = "passthrough"
     stream_downgrade: bool = False
     timeouts: TimeoutConfig = TimeoutConfig()
+    websocket: WebSocketSettings = WebSocketSettings()
 
 
 class AuthConfig(_Strict):

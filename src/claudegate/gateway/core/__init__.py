@@ -14,6 +14,7 @@ from claudegate.gateway.core._errors import (
     shown,
 )
 from claudegate.gateway.core._requests import parse_json_body, require
+from claudegate.gateway.core._rooms import MemoryRoomHub, RoomEvent, RoomHub, RoomSubscription, open_room_hub
 
 __all__ = [
     "ANONYMOUS",
@@ -21,8 +22,12 @@ __all__ = [
     "Dialect",
     "GatewayCore",
     "GatewayError",
+    "MemoryRoomHub",
     "Outcome",
     "Principal",
+    "RoomEvent",
+    "RoomHub",
+    "RoomSubscription",
     "StreamReply",
     "anthropic_body",
     "anthropic_error",
@@ -30,6 +35,7 @@ __all__ = [
     "credential_digest",
     "keys_issued",
     "new_request_id",
+    "open_room_hub",
     "openai_body",
     "parse_json_body",
     "presented_key",

@@ -188,6 +188,36 @@ class StreamReply:
             self._settlement.failed(exc)
             raise
 
+    async def raw_events(self) -> AsyncIterator[list[tuple[str, str]]]:
+        """The answer as (event type, event JSON) pairs, a list per upstream read, with usage read
+        off. A native stream's events are the upstream's own JSON text, never decoded (only the
+        usage-bearing ones are); others are encoded from the canonical events."""
+        source = self._source
+        if not isinstance(source, ProviderStream) or not self.native:
+            async for batch in self.batches():
+                yield [(str(event.get("type", "")), orjson.dumps(event).decode()) for event in batch]
+            return
+        decoder, tap, loads = SSEDecoder(), self._tap, orjson.loads
+        try:
+            async for chunk in source.raw_chunks():
+                out: list[tuple[str, str]] = []
+                for sse in decoder.feed(chunk):
+                    kind, data = sse.event, sse.data
+                    if kind is None or not data:
+                        continue
+                    if kind == "message_start" or kind == "message_delta":
+                        tap.observe(loads(data))
+                    elif kind == "message_stop":
+                        self.finished = True
+                    elif kind == "error":
+                        self._error_event(loads(data))
+                    out.append((kind, data))
+                if out:
+                    yield out
+        except Exception as exc:  # the surface frames it; the ledger keeps its status
+            self._settlement.failed(exc)
+            raise
+
     async def batches(self) -> AsyncIterator[list[dict[str, Any]]]:
         """The answer as canonical events, a list per upstream read, with usage read off."""
         source = self._source

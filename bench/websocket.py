@@ -1,0 +1,246 @@
+"""The same 20-delta stream over WebSocket (``/v1/ws``) and over SSE (``POST /v1/messages``), through
+the same gateway, in one run.
+
+    .venv/bin/python bench/websocket.py [--seconds 3] [--latency-streams 1000] [--concurrency 50]
+
+The gateway runs in its own process, one worker pinned to core 1, in front of a fast raw upstream
+(canned 20-delta Anthropic streams); the upstream and the load generator (raw asyncio clients, no
+client library) share core 0. For each transport it reports events/s delivered at concurrency 50
+(one stream in flight per connection; for WebSocket also 50 streams multiplexed over 5
+connections, and with ``batch: true``: one ``message.events`` frame per upstream read), the
+stream's p50 time at concurrency 1, the latency the gateway adds per event
+((p50 through the gateway - p50 direct) / events per stream), and the gateway's CPU per event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import orjson
+import uvloop
+
+from bench._common import pin_to_core
+from bench._wire import MODEL, HttpConnection, UpstreamServer, post
+from bench._ws import WebSocketConnection
+from bench.gateway import ANTHROPIC_HEADERS, MESSAGES, cpu_seconds, first_answer, pct, start_gateway
+
+REQUEST = {"model": MODEL, "max_tokens": 256, "messages": MESSAGES}
+SSE_REQUEST = post("/v1/messages", orjson.dumps({**REQUEST, "stream": True}), ANTHROPIC_HEADERS)
+WS_HEADERS = {"x-api-key": ANTHROPIC_HEADERS["x-api-key"]}
+
+
+def sse_events(body: bytes) -> int:
+    return body.count(b"event: ")
+
+
+class WebSocketClient:
+    """One connection running streams: ``await stream()`` sends a ``message.create`` and waits for
+    its ``message.done``; with several in flight, messages are routed by ``stream_id``."""
+
+    def __init__(self, connection: WebSocketConnection, batch: bool = False) -> None:
+        self.connection = connection
+        self.batch = batch
+        self.counter = 0
+        self.waiting: dict[str, tuple[asyncio.Future[int], list[int]]] = {}
+        self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    @classmethod
+    async def open(cls, port: int, batch: bool = False) -> WebSocketClient:
+        connection = await WebSocketConnection.open(port, headers=WS_HEADERS)
+        created = orjson.loads(await connection.receive())
+        assert created["type"] == "session.created", created
+        return cls(connection, batch)
+
+    async def _read(self) -> None:
+        while True:
+            raw = await self.connection.receive()
+            if not raw:
+                for future, _ in self.waiting.values():
+                    if not future.done():
+                        future.set_exception(ConnectionError("the connection closed"))
+                return
+            message = orjson.loads(raw)
+            entry = self.waiting.get(message.get("stream_id", ""))
+            if entry is None:
+                continue
+            kind = message["type"]
+            if kind == "message.event":
+                entry[1][0] += 1
+            elif kind == "message.events":
+                entry[1][0] += len(message["events"])
+            elif kind == "message.done":
+                entry[0].set_result(entry[1][0])
+            elif kind == "error":
+                entry[0].set_exception(RuntimeError(str(message["error"])))
+
+    async def stream(self) -> int:
+        """One stream; the number of events it delivered."""
+        self.counter += 1
+        stream_id = f"s{self.counter}"
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.waiting[stream_id] = (future, [0])
+        create: dict[str, Any] = {"type": "message.create", "stream_id": stream_id, "request": REQUEST}
+        if self.batch:
+            create["batch"] = True
+        self.connection.send(orjson.dumps(create))
+        try:
+            return await future
+        finally:
+            del self.waiting[stream_id]
+
+    def close(self) -> None:
+        self.reader.cancel()
+        self.connection.close()
+
+
+async def sse_sequential(port: int, count: int) -> tuple[list[float], int]:
+    connection = await HttpConnection.open(port)
+    totals, events = [], 0
+    for _ in range(count):
+        status, body, _, total = await connection.request(SSE_REQUEST)
+        if status != 200:
+            raise RuntimeError(f"status {status}")
+        totals.append(total)
+        events = sse_events(body)
+    connection.close()
+    return totals, events
+
+
+async def ws_sequential(port: int, count: int) -> tuple[list[float], int]:
+    client = await WebSocketClient.open(port)
+    totals, events = [], 0
+    for _ in range(count):
+        began = time.perf_counter()
+        events = await client.stream()
+        totals.append(time.perf_counter() - began)
+    client.close()
+    return totals, events
+
+
+async def sse_load(port: int, seconds: float, concurrency: int) -> tuple[int, float]:
+    connections = [await HttpConnection.open(port) for _ in range(concurrency)]
+    deadline = time.perf_counter() + seconds
+    delivered = 0
+
+    async def worker(connection: HttpConnection) -> None:
+        nonlocal delivered
+        while time.perf_counter() < deadline:
+            status, body, _, _ = await connection.request(SSE_REQUEST)
+            if status != 200:
+                raise RuntimeError(f"status {status}")
+            delivered += sse_events(body)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(connection) for connection in connections))
+    elapsed = time.perf_counter() - began
+    for connection in connections:
+        connection.close()
+    return delivered, elapsed
+
+
+async def ws_load(
+    port: int, seconds: float, connections: int, streams_each: int, batch: bool = False
+) -> tuple[int, float]:
+    clients = [await WebSocketClient.open(port, batch) for _ in range(connections)]
+    deadline = time.perf_counter() + seconds
+    delivered = 0
+
+    async def worker(client: WebSocketClient) -> None:
+        nonlocal delivered
+        while time.perf_counter() < deadline:
+            events = await client.stream()  # not ``delivered += await ...``: that reads before it waits
+            delivered += events
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(client) for client in clients for _ in range(streams_each)))
+    elapsed = time.perf_counter() - began
+    for client in clients:
+        client.close()
+    return delivered, elapsed
+
+
+async def measured(pid: int, load: Awaitable[tuple[int, float]]) -> tuple[float, float]:
+    """(events/s, gateway CPU ms per event) of one load run."""
+    before = cpu_seconds(pid)
+    delivered, elapsed = await load
+    return delivered / elapsed, (cpu_seconds(pid) - before) / delivered * 1000
+
+
+async def measure(
+    args: argparse.Namespace, pace: float | None, concurrency: int
+) -> tuple[int, float, list[tuple[str, float, float, float]]]:
+    """One gateway in front of one upstream: (events per stream, direct p50 ms, rows)."""
+    upstream = UpstreamServer(deltas=20, pace=pace)
+    await upstream.start()
+    # One connection here runs thousands of streams a minute: lift the per-connection rate limit.
+    settings = "gateway:\n  websocket: {messages_per_minute: null, max_streams: 64}\n"
+    process, port, started = start_gateway(upstream.port, core=1, settings=settings)
+    try:
+        await first_answer(port, started)
+        direct, events = await sse_sequential(upstream.port, args.latency_streams)
+        sse_c1, sse_count = await sse_sequential(port, args.latency_streams)
+        ws_c1, ws_count = await ws_sequential(port, args.latency_streams)
+        assert sse_count == ws_count == events, (sse_count, ws_count, events)
+        sse_rate, sse_cpu = await measured(process.pid, sse_load(port, args.seconds, concurrency))
+        ws_rate, ws_cpu = await measured(process.pid, ws_load(port, args.seconds, concurrency, 1))
+        connections = max(1, concurrency // 10)
+        mux_rate, mux_cpu = await measured(process.pid, ws_load(port, args.seconds, connections, 10))
+        batch_rate, batch_cpu = await measured(process.pid, ws_load(port, args.seconds, concurrency, 1, True))
+    finally:
+        process.terminate()
+        process.wait(10)
+        await upstream.close()
+    rows = [
+        ("SSE  POST /v1/messages", sse_rate, pct(sse_c1, 0.5), sse_cpu),
+        ("WebSocket /v1/ws, 1 stream/conn", ws_rate, pct(ws_c1, 0.5), ws_cpu),
+        (f"WebSocket, 10 streams x {connections} conns", mux_rate, float("nan"), mux_cpu),
+        ("WebSocket, batch: true", batch_rate, float("nan"), batch_cpu),
+    ]
+    return events, pct(direct, 0.5), rows
+
+
+async def run(args: argparse.Namespace) -> None:
+    print(
+        f"websocket benchmark: concurrency 1 for latency ({args.latency_streams} streams), "
+        f"{args.seconds:g} s of load for events/s; gateway on core 1"
+    )
+    for pace, concurrency in ((None, args.concurrency), (args.pace_ms / 1000, args.paced_concurrency)):
+        events, base, rows = await measure(args, pace, concurrency)
+        if pace:
+            how = f"a frame every {args.pace_ms:g} ms (as a model's tokens arrive)"
+        else:
+            how = "all frames in one upstream write"
+        print(f"\nupstream: {events} events per stream, {how}; {concurrency} streams at once for events/s")
+        print(f"direct p50 {base:.3f} ms")
+        print(f"{'':34}{'events/s':>10}{'p50 ms':>9}{'+ms/event':>11}{'cpu µs/event':>14}")
+        for name, rate, p50, cpu in rows:
+            added = (p50 - base) / events
+            print(f"{name:34}{rate:>10,.0f}{p50:>9.3f}{added:>11.4f}{cpu * 1000:>14.1f}")
+        ratio, multiplexed, batched = (rows[index][1] / rows[0][1] for index in (1, 2, 3))
+        print(f"WebSocket/SSE events/s: {ratio:.2f} (multiplexed: {multiplexed:.2f}, batched: {batched:.2f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--latency-streams", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--pace-ms", type=float, default=1.0)
+    parser.add_argument("--paced-concurrency", type=int, default=200)
+    args = parser.parse_args()
+    pin_to_core(0)
+    uvloop.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
