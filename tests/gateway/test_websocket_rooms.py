@@ -16,6 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from claudegate.gateway.core import MemoryRoomHub, RoomEvent, RoomHub, RoomSubscription
 from claudegate.gateway.core._redis_rooms import RedisRoomHub
+from tests.gateway._process import gateway_process
 from tests.gateway._ws import (
     ASK,
     WAIT,
@@ -110,6 +111,19 @@ async def test_a_member_on_another_replica_receives_the_stream_through_redis_in_
 ) -> None:
     first, second = (ws_url(live.base_url) for live in replicas)
     await check_room(first, second, first, "redis")
+
+
+async def test_a_member_connected_to_another_gateway_process_receives_the_stream(
+    redis_prefix: str, tmp_path: Path
+) -> None:
+    def config(name: str) -> dict[str, Any]:
+        database = f"sqlite+aiosqlite:///{tmp_path / name}.db"
+        storage = {"database_url": database, "redis_url": REDIS_URL, "redis_prefix": redis_prefix}
+        return {"models": [simulator_route()], "storage": storage}
+
+    with serve_ws(config("a")) as here, gateway_process(config("b"), tmp_path) as there:
+        author, member = ws_url(here.base_url), ws_url(there)
+        await check_room(author, member, member, "redis")
 
 
 async def test_redis_room_ids_replay_across_replicas(replicas: tuple[Live, Live]) -> None:
