@@ -51,6 +51,7 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python bench/client.py
 	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/websocket.py
 	$(BIN)/python bench/tools.py
 
 clean:
