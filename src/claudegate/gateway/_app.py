@@ -22,7 +22,7 @@ from claudegate.gateway.core import (
     openai_body,
     shown,
 )
-from claudegate.gateway.surfaces import anthropic, models, openai, ops
+from claudegate.gateway.surfaces import anthropic, models, openai, openapi, ops
 from claudegate.gateway.surfaces.websocket import WebSocketSurface
 
 __all__ = ["GatewayApp"]
@@ -46,6 +46,7 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("HEAD", "/ready"): ops.ready,
     ("GET", "/metrics"): ops.metrics,
     ("GET", "/health/deployments"): ops.health_deployments,
+    ("GET", "/openapi.json"): openapi.openapi,
     ("GET", "/"): ops.root,
     ("HEAD", "/"): ops.root,
 }

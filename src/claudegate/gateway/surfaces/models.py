@@ -77,7 +77,8 @@ async def list_models(core: GatewayCore, exchange: Exchange) -> None:
     if before in ids:
         end = ids.index(before)
     limit_text = query.get("limit", [None])[0]
-    limit = int(limit_text) if limit_text and limit_text.isdigit() else 1000
+    # ASCII only: isdigit() also admits digits that int() refuses ("²").
+    limit = int(limit_text) if limit_text and limit_text.isascii() and limit_text.isdigit() else 1000
     limit = max(1, min(limit, 1000))
     page = items[start:end][:limit]
     has_more = start + len(page) < end
