@@ -6,12 +6,15 @@
 
 The server runs on its own event loop in a daemon thread, so both sync and async test code can
 talk to it. In-process ASGI test clients buffer whole bodies and hide streaming bugs; this does not.
+A gateway app is served as ``claudegate serve`` serves it: with its HTTP edge limits
+(``gateway.edge``) unless ``http=`` says otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import threading
 import time
 from types import TracebackType
@@ -20,6 +23,17 @@ from typing import Any
 import uvicorn
 
 __all__ = ["LiveServer"]
+
+
+def _edge_options(app: Any) -> dict[str, Any]:
+    # Serving a simulator or any other ASGI app imports nothing from the gateway: without the
+    # gateway's module loaded, ``app`` cannot be a gateway.
+    module = sys.modules.get("claudegate.gateway._app")
+    if module is None or not isinstance(app, module.GatewayApp):
+        return {}
+    from claudegate.gateway._serve import uvicorn_options
+
+    return uvicorn_options(app)
 
 
 class LiveServer:
@@ -48,12 +62,14 @@ class LiveServer:
 
     def start(self, timeout: float = 10.0) -> LiveServer:
         """Start serving; raise if the server is not up within ``timeout`` seconds."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP named, not left 0: only then do asyncio and uvloop set TCP_NODELAY on the
+        # connections accepted (without it, an answer written in two parts waits ~40 ms for an ACK).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self._host, self._port))
         sock.set_inheritable(True)
         self._socket = sock
-        config = uvicorn.Config(self._app, **self._options)
+        config = uvicorn.Config(self._app, **{**_edge_options(self._app), **self._options})
         server = uvicorn.Server(config)
         self._server = server
 

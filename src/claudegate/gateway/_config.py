@@ -7,6 +7,7 @@
       tool_stream: passthrough        # or buffer: tool arguments emitted once, complete
       stream_downgrade: false         # streamed requests with tools sent upstream as non-streamed
       timeouts: {connect: 5, read: 600, total: 600}
+      edge: {header_timeout: 10, max_connections: 1000}   # HTTP limits a hostile client meets first
     models:
       - name: claude-sonnet-5         # what clients ask for ("*" and globs match many names)
         tool_stream: buffer           # per-route override
@@ -49,6 +50,7 @@ __all__ = [
     "BreakerConfig",
     "ConfigError",
     "DeploymentConfig",
+    "EdgeConfig",
     "GatewayConfig",
     "GatewaySettings",
     "HealthCheckConfig",
@@ -234,6 +236,35 @@ class RouteConfig(_Strict):
     """Active health probes of every deployment of this route that sets none."""
 
 
+class EdgeConfig(_Strict):
+    """Limits the HTTP server enforces before a request reaches the gateway (``gateway.edge``).
+
+    Read when the server starts (``claudegate serve``); a configuration reload does not change them.
+    See docs/reliability.md, "The HTTP edge".
+    """
+
+    max_header_count: int = Field(default=100, ge=1)
+    """Header fields in one request head; more: 431."""
+    max_header_line_bytes: int = Field(default=16 * 1024, ge=256)
+    """Bytes of one header field, name and value; longer: 431."""
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    """Bytes of a whole head, request line included, counted as they arrive: past it 431, and
+    nothing more is parsed (the same bound applies to a chunked body's trailers)."""
+    header_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to receive a whole head, from the connection opening (first request) or from the
+    request's first byte (later ones). Past it the connection is closed: 408 first if a head began."""
+    body_idle_timeout: float = Field(default=30.0, gt=0)
+    """Seconds a request body may go without a byte arriving; past it: 408, then close."""
+    body_timeout: float = Field(default=300.0, gt=0)
+    """Seconds to receive a whole body, from the end of its head; past it: 408, then close."""
+    keep_alive_timeout: float = Field(default=5.0, gt=0)
+    """Seconds an idle connection is kept for its next request (behind a load balancer, make it
+    longer than the balancer's idle timeout, so that the balancer closes first)."""
+    max_connections: int | None = Field(default=1000, ge=1)
+    """Open connections (HTTP and WebSocket) the server serves; a connection opened past them has its
+    request answered 503 and is closed. ``null``: no cap."""
+
+
 class GatewaySettings(_Strict):
     """Settings of the gateway itself."""
 
@@ -244,6 +275,7 @@ class GatewaySettings(_Strict):
     stream_downgrade: bool = False
     timeouts: TimeoutConfig = TimeoutConfig()
     websocket: WebSocketSettings = WebSocketSettings()
+    edge: EdgeConfig = EdgeConfig()
 
 
 class AuthConfig(_Strict):

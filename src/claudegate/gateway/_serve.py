@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 
 from claudegate.gateway._app import GatewayApp
+from claudegate.gateway._protocol import edge_protocol
 
-__all__ = ["serve"]
+__all__ = ["serve", "uvicorn_options"]
+
+
+def uvicorn_options(app: GatewayApp) -> dict[str, Any]:
+    """The ``uvicorn.Config`` settings that put ``app``'s HTTP edge limits (``gateway.edge``) in force.
+
+    ``serve`` uses them, and so does ``claudegate.testing.LiveServer`` for a ``GatewayApp``.
+    """
+    return {"http": edge_protocol(app.core.config.gateway.edge)}
 
 
 def _base_url(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
@@ -43,7 +53,6 @@ def serve(
         app,
         host=host,
         port=port,
-        http="httptools",
         loop="uvloop",
         lifespan="on",
         access_log=False,
@@ -51,6 +60,7 @@ def serve(
         server_header=False,
         log_level=log_level,
         timeout_graceful_shutdown=10,
+        **uvicorn_options(app),
     )
     server = AnnouncingServer(config)
     try:
