@@ -279,3 +279,23 @@ async def test_an_anthropic_upstream_s_own_event_json_is_relayed_per_event_or_ba
     ids = [item["event_id"] for frame in frames for item in frame["events"]] if batch else []
     assert ids == sorted(ids, key=lambda event_id: int(event_id.removeprefix("evt_")))
     assert got[-1]["type"] == "message.done" and got[-1]["usage"]["output_tokens"] > 0
+
+
+@pytest.mark.parametrize("compression", ["deflate", None])
+async def test_frames_are_whole_and_in_order_with_and_without_compression(
+    gateway: Live, compression: str | None
+) -> None:
+    """Without compression the gateway frames text itself and writes each turn's frames together;
+    with it, uvicorn's own path runs. Either way the client reads the SSE stream's events."""
+    requests = [
+        {**ASK, "max_tokens": 30 + index, "messages": [{"role": "user", "content": f"n{index}"}]}
+        for index in range(4)
+    ]
+    async with connect(ws_url(gateway.base_url), compression=compression) as ws:
+        await open_session(ws)
+        for index, request in enumerate(requests):
+            await send(ws, {"type": "message.create", "stream_id": f"c{index}", "request": request})
+        got = await until_done(ws, {f"c{index}" for index in range(4)})
+    for index, request in enumerate(requests):
+        sse = _wire.messages(gateway.base_url, {**request, "stream": True})
+        assert events(got[f"c{index}"]) == _wire.anthropic_events(sse.body)

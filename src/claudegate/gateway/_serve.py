@@ -10,16 +10,18 @@ import uvicorn
 
 from claudegate.gateway._app import GatewayApp
 from claudegate.gateway._protocol import edge_protocol
+from claudegate.gateway._websocket_protocol import CoalescingWebSocketProtocol
 
 __all__ = ["serve", "uvicorn_options"]
 
 
 def uvicorn_options(app: GatewayApp) -> dict[str, Any]:
-    """The ``uvicorn.Config`` settings that put ``app``'s HTTP edge limits (``gateway.edge``) in force.
+    """The ``uvicorn.Config`` settings that put ``app``'s HTTP edge limits (``gateway.edge``) in force,
+    and its WebSocket protocol (frames of one turn of the event loop written together).
 
     ``serve`` uses them, and so does ``claudegate.testing.LiveServer`` for a ``GatewayApp``.
     """
-    return {"http": edge_protocol(app.core.config.gateway.edge)}
+    return {"http": edge_protocol(app.core.config.gateway.edge), "ws": CoalescingWebSocketProtocol}
 
 
 def _base_url(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
