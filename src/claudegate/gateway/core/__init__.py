@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from claudegate.gateway.core._auth import credential_digest, presented_key
+from claudegate.gateway.core._auth import credential_digest, keys_issued, presented_key
 from claudegate.gateway.core._call import ANONYMOUS, Call, Dialect, Outcome, Principal, new_request_id
-from claudegate.gateway.core._core import GatewayCore, StreamReply, keys_issued
+from claudegate.gateway.core._core import GatewayCore, StreamReply
 from claudegate.gateway.core._errors import (
     GatewayError,
     anthropic_body,

@@ -7,19 +7,23 @@ The caller's key never leaves this module: it is not forwarded upstream and not 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import sqlite3
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from claudegate.gateway._config import GatewayConfig, StorageConfig
 from claudegate.gateway.core._call import Principal
 from claudegate.gateway.core._errors import GatewayError
 
 if TYPE_CHECKING:  # the SQL layer loads only when keys are in use
     from claudegate.store import ApiKey, KeyStore
 
-__all__ = ["Authenticator", "credential_digest", "presented_key"]
+__all__ = ["Authenticator", "credential_digest", "keys_issued", "presented_key"]
 
 _OPEN_RECHECK = 2.0  # seconds an "open: no keys issued" answer is trusted
 
@@ -118,3 +122,37 @@ class Authenticator:
             raise GatewayError(401, "authentication_error", "the admin API needs the admin key")
         if not hmac.compare_digest(plaintext.encode(), self._admin):
             raise GatewayError(403, "permission_error", "not the admin key")
+
+
+async def keys_issued(config: GatewayConfig) -> bool:
+    """Whether the key database this configuration points at holds any key (revoked ones count)."""
+    storage = config.storage or StorageConfig()  # the default key database, as ``claudegate keys`` uses
+    url, prefix = storage.database_url, storage.table_prefix
+    if url.startswith("sqlite") and "///" in url:
+        path = url.split("///", 1)[1].split("?", 1)[0]
+        if path != ":memory:":
+            # A file read with the standard library: no SQL layer is loaded to learn there is no key.
+            return await asyncio.to_thread(_sqlite_has_keys, Path(path), f"{prefix}api_keys")
+    from claudegate.store import Database, KeyStore
+
+    database = await Database.connect(url, table_prefix=prefix)
+    try:
+        return bool(await KeyStore(database).list())
+    finally:
+        await database.close()
+
+
+def _sqlite_has_keys(path: Path, table: str) -> bool:
+    if not path.exists():
+        return False
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        found = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        return (
+            found is not None
+            and connection.execute(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone() is not None
+        )
+    finally:
+        connection.close()

@@ -29,6 +29,7 @@ from claudegate.errors import ERROR_TYPE_STATUS
 from claudegate.gateway._config import GatewayConfig
 from claudegate.gateway._metrics import Metrics
 from claudegate.gateway.core._attempts import Held, Upstream, call_deployments
+from claudegate.gateway.core._auth import keys_issued
 from claudegate.gateway.core._budget import COST_HEADER, usage_cost
 from claudegate.gateway.core._call import Call, Principal
 from claudegate.gateway.core._errors import GatewayError, classify, shown
@@ -44,7 +45,7 @@ if TYPE_CHECKING:  # the SQL and Redis layers load only when keys, limits or sto
     from claudegate.gateway.core._policies import Admitted, Policies
 
 
-__all__ = ["GatewayCore", "StreamReply", "keys_issued"]
+__all__ = ["GatewayCore", "StreamReply"]
 
 log = logging.getLogger("claudegate.gateway")
 
@@ -229,12 +230,14 @@ class StreamReply:
             async for batch in batches:
                 for event in batch:
                     kind = event.get("type")
-                    if kind == "message_stop":
+                    if kind == "content_block_delta":  # most events: nothing to read off them
+                        continue
+                    if kind == "message_start" or kind == "message_delta":
+                        observe(event)
+                    elif kind == "message_stop":
                         self.finished = True
                     elif kind == "error":
                         self._error_event(event)
-                    else:
-                        observe(event)
                 yield batch
         except Exception as exc:  # the surface frames it; the ledger keeps its status
             self._settlement.failed(exc)
@@ -466,22 +469,3 @@ _ANONYMOUS = Principal()
 async def _count(deployment: Deployment, request: ProviderRequest) -> ProviderResponse:
     counted = await deployment.provider.count_tokens(request)
     return ProviderResponse(message={"input_tokens": counted})
-
-
-async def keys_issued(config: GatewayConfig) -> bool:
-    """Whether the key database this configuration points at holds any key."""
-    from claudegate.store import DEFAULT_DATABASE_URL
-
-    url = config.storage.database_url if config.storage is not None else DEFAULT_DATABASE_URL
-    prefix = config.storage.table_prefix if config.storage is not None else "cg_"
-    if url.startswith("sqlite") and "///" in url:
-        path = url.split("///", 1)[1]
-        if path != ":memory:" and not Path(path).exists():
-            return False  # no database file: no key was ever issued (and no SQL layer to load)
-    from claudegate.store import Database, KeyStore
-
-    database = await Database.connect(url, table_prefix=prefix)
-    try:
-        return bool(await KeyStore(database).list())
-    finally:
-        await database.close()
