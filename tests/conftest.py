@@ -27,3 +27,13 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
         yield redis
     finally:
         redis.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_database_left_where_the_tests_run() -> Iterator[None]:
+    """No test may write the default key database (``./claudegate.db``) into the checkout: a later
+    gateway started there would find it (and enforce any key in it)."""
+    default = Path.cwd() / "claudegate.db"
+    existed = default.exists()
+    yield
+    assert existed or not default.exists(), "a test wrote ./claudegate.db: give its gateway a database_url"

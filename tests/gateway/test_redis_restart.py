@@ -31,6 +31,7 @@ def test_a_redis_restart_causes_no_spurious_refusal_and_no_over_admission(
         "models": [simulator_route()],
         "limits": {"per_key": {"requests_per_minute": LIMIT}},
         "storage": {
+            "database_url": "sqlite+aiosqlite:///:memory:",  # the ledger: not a file where the tests run
             "redis_url": private_redis.url,
             "redis_failure_policy": policy,
             "redis_prefix": "restart",
