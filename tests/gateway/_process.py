@@ -12,7 +12,17 @@ from typing import Any
 
 import yaml
 
-__all__ = ["gateway_process"]
+__all__ = ["gateway_process", "wait_for_banner"]
+
+
+def wait_for_banner(proc: subprocess.Popen[bytes]) -> str:
+    """The base URL ``claudegate serve`` announces once it listens (it prints nothing before)."""
+    assert proc.stdout is not None
+    for raw in proc.stdout:  # ends if the process exits
+        line = raw.decode()
+        if "claudegate gateway on " in line:
+            return line.split(" on ", 1)[1].strip()
+    raise AssertionError(f"the gateway process did not start: exit status {proc.poll()}")
 
 
 @contextmanager
@@ -39,15 +49,7 @@ def gateway_process(config: dict[str, Any], folder: Path, env: dict[str, str] | 
         cwd=folder,
     )
     try:
-        assert proc.stdout is not None
-        base = ""
-        for raw in proc.stdout:  # the banner comes once the gateway listens
-            line = raw.decode()
-            if "claudegate gateway on " in line:
-                base = line.split(" on ", 1)[1].strip()
-                break
-        assert base, f"the gateway process did not start: exit status {proc.poll()}"
-        yield base
+        yield wait_for_banner(proc)
     finally:
         proc.terminate()
         proc.communicate(timeout=15)

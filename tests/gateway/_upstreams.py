@@ -36,7 +36,7 @@ class Recorded:
         return orjson.loads(self.body)
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def lifespan(receive: Receive, send: Send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
@@ -46,7 +46,7 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-async def _read(scope: MutableMapping[str, Any], receive: Receive) -> Recorded:
+async def read_request(scope: MutableMapping[str, Any], receive: Receive) -> Recorded:
     body = b""
     while True:
         message = await receive()
@@ -84,9 +84,9 @@ class RecordingAnthropic:
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
-        request = await _read(scope, receive)
+        request = await read_request(scope, receive)
         self.requests.append(request)
         if request.path == "/v1/messages/count_tokens":
             await _answer(send, 200, orjson.dumps({"input_tokens": self.input_tokens}), JSON_TYPE)
@@ -105,9 +105,9 @@ class ReplayUpstream:
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
-        request = await _read(scope, receive)
+        request = await read_request(scope, receive)
         self.requests.append(request)
         await _stream(send, (self.directory / request.json()["model"]).read_bytes(), 101)
 
@@ -197,9 +197,9 @@ class SlowUpstream:
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
-        request = await _read(scope, receive)
+        request = await read_request(scope, receive)
 
         async def watch() -> None:
             message = await receive()

@@ -14,6 +14,7 @@ from claudegate.gateway import create_app, parse_config
 from claudegate.providers import Provider, ProviderRequest, ProviderResponse, ProviderStream
 from claudegate.testing import LiveServer
 from tests.gateway import _wire
+from tests.gateway._upstreams import lifespan
 from tests.gateway.conftest import serve, simulator_route
 
 ASK = {"model": "claude-sonnet-5", "max_tokens": 32, "messages": [{"role": "user", "content": "fail"}]}
@@ -25,11 +26,8 @@ class JsonToStreams:
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                kind = (await receive())["type"]
-                await send({"type": kind + ".complete"})
-                if kind == "lifespan.shutdown":
-                    return
+            await lifespan(receive, send)
+            return
         while (await receive()).get("more_body"):
             pass
         headers = [(b"content-type", b"application/json")]

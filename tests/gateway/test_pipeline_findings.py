@@ -17,6 +17,7 @@ from claudegate.providers.simulator import SimulatorProvider
 from claudegate.store import Database, KeyStore
 from claudegate.testing import LiveServer
 from tests.gateway import _wire
+from tests.gateway._upstreams import lifespan
 from tests.gateway.conftest import serve, simulator_route
 
 ASK = {"model": "claude-sonnet-5", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
@@ -86,11 +87,8 @@ class DetailedErrors:
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                kind = (await receive())["type"]
-                await send({"type": kind + ".complete"})
-                if kind == "lifespan.shutdown":
-                    return
+            await lifespan(receive, send)
+            return
         while (await receive()).get("more_body"):
             pass
         body = orjson.dumps(DETAILED)

@@ -20,6 +20,7 @@ from claudegate.gateway import GatewayApp, create_app, load_config
 from claudegate.sse import validate_anthropic_sse
 from claudegate.testing import LiveServer
 from tests.gateway import _wire
+from tests.gateway._process import wait_for_banner
 
 ASK = {"max_tokens": 32, "messages": [{"role": "user", "content": "reload"}]}
 
@@ -133,14 +134,7 @@ def test_sighup_reloads_the_served_file_instead_of_killing_the_process(tmp_path:
         cwd=tmp_path,
     )
     try:
-        assert proc.stdout is not None
-        base = ""
-        for raw in proc.stdout:  # the banner comes once the gateway listens
-            line = raw.decode()
-            if "claudegate gateway on " in line:
-                base = line.split(" on ", 1)[1].strip()
-                break
-        assert base, f"no banner; exit status {proc.poll()}"
+        base = wait_for_banner(proc)
         assert _wire.call(base, "GET", "/ready").json() == {"status": "ready"}
         proc.send_signal(signal.SIGHUP)
         eventually(lambda: "config" in _wire.call(base, "GET", "/ready").json(), "the SIGHUP reload")

@@ -16,6 +16,7 @@ from claudegate.gateway.surfaces.websocket import PROTOCOL
 from claudegate.simulator import create_app as create_simulator
 from claudegate.testing import LiveServer
 from tests.gateway import _wire
+from tests.gateway._process import wait_for_banner
 from tests.gateway._ws import ASK, open_session, send, stream, ws_url
 
 ADMIN_KEY = "admin-sweep-secret-0123456789abcdef"
@@ -52,14 +53,7 @@ async def test_every_surface_at_debug_level_prints_no_key(tmp_path: Path) -> Non
         )
         answers: list[str] = []
         try:
-            assert process.stdout is not None
-            base = ""
-            for raw in process.stdout:
-                line = raw.decode()
-                if "claudegate gateway on " in line:
-                    base = line.split(" on ", 1)[1].strip()
-                    break
-            assert base, "claudegate serve did not start"
+            base = wait_for_banner(process)
             admin = {"authorization": f"Bearer {ADMIN_KEY}"}
             created = _wire.call(base, "POST", "/admin/keys", {"name": "sweep"}, admin)
             assert created.status == 201

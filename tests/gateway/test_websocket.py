@@ -5,7 +5,6 @@ and the connection's own life (heartbeats, idle timeout, unknown paths)."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from claudegate.gateway.surfaces.websocket import PROTOCOL, WebSocketSettings
 from claudegate.simulator import create_app as create_simulator
 from claudegate.testing import LiveServer
 from tests.gateway import _wire
+from tests.gateway._ledger import rows
 from tests.gateway._ws import (
     ASK,
     WAIT,
@@ -148,15 +148,6 @@ def sim_upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield upstream.base_url
 
 
-def _ledger(db: Path) -> list[dict[str, Any]]:
-    connection = sqlite3.connect(db)
-    connection.row_factory = sqlite3.Row
-    try:
-        return [dict(row) for row in connection.execute("SELECT * FROM cg_usage ORDER BY id")]
-    finally:
-        connection.close()
-
-
 async def _cut(sim_url: str) -> dict[str, Any]:
     """The simulator's log entry of the cut stream, once it has noticed the cut."""
     deadline = time.monotonic() + WAIT
@@ -207,9 +198,9 @@ async def test_message_cancel_cuts_the_upstream_and_settles_the_call(
     assert again["type"] == "error" and again["param"] == "stream_id"
     assert "stream_id" not in again
     assert _wire.metric(metrics, "claudegate_requests_total", route="/v1/ws", status="499") == 1
-    rows = _ledger(db)  # the gateway has shut down: every row is written
-    assert [(row["dialect"], row["status"], row["stream"]) for row in rows] == [("websocket", 499, 1)]
-    assert rows[0]["request_id"] == done["request_id"] and rows[0]["input_tokens"] > 0
+    written = rows(db)  # the gateway has shut down: every row is written
+    assert [(row["dialect"], row["status"], row["stream"]) for row in written] == [("websocket", 499, 1)]
+    assert written[0]["request_id"] == done["request_id"] and written[0]["input_tokens"] > 0
 
 
 async def test_a_failing_upstream_ends_its_stream_with_an_error_and_the_connection_stays(

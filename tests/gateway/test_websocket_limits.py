@@ -19,7 +19,7 @@ from claudegate.gateway.surfaces.websocket import WebSocketSettings
 from claudegate.sse import encode_json_event
 from claudegate.testing import LiveServer
 from tests.gateway import _wire
-from tests.gateway._upstreams import SSE_TYPE, Receive, Send, _lifespan, _read
+from tests.gateway._upstreams import SSE_TYPE, Receive, Send, lifespan, read_request
 from tests.gateway._ws import (
     ASK,
     WAIT,
@@ -168,9 +168,9 @@ class EndlessUpstream:
 
     async def __call__(self, scope: Any, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
-        await _read(scope, receive)
+        await read_request(scope, receive)
         watcher = asyncio.ensure_future(receive())
         start = {
             "id": "msg_endless",
