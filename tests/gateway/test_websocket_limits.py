@@ -234,7 +234,9 @@ async def test_a_client_that_stops_reading_is_closed_and_the_send_queue_stays_bo
                     await asyncio.wait_for(ws.recv(), WAIT)
                     received += 1
         surface = live.app.websocket
-        assert 0 < surface.peak_queued <= 16
+        # Never more frames waiting than the queue holds: a send that cannot go through blocks its
+        # stream, and send_timeout later closes the client.
+        assert surface.peak_queued <= 16
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
     assert "not reading" in closed.value.rcvd.reason
     assert received > 16

@@ -45,6 +45,10 @@ class Outbox:
         self._on_stuck = on_stuck
         self._on_broken = on_broken
         self._writer: asyncio.Task[None] | None = None
+        self._busy = False  # a producer is sending directly
+        self._writing = False  # the writer task is sending
+        self.blocked_since: float | None = None
+        """Event-loop time a direct send began, while it has not finished."""
         self._counter = 0
         self.closed = False
         self.limit = limit
@@ -77,9 +81,31 @@ class Outbox:
         await self.put_text(orjson.dumps(frame).decode(), activity=activity)
 
     async def put_text(self, text: str, *, activity: bool = True) -> None:
-        """Queue an encoded frame (it carries its own ``event_id``); ``OutboxClosed`` once closing."""
+        """Queue an encoded frame (it carries its own ``event_id``); ``OutboxClosed`` once closing.
+
+        When nothing waits, the frame is sent from the caller's task at once (no hop to the writer
+        task); a send that blocks (the client is not reading) is timed by ``blocked_since``, which
+        the connection's timer checks with ``stuck``.
+        """
         if self.closed:
             raise OutboxClosed
+        if not self._busy and not self._writing and self._queue.empty():
+            loop = asyncio.get_running_loop()
+            self._busy = True
+            self.blocked_since = loop.time()
+            try:
+                await self._send({"type": "websocket.send", "text": text})
+            except Exception:  # the client went away (uvicorn raises ClientDisconnected, an OSError)
+                self.closed = True
+                self._on_broken()
+                raise OutboxClosed from None
+            finally:
+                self._busy = False
+                self.blocked_since = None
+            self.last_sent = loop.time()
+            if activity:
+                self.last_activity = self.last_sent
+            return
         try:
             self._queue.put_nowait(text)
         except asyncio.QueueFull:
@@ -94,6 +120,14 @@ class Outbox:
         if activity:
             self.last_activity = asyncio.get_running_loop().time()
 
+    def stuck(self, now: float) -> bool:
+        """Whether a direct send has been blocked for longer than ``timeout`` (then it calls
+        ``on_stuck``, as a queue that stays full does)."""
+        if self.blocked_since is None or now - self.blocked_since < self._timeout:
+            return False
+        self._on_stuck()
+        return True
+
     async def _write(self) -> None:
         loop = asyncio.get_running_loop()
         queue, send = self._queue, self._send
@@ -101,12 +135,15 @@ class Outbox:
             text = await queue.get()
             if text is None:
                 return
+            self._writing = True
             try:
                 await send({"type": "websocket.send", "text": text})
             except Exception:  # the client went away (uvicorn raises ClientDisconnected, an OSError)
                 self.closed = True
                 self._on_broken()
                 return
+            finally:
+                self._writing = False
             self.last_sent = loop.time()
 
     async def drain(self, timeout: float) -> bool:

@@ -244,10 +244,15 @@ class Session:
         idle = max(self._last_received, self.outbox.last_activity) + settings.idle_timeout
         if self.streams or idle <= now:
             idle = now + settings.idle_timeout
-        return max(min(heartbeat, idle) - now, 0.001)
+        due = min(heartbeat, idle)
+        if self.streams:  # a send blocked on a client that does not read is noticed within send_timeout
+            due = min(due, now + settings.send_timeout)
+        return max(due - now, 0.001)
 
     async def _tick(self, now: float) -> None:
         settings = self.settings
+        if self.outbox.stuck(now):
+            return
         if (
             not self.streams
             and now - max(self._last_received, self.outbox.last_activity) >= settings.idle_timeout
