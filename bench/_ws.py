@@ -78,27 +78,30 @@ class WebSocketConnection(asyncio.Protocol):
         self._frames()
 
     def _frames(self) -> None:
-        buffer = self._buffer
-        while len(buffer) >= 2:
-            opcode, size = buffer[0] & 0x0F, buffer[1] & 0x7F
-            start = 2
+        # Frames are cut at an offset and the buffer trimmed once per read, not once per frame.
+        buffer, offset, end = self._buffer, 0, len(self._buffer)
+        deliver = self._messages.put_nowait
+        while end - offset >= 2:
+            opcode, size = buffer[offset] & 0x0F, buffer[offset + 1] & 0x7F
+            start = offset + 2
             if size == 126:
-                if len(buffer) < 4:
-                    return
-                size, start = struct.unpack_from("!H", buffer, 2)[0], 4
+                if end - offset < 4:
+                    break
+                size, start = struct.unpack_from("!H", buffer, offset + 2)[0], offset + 4
             elif size == 127:
-                if len(buffer) < 10:
-                    return
-                size, start = struct.unpack_from("!Q", buffer, 2)[0], 10
-            if len(buffer) < start + size:
-                return
-            payload = bytes(buffer[start : start + size])
-            del buffer[: start + size]
+                if end - offset < 10:
+                    break
+                size, start = struct.unpack_from("!Q", buffer, offset + 2)[0], offset + 10
+            if end < start + size:
+                break
             if opcode == 0x1:
-                self._messages.put_nowait(payload)
+                deliver(bytes(buffer[start : start + size]))
             elif opcode == 0x8:
-                self._messages.put_nowait(b"")
+                deliver(b"")
             # pings (0x9) are answered by nobody here: the runs are shorter than the ping interval
+            offset = start + size
+        if offset:
+            del buffer[:offset]
 
     def send(self, text: bytes) -> None:
         assert self.transport is not None

@@ -37,6 +37,9 @@ SSE_REQUEST = post("/v1/messages", orjson.dumps({**REQUEST, "stream": True}), AN
 WS_HEADERS = {"x-api-key": ANTHROPIC_HEADERS["x-api-key"]}
 
 
+EVENT_PREFIX = b'{"type":"message.event",'
+
+
 def sse_events(body: bytes) -> int:
     return body.count(b"event: ")
 
@@ -67,14 +70,18 @@ class WebSocketClient:
                     if not future.done():
                         future.set_exception(ConnectionError("the connection closed"))
                 return
+            if raw.startswith(EVENT_PREFIX):  # most messages: counted without decoding (as SSE's are)
+                at = raw.find(b'"stream_id":"', len(EVENT_PREFIX)) + 13
+                counted = self.waiting.get(raw[at : raw.find(b'"', at)].decode())
+                if counted is not None:
+                    counted[1][0] += 1
+                continue
             message = orjson.loads(raw)
             entry = self.waiting.get(message.get("stream_id", ""))
             if entry is None:
                 continue
             kind = message["type"]
-            if kind == "message.event":
-                entry[1][0] += 1
-            elif kind == "message.events":
+            if kind == "message.events":
                 entry[1][0] += len(message["events"])
             elif kind == "message.done":
                 entry[0].set_result(entry[1][0])

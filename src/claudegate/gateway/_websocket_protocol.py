@@ -8,18 +8,27 @@ the loopback or NIC path — where SSE makes one write of the same bytes. Here e
 once the current turn of the loop is over: the same frames, in the same order, in one write. Any
 other message (close, binary, or a connection that negotiated compression) first writes what is
 queued, then takes uvicorn's own path.
+
+A stream's events of one upstream read can also be handed over in one ASGI message,
+``{"type": "claudegate.websocket.send_texts", "texts": [...]}``, offered to the application as the
+scope extension of that name: one await for the lot instead of one per frame. Each text is still its
+own WebSocket message on the wire.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, cast
 
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
 
-__all__ = ["CoalescingWebSocketProtocol", "text_frame"]
+__all__ = ["SEND_TEXTS", "CoalescingWebSocketProtocol", "text_frame"]
+
+SEND_TEXTS = "claudegate.websocket.send_texts"
+"""The ASGI message type (and scope extension) of several text messages sent at once."""
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -39,27 +48,45 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
         super().__init__(*args, **kwargs)
         self._pending: list[bytes] = []
 
-    def _plain_text(self, message: ASGISendEvent) -> bytes | None:
-        """The text of a message this class frames itself, else None."""
-        if message["type"] != "websocket.send" or not self.handshake_complete or self.close_sent:
-            return None
-        if self.initial_response is not None or self.conn.extensions:  # compression: uvicorn's path
-            return None
-        text = message.get("text")
-        return text.encode() if isinstance(text, str) else None
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        if self.response.status_code == 101:  # the scope exists only for an accepted handshake
+            self.scope["extensions"][SEND_TEXTS] = {}
+
+    def _frames_here(self) -> bool:
+        """Whether text messages are framed here (else uvicorn frames them: compression, closing)."""
+        return (
+            self.handshake_complete
+            and not self.close_sent
+            and self.initial_response is None
+            and not self.conn.extensions
+        )
 
     async def send(self, message: ASGISendEvent) -> None:
-        payload = self._plain_text(message)
-        if payload is None:
+        kind = message["type"]
+        if kind == SEND_TEXTS:
+            texts: list[str] = cast("dict[str, Any]", message)["texts"]
+            if not self._frames_here():
+                for each in texts:
+                    await self.send({"type": "websocket.send", "text": each, "bytes": None})
+                return
+            await self._queue([text_frame(each.encode()) for each in texts])
+            return
+        text = message.get("text") if kind == "websocket.send" else None
+        if not isinstance(text, str) or not self._frames_here():
             self._flush()
             await super().send(message)
             return
+        await self._queue([text_frame(text.encode())])
+
+    async def _queue(self, frames: list[bytes]) -> None:
         await self.writable.wait()  # the transport's flow control, as uvicorn's own send does
         if self.disconnected:
             raise ClientDisconnected()
-        self._pending.append(text_frame(payload))
-        if len(self._pending) == 1:
+        pending = self._pending
+        if not pending:
             self.loop.call_soon(self._flush)
+        pending.extend(frames)
 
     def _flush(self) -> None:
         if not self._pending:

@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from claudegate.gateway._websocket_protocol import SEND_TEXTS
+
 __all__ = ["MessageRate", "Outbox", "OutboxClosed"]
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -38,8 +40,11 @@ class Outbox:
         timeout: float,
         on_stuck: Callable[[], None],
         on_broken: Callable[[], None],
+        send_texts: bool = False,
     ) -> None:
         self._send = send
+        self._send_texts = send_texts
+        """The server takes several text frames in one ASGI message (``SEND_TEXTS``)."""
         self._queue: asyncio.Queue[str | None] = asyncio.Queue(max(1, limit))
         self._timeout = timeout
         self._on_stuck = on_stuck
@@ -89,23 +94,44 @@ class Outbox:
         """
         if self.closed:
             raise OutboxClosed
-        if not self._busy and not self._writing and self._queue.empty():
-            loop = asyncio.get_running_loop()
-            self._busy = True
-            self.blocked_since = loop.time()
-            try:
-                await self._send({"type": "websocket.send", "text": text})
-            except Exception:  # the client went away (uvicorn raises ClientDisconnected, an OSError)
-                self.closed = True
-                self._on_broken()
-                raise OutboxClosed from None
-            finally:
-                self._busy = False
-                self.blocked_since = None
-            self.last_sent = loop.time()
-            if activity:
-                self.last_activity = self.last_sent
+        if self._free():
+            await self._direct({"type": "websocket.send", "text": text}, activity)
             return
+        await self._enqueue(text, activity)
+
+    async def put_texts(self, texts: list[str]) -> None:
+        """``put_text`` for several frames in order: one ASGI send for the lot when the server
+        takes several texts at once (``send_texts``) and nothing waits."""
+        if self.closed:
+            raise OutboxClosed
+        if self._send_texts and self._free():
+            await self._direct({"type": SEND_TEXTS, "texts": texts}, True)
+            return
+        for text in texts:
+            await self.put_text(text)
+
+    def _free(self) -> bool:
+        """Whether a frame can go straight out: nothing queued, nothing being sent."""
+        return not self._busy and not self._writing and self._queue.empty()
+
+    async def _direct(self, message: MutableMapping[str, Any], activity: bool) -> None:
+        loop = asyncio.get_running_loop()
+        self._busy = True
+        self.blocked_since = loop.time()
+        try:
+            await self._send(message)
+        except Exception:  # the client went away (uvicorn raises ClientDisconnected, an OSError)
+            self.closed = True
+            self._on_broken()
+            raise OutboxClosed from None
+        finally:
+            self._busy = False
+            self.blocked_since = None
+        self.last_sent = loop.time()
+        if activity:
+            self.last_activity = self.last_sent
+
+    async def _enqueue(self, text: str, activity: bool) -> None:
         try:
             self._queue.put_nowait(text)
         except asyncio.QueueFull:

@@ -80,6 +80,7 @@ class Session:
         forwarded: Mapping[str, str],
         clock: Callable[[], float],
         on_close: Callable[[int], None],
+        send_texts: bool = False,
     ) -> None:
         self.id = "wsc_" + os.urandom(8).hex()
         self.state = State.AUTHENTICATING
@@ -105,6 +106,7 @@ class Session:
                 CloseCode.SLOW_CONSUMER, "send queue full: the client is not reading"
             ),
             on_broken=self._broken,
+            send_texts=send_texts,
         )
         self._rooms = Memberships(hub, self.outbox, self.id, lambda: self.principal.owner, settings.max_rooms)
         self.streams = Streams(

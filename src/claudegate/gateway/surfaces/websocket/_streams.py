@@ -335,16 +335,9 @@ class StreamRun:
                 + "]}"
             )
             return
-        for event_id, data in events:
-            await put(
-                '{"type":"message.event","event_id":"'
-                + event_id
-                + '","stream_id":'
-                + stream
-                + ',"event":'
-                + data
-                + "}"
-            )
+        head = '{"type":"message.event","event_id":"'
+        middle = '","stream_id":' + stream + ',"event":'
+        await self.outbox.put_texts([head + event_id + middle + data + "}" for event_id, data in events])
 
     def _batched(self, frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The frames of one upstream read as one ``message.events`` frame (fewer, larger writes)."""

@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from claudegate.gateway._http import FORWARDED_HEADERS, Receive, Scope, Send
 from claudegate.gateway._metrics import Counter
+from claudegate.gateway._websocket_protocol import SEND_TEXTS
 from claudegate.gateway.core import (
     GatewayCore,
     GatewayError,
@@ -181,6 +182,7 @@ class WebSocketSurface:
             forwarded=forwarded,
             clock=self.clock,
             on_close=self._closed,
+            send_texts=SEND_TEXTS in (scope.get("extensions") or {}),
         )
         task = asyncio.current_task()
         if task is not None:
