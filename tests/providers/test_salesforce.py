@@ -94,6 +94,7 @@ async def test_claude_names_map_to_salesforce_names(upstream: Upstream) -> None:
     assert [entry["model"] for entry in upstream.chats()] == [SONNET, SONNET]
     assert message["model"] == "claude-sonnet-4-5-20250929"
     assert DEFAULT_MODEL_MAP["claude-haiku-4-5"] == "sfdc_ai__DefaultBedrockAnthropicClaude45Haiku"
+    assert DEFAULT_MODEL_MAP["claude-3-7-sonnet-20250219"] == "sfdc_ai__DefaultBedrockAnthropicClaude37Sonnet"
 
 
 async def test_unknown_names_pass_through_and_model_map_adds_names(upstream: Upstream) -> None:

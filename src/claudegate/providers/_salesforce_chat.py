@@ -42,6 +42,8 @@ DEFAULT_MODEL_MAP: Mapping[str, str] = {
     "claude-haiku-4-5-20251001": _PREFIX + "45Haiku",
     "claude-sonnet-4-0": _PREFIX + "4Sonnet",
     "claude-sonnet-4-20250514": _PREFIX + "4Sonnet",
+    "claude-3-7-sonnet-20250219": _PREFIX + "37Sonnet",
+    "claude-3-7-sonnet-latest": _PREFIX + "37Sonnet",
     "claude-3-haiku-20240307": _PREFIX + "3Haiku",
 }
 """Anthropic model names to the API names of Salesforce's Claude models on Amazon Bedrock."""

@@ -34,7 +34,7 @@ What the public Salesforce material says about the API, and what this provider r
 - Model names: ``sfdc_ai__<configuration><provider><model>``; Salesforce's Claude models on
   Amazon Bedrock are ``sfdc_ai__DefaultBedrockAnthropicClaude45Sonnet``, ``…Claude45Haiku``,
   ``…Claude45Opus``, ``…Claude4Sonnet``, ``…Claude46Sonnet``, ``…Claude46Opus``,
-  ``…Claude3Haiku``.
+  ``…Claude37Sonnet``, ``…Claude3Haiku`` (Salesforce's "Supported Models" list).
 
 How the provider behaves: the canonical ``model`` goes through ``model_map`` (``DEFAULT_MODEL_MAP``
 plus the caller's entries; other names are sent as they are). Tokens are cached and renewed (see
