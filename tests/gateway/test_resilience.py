@@ -137,3 +137,10 @@ def test_health_reports_unknown_before_traffic_and_latency_after() -> None:
         assert after["state"] == "healthy"
         assert after["latency"]["last_ms"] > 0
         assert after["breaker"] is None
+
+
+def test_an_upstream_answering_423_busy_fails_over_like_a_429() -> None:
+    with two_upstreams({}, first=SimulatorConfig(fault="423")) as (live, one, two):
+        reply = _wire.messages(live.base_url, ASK)
+        assert reply.status == 200
+        assert (calls(one), calls(two)) == (1, 1)

@@ -5,98 +5,16 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from claudegate.client import AiohttpTransport, ApiKey
-from claudegate.errors import (
-    APIConnectionError,
-    AuthenticationError,
-    BadRequestError,
-    InternalServerError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    UserError,
-)
+from claudegate.errors import APIConnectionError, AuthenticationError, NotFoundError, UserError
 from claudegate.gateway.core import classify
-from claudegate.providers import ProviderRequest, SalesforceProvider
 from claudegate.providers.salesforce import DEFAULT_MODEL_MAP
-from claudegate.simulator import Simulator, create_salesforce_app
-from claudegate.simulator.salesforce import TOKEN_PATH, SalesforceSimulatorApp
+from claudegate.simulator import Simulator
 from claudegate.sse import validate_anthropic_events
-from claudegate.testing import LiveServer
-
-SONNET = "sfdc_ai__DefaultBedrockAnthropicClaude45Sonnet"
-ASK: dict[str, Any] = {
-    "model": "claude-sonnet-4-5",
-    "max_tokens": 300,
-    "messages": [{"role": "user", "content": "Describe the harbour lights at dusk"}],
-}
-
-
-@dataclass
-class Upstream:
-    """The Salesforce-mode simulator on loopback, and a factory for providers pointed at it."""
-
-    app: SalesforceSimulatorApp
-    base_url: str
-    transport: AiohttpTransport
-
-    def provider(self, secret: str = "sim-secret", **options: Any) -> SalesforceProvider:
-        return SalesforceProvider(
-            token_url=self.base_url + TOKEN_PATH,
-            api_base_url=options.pop("api_base_url", None),
-            client_id="sim-client",
-            client_secret=ApiKey(secret),
-            transport=self.transport,
-            **options,
-        )
-
-    def kinds(self) -> list[str]:
-        return [entry["kind"] for entry in self.app.log]
-
-    def chats(self) -> list[dict[str, Any]]:
-        return [entry for entry in self.app.log if entry["kind"] == "chat"]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[SalesforceSimulatorApp, str]]:
-    app = create_salesforce_app()
-    with LiveServer(app) as live:
-        yield app, live.base_url
-
-
-@pytest.fixture
-async def upstream(server: tuple[SalesforceSimulatorApp, str]) -> AsyncIterator[Upstream]:
-    app, base_url = server
-    app.log.clear()
-    app.simulator.faults.reset()
-    transport = AiohttpTransport()
-    yield Upstream(app, base_url, transport)
-    await transport.aclose()
-
-
-def request(body: dict[str, Any] = ASK, fault: str | None = None) -> ProviderRequest:
-    return ProviderRequest(body=body, headers={"x-sim-fault": fault} if fault else {})
-
-
-def text_of(message: dict[str, Any]) -> str:
-    return "".join(block["text"] for block in message["content"] if block["type"] == "text")
-
-
-class Sleeps:
-    """An injected ``sleep`` that records each delay and returns at once."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
+from tests.providers._salesforce import ASK, SONNET, Upstream, request, text_of
 
 # -- tokens --------------------------------------------------------------------------------------
 
@@ -176,6 +94,7 @@ async def test_claude_names_map_to_salesforce_names(upstream: Upstream) -> None:
     assert [entry["model"] for entry in upstream.chats()] == [SONNET, SONNET]
     assert message["model"] == "claude-sonnet-4-5-20250929"
     assert DEFAULT_MODEL_MAP["claude-haiku-4-5"] == "sfdc_ai__DefaultBedrockAnthropicClaude45Haiku"
+    assert DEFAULT_MODEL_MAP["claude-3-7-sonnet-20250219"] == "sfdc_ai__DefaultBedrockAnthropicClaude37Sonnet"
 
 
 async def test_unknown_names_pass_through_and_model_map_adds_names(upstream: Upstream) -> None:
@@ -318,73 +237,3 @@ async def test_thinking_in_the_history_is_left_out(upstream: Upstream) -> None:
 async def test_count_tokens_is_not_offered(upstream: Upstream) -> None:
     assert await upstream.provider().count_tokens(request()) is None
     assert upstream.app.log == []
-
-
-# -- rate limits and errors ----------------------------------------------------------------------
-
-
-async def test_429_twice_then_success_backs_off_0_2_then_0_4_seconds(upstream: Upstream) -> None:
-    message = (await upstream.provider().create(request(fault="429;times=2"))).message
-    assert "harbour lights" in text_of(message)
-    chats = upstream.chats()
-    assert [entry["status"] for entry in chats] == [429, 429, 200]
-    first_gap = chats[1]["time"] - chats[0]["time"]
-    second_gap = chats[2]["time"] - chats[1]["time"]
-    # Each gap is the delay (+ up to 0.1 s of jitter) plus one request's own time on loopback.
-    assert 0.2 <= first_gap < 0.2 + 0.1 + 0.2
-    assert 0.4 <= second_gap < 0.4 + 0.1 + 0.2
-
-
-async def test_backoff_delays_and_jitter_exactly(upstream: Upstream) -> None:
-    sleeps = Sleeps()
-    fractions = iter([0.0, 1.0])
-    provider = upstream.provider(sleep=sleeps, random_fraction=lambda: next(fractions))
-    await provider.create(request(fault="429;times=2"))
-    assert sleeps.delays == pytest.approx([0.2, 0.4 + 0.1])
-
-
-async def test_429_three_times_is_a_rate_limit_error_after_three_attempts(upstream: Upstream) -> None:
-    sleeps = Sleeps()
-    with pytest.raises(RateLimitError) as caught:
-        await upstream.provider(sleep=sleeps).create(request(fault="429;retry-after=7"))
-    error = caught.value
-    assert error.status_code == 429 and error.type == "rate_limit_error" and error.attempts == 3
-    assert error.headers["retry-after"] == "7"
-    assert len(upstream.chats()) == 3 and len(sleeps.delays) == 2
-    assert 0.2 <= sleeps.delays[0] <= 0.3 and 0.4 <= sleeps.delays[1] <= 0.5
-    answer = classify(error)
-    assert answer.status == 429 and answer.headers["retry-after"] == "7"
-
-
-async def test_a_429_without_retry_after_carries_none(upstream: Upstream) -> None:
-    with pytest.raises(RateLimitError) as caught:
-        await upstream.provider(sleep=Sleeps()).create(request(fault="429"))
-    assert "retry-after" not in caught.value.headers and len(upstream.chats()) == 3
-
-
-async def test_a_stream_request_gets_the_same_retries(upstream: Upstream) -> None:
-    stream = await upstream.provider(sleep=Sleeps()).stream(
-        request({**ASK, "stream": True}, fault="429;times=1")
-    )
-    assert validate_anthropic_events([event async for event in stream.events()])["stop_reason"] == "end_turn"
-    assert [entry["status"] for entry in upstream.chats()] == [429, 200]
-
-
-@pytest.mark.parametrize(
-    ("fault", "error_class", "error_type"),
-    [
-        ("500", InternalServerError, "api_error"),
-        ("503", InternalServerError, "api_error"),
-        ("403", PermissionDeniedError, "permission_error"),
-        ("400", BadRequestError, "invalid_request_error"),
-    ],
-)
-async def test_other_errors_map_to_the_tree_without_retry(
-    upstream: Upstream, fault: str, error_class: type[Exception], error_type: str
-) -> None:
-    with pytest.raises(error_class) as caught:
-        await upstream.provider(sleep=Sleeps()).create(request(fault=fault))
-    error = caught.value
-    assert getattr(error, "status_code", None) == int(fault) and getattr(error, "type", None) == error_type
-    assert "Salesforce Models API" in str(error) and getattr(error, "attempts", None) == 1
-    assert len(upstream.chats()) == 1

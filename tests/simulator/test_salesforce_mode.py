@@ -186,7 +186,7 @@ async def test_bearer_token_is_required_and_checked(live: Live, http: aiohttp.Cl
     for status, answer, _ in (missing, forged):
         assert status == 401
         assert (
-            set(answer) == {"errorCode", "message", "messageCode"} and answer["errorCode"] == "UNAUTHORIZED"
+            set(answer) == {"errorCode", "message", "messageCode"} and answer["errorCode"] == "INVALID_AUTH"
         )
     token = await token_of(http, live.base_url)
     live.app.expire_tokens()
@@ -219,7 +219,7 @@ async def test_bodies_outside_the_documented_shape_get_400(
     live: Live, http: aiohttp.ClientSession, body: Any, needle: str
 ) -> None:
     status, answer, _ = await chat(http, live.base_url, await token_of(http, live.base_url), body=body)
-    assert status == 400 and answer["errorCode"] == "BAD_REQUEST" and needle in answer["message"]
+    assert status == 400 and answer["errorCode"] == "REQUIRED_FIELD_MISSING" and needle in answer["message"]
 
 
 @pytest.mark.parametrize(
@@ -258,7 +258,7 @@ async def test_status_faults_run_out_after_times(live: Live, http: aiohttp.Clien
     token = await token_of(http, live.base_url)
     answers = [await chat(http, live.base_url, token, **{"x-sim-fault": "429;times=2"}) for _ in range(3)]
     assert [status for status, _, _ in answers] == [429, 429, 200]
-    assert answers[0][1]["errorCode"] == "TOO_MANY_REQUESTS" and "retry-after" not in answers[0][2]
+    assert answers[0][1]["errorCode"] == "LIMIT_EXCEEDED" and "retry-after" not in answers[0][2]
     chats = [entry for entry in live.app.log if entry["kind"] == "chat"]
     assert [entry["fault"] for entry in chats] == ["429;times=2", "429;times=2", None]
     assert [entry["status"] for entry in chats] == [429, 429, 200]
@@ -267,10 +267,13 @@ async def test_status_faults_run_out_after_times(live: Live, http: aiohttp.Clien
 @pytest.mark.parametrize(
     ("fault", "status", "code", "retry_after"),
     [
-        ("429;retry-after=3", 429, "TOO_MANY_REQUESTS", "3"),
-        ("500", 500, "INTERNAL_SERVER_ERROR", None),
+        ("429;retry-after=3", 429, "LIMIT_EXCEEDED", "3"),
+        ("423", 423, "LOCKED", None),
+        ("423;retry-after=2", 423, "LOCKED", "2"),
+        ("404", 404, "NOT_FOUND", None),
+        ("500", 500, "INTERNAL_ERROR", None),
         ("503", 503, "SERVICE_UNAVAILABLE", None),
-        ("reset-before", 400, "BAD_REQUEST", None),
+        ("reset-before", 400, "REQUIRED_FIELD_MISSING", None),
     ],
 )
 async def test_fault_answers(

@@ -1,8 +1,11 @@
 """OAuth 2.0 client-credentials tokens for the Salesforce Models API: fetched once, shared, renewed.
 
-A token is fetched on first use and kept until shortly before it expires. Salesforce's token
-answer has no ``expires_in``; the expiry is the ``exp`` claim of the access token (a JWT for the
-Models API), else ``issued_at`` (milliseconds) plus ``token_ttl``. Callers that need a token while
+A token is fetched on first use and kept until shortly before it expires. The Models API takes
+JWT-based access tokens only (Salesforce's "Access Models API with REST" guide: the external
+client app must issue JWT-based tokens), so an access token that is not a JWT is a configuration
+error, reported on first use with the setting to change. Salesforce's token answer has no
+``expires_in``; the expiry is the JWT's ``exp`` claim, else ``issued_at`` (milliseconds) plus
+``token_ttl``. Callers that need a token while
 one is being fetched wait for that fetch instead of starting their own, and a token the API
 refused (401) is dropped with ``invalidate`` so that the next caller fetches a new one.
 
@@ -31,7 +34,7 @@ from claudegate.errors import (
     error_from_envelope,
 )
 
-__all__ = ["AccessToken", "TokenSource"]
+__all__ = ["AccessToken", "TokenSource", "not_a_jwt"]
 
 _REFUSED = (400, 401, 403)
 _MAX_MARGIN = 60.0
@@ -47,19 +50,33 @@ class AccessToken:
     """When the token stops working, on the source's clock (Unix seconds by default)."""
     refresh_at: float
     """When to fetch the next one: a little before ``expires_at``."""
+    serial: int = 0
+    """Which fetch of its source brought it (1, 2, …): a token with a serial above
+    ``TokenSource.fetched`` as read before a request is newer than the request."""
 
 
-def _jwt_expiry(token: str) -> float | None:
+def _jwt_claims(token: str) -> dict[str, Any] | None:
+    """The claims of a JWT (its signature unchecked: only the API can judge it), else None."""
     parts = token.split(".")
-    if len(parts) != 3:
+    if len(parts) != 3 or not all(parts[:2]):
         return None
     payload = parts[1] + "=" * (-len(parts[1]) % 4)
     try:
         claims = orjson.loads(base64.urlsafe_b64decode(payload))
     except (binascii.Error, ValueError):
         return None
-    exp = claims.get("exp") if isinstance(claims, dict) else None
-    return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
+    return claims if isinstance(claims, dict) else None
+
+
+def not_a_jwt(token_url: str) -> APIStatusError:
+    """The configuration error for an access token that is not a JWT (never retried)."""
+    message = (
+        f"the Salesforce token endpoint {token_url} issued an access token that is not a JWT; the "
+        "Models API accepts JWT-based access tokens only: in the external client app's OAuth "
+        "settings, turn on 'Issue JSON Web Token (JWT)-based access tokens for named users'"
+    )
+    envelope = {"type": "error", "error": {"type": "api_error", "message": message}}
+    return error_from_envelope(500, envelope, headers={"x-should-retry": "false"})
 
 
 def _number(value: Any) -> float | None:
@@ -96,6 +113,8 @@ class TokenSource:
         self._timeout = timeout
         self._token_ttl = token_ttl
         self._clock = clock
+        self.fetched = 0
+        """How many tokens have been fetched so far."""
         self._token: AccessToken | None = None
         self._pending: asyncio.Future[AccessToken] | None = None
 
@@ -153,11 +172,16 @@ class TokenSource:
         value = answer.get("access_token") if isinstance(answer, dict) else None
         if not isinstance(value, str) or not value:
             raise StreamProtocolError("the Salesforce token endpoint answered without an access_token")
+        self.fetched += 1
         return self._token_from(answer, value)
 
     def _token_from(self, answer: Mapping[str, Any], value: str) -> AccessToken:
         now = self._clock()
-        expires_at = _jwt_expiry(value)
+        claims = _jwt_claims(value)
+        if claims is None:
+            raise not_a_jwt(self.token_url)
+        exp = claims.get("exp")
+        expires_at = float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
         if expires_at is None:
             expires_in = _number(answer.get("expires_in"))
             issued_ms = _number(answer.get("issued_at"))
@@ -175,6 +199,7 @@ class TokenSource:
             api_instance_url=instance if isinstance(instance, str) and instance else None,
             expires_at=expires_at,
             refresh_at=expires_at - margin,
+            serial=self.fetched,
         )
 
     def _refusal(self, response: Response, raw: bytes) -> APIStatusError:

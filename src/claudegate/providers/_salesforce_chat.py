@@ -10,8 +10,8 @@ why instead of getting an answer to a different question. Sampling settings (``m
 (they are the model's private notes).
 
 The answer's first generation becomes a canonical Message with one text block; ``finish_reason``
-maps to ``stop_reason`` (OpenAI's spelling, which the endpoint reports, and Anthropic's own) and
-``parameters.usage`` to ``usage``.
+maps to ``stop_reason`` (OpenAI's spelling, which the endpoint reports, and Anthropic's own); the
+usage is read by ``_salesforce_usage``, which knows the several spellings it comes in.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ DEFAULT_MODEL_MAP: Mapping[str, str] = {
     "claude-haiku-4-5-20251001": _PREFIX + "45Haiku",
     "claude-sonnet-4-0": _PREFIX + "4Sonnet",
     "claude-sonnet-4-20250514": _PREFIX + "4Sonnet",
+    "claude-3-7-sonnet-20250219": _PREFIX + "37Sonnet",
+    "claude-3-7-sonnet-latest": _PREFIX + "37Sonnet",
     "claude-3-haiku-20240307": _PREFIX + "3Haiku",
 }
 """Anthropic model names to the API names of Salesforce's Claude models on Amazon Bedrock."""
@@ -148,25 +150,6 @@ def _stop_reason(finish_reason: Any) -> str:
     return finish_reason_to_stop_reason(value)
 
 
-def _count(usage: Mapping[str, Any], key: str) -> int:
-    value = usage.get(key)
-    return value if isinstance(value, int) and value >= 0 else 0
-
-
-def _usage(parameters: Any) -> dict[str, int]:
-    usage = parameters.get("usage") if isinstance(parameters, Mapping) else None
-    if not isinstance(usage, Mapping):
-        return {"input_tokens": 0, "output_tokens": 0}
-    details = usage.get("prompt_tokens_details")
-    cached = _count(details, "cached_tokens") if isinstance(details, Mapping) else 0
-    return {
-        "input_tokens": max(_count(usage, "prompt_tokens") - cached, 0),
-        "output_tokens": _count(usage, "completion_tokens"),
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": cached,
-    }
-
-
 def _message_id(answer_id: Any, content: str) -> str:
     if isinstance(answer_id, str) and answer_id:
         return "msg_" + "".join(char for char in answer_id if char.isalnum())
@@ -184,9 +167,10 @@ def _apply_stop_sequences(text: str, stops: Sequence[str]) -> tuple[str, str | N
 
 
 def chat_generations_to_message(
-    answer: Any, *, model: str, stop_sequences: Sequence[str] = ()
+    answer: Any, *, model: str, usage: Mapping[str, int], stop_sequences: Sequence[str] = ()
 ) -> dict[str, Any]:
-    """A canonical Message from a ``chat-generations`` answer (its first generation).
+    """A canonical Message from a ``chat-generations`` answer (its first generation) and its
+    ``usage`` (read with ``_salesforce_usage.usage_of``).
 
     ``stop_sequences`` are applied to the text, as the endpoint has no field for them: the text
     ends before the first one found and ``stop_reason`` is ``stop_sequence``. A 2xx answer without
@@ -213,5 +197,5 @@ def chat_generations_to_message(
         "content": [{"type": "text", "text": text}] if text else [],
         "stop_reason": "stop_sequence" if stop is not None else _stop_reason(finish),
         "stop_sequence": stop,
-        "usage": _usage(details.get("parameters")),
+        "usage": dict(usage),
     }

@@ -20,9 +20,10 @@ What the public Salesforce material says about the API, and what this provider r
   {"created", "model", "object", "system_fingerprint", "usage": {"prompt_tokens",
   "completion_tokens", "total_tokens", "prompt_tokens_details", "completion_tokens_details"}}}}``
   (the Mobile SDKs' response models). It is one JSON answer: the endpoint does not stream.
-- Errors: a JSON object ``{"errorCode", "message", "messageCode"}``. Past the rate limit (per org,
-  per endpoint, per minute) the API answers 429 with such an object; a ``Retry-After`` header is
-  not promised.
+- Errors: a JSON object ``{"errorCode", "messageCode", "message"}`` with statuses 400, 401, 403,
+  423 (server busy), 429, 500 and 503 (see ``_salesforce_errors``). Past the rate limit (per org,
+  per endpoint, per minute: Salesforce's "Rate Limits for Models API") the API answers 429 with
+  such an object; a ``Retry-After`` header is not promised.
 - Tokens: the OAuth 2.0 client-credentials flow of an external client app with the ``sfap_api``
   scope and JWT-based access tokens: ``POST https://<My Domain>.my.salesforce.com/services/oauth2/token``
   with the form ``grant_type=client_credentials&client_id=…&client_secret=…``. The answer holds
@@ -33,16 +34,23 @@ What the public Salesforce material says about the API, and what this provider r
 - Model names: ``sfdc_ai__<configuration><provider><model>``; Salesforce's Claude models on
   Amazon Bedrock are ``sfdc_ai__DefaultBedrockAnthropicClaude45Sonnet``, ``…Claude45Haiku``,
   ``…Claude45Opus``, ``…Claude4Sonnet``, ``…Claude46Sonnet``, ``…Claude46Opus``,
-  ``…Claude3Haiku``.
+  ``…Claude37Sonnet``, ``…Claude3Haiku`` (Salesforce's "Supported Models" list).
 
 How the provider behaves: the canonical ``model`` goes through ``model_map`` (``DEFAULT_MODEL_MAP``
 plus the caller's entries; other names are sent as they are). Tokens are cached and renewed (see
-``_salesforce_auth``); a 401 drops the token and the request is sent once more with a new one. A
-429 is retried after ``backoff·2ⁿ`` seconds plus up to ``jitter`` (0.2 s, then 0.4 s, each plus up
-to 0.1 s), ``max_attempts`` attempts in all, and then raised as ``RateLimitError`` with the
-upstream's ``retry-after`` when it sent one. A streamed request is answered by one JSON call
-replayed as stream events. ``x-sim-fault`` / ``x-sim-latency`` request headers are forwarded, so
-the simulator's Salesforce mode can inject faults.
+``_salesforce_auth``); a 401, or a 404 answered to a token fetched before this request (the API
+answers 404 to some invalid tokens), drops the token and the request is sent once more with a new
+one. A 429 or 423 is retried, ``max_attempts`` attempts in all: after the upstream's
+``Retry-After`` when it sends one no longer than ``max_retry_wait`` (a longer one is raised at
+once, for the caller to wait or go elsewhere), else after ``backoff·2ⁿ`` seconds plus up to
+``jitter`` (1 s, then 2 s). The gateway builds a provider with ``max_attempts=1`` when its route
+has other deployments, so that a rate limit fails over at once instead of waiting. Then the error
+is raised: ``RateLimitError`` with the upstream's ``retry-after`` for a 429, ``OverloadedError``
+(529) for a 423. An answer without token counts gets estimated ones (one token per three bytes of
+the request and of the answer), logged as a warning and marked by ``x-usage-estimate: true`` on
+the response's headers. A streamed request is answered by one JSON call replayed as stream events.
+``x-sim-fault`` / ``x-sim-latency`` request headers are forwarded, so the simulator's Salesforce
+mode can inject faults.
 
 >>> provider = SalesforceProvider(
 ...     token_url="https://example.my.salesforce.com/services/oauth2/token",
@@ -56,6 +64,7 @@ the simulator's Salesforce mode can inject faults.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -65,15 +74,8 @@ from urllib.parse import quote
 import orjson
 
 from claudegate._version import __version__
-from claudegate.client import ApiKey, AsyncTransport, Request, Response, Timeout
-from claudegate.errors import (
-    ERROR_TYPE_STATUS,
-    APIConnectionError,
-    APIStatusError,
-    StreamProtocolError,
-    UserError,
-    error_from_envelope,
-)
+from claudegate.client import ApiKey, AsyncTransport, Request, Response, RetryPolicy, Timeout
+from claudegate.errors import APIConnectionError, StreamProtocolError, UserError
 from claudegate.providers._base import Provider, ProviderRequest, ProviderResponse, ProviderStream
 from claudegate.providers._salesforce_auth import AccessToken, TokenSource
 from claudegate.providers._salesforce_chat import (
@@ -82,14 +84,27 @@ from claudegate.providers._salesforce_chat import (
     chat_generations_to_message,
     salesforce_model_name,
 )
+from claudegate.providers._salesforce_errors import BUSY_STATUSES, status_error
+from claudegate.providers._salesforce_usage import usage_of
 from claudegate.sse import message_to_events
 
-__all__ = ["DEFAULT_API_BASE_URL", "DEFAULT_MODEL_MAP", "SalesforceProvider"]
+__all__ = [
+    "DEFAULT_API_BASE_URL",
+    "DEFAULT_MAX_ATTEMPTS",
+    "DEFAULT_MODEL_MAP",
+    "USAGE_ESTIMATE_HEADER",
+    "SalesforceProvider",
+]
 
 DEFAULT_API_BASE_URL = "https://api.salesforce.com"
 """Where the Models API is served when neither the config nor the token answer names a base."""
 _FORWARDED = ("x-sim-fault", "x-sim-latency")
-_TYPE_BY_STATUS = {status: name for name, status in ERROR_TYPE_STATUS.items()}
+DEFAULT_MAX_ATTEMPTS = 3
+"""Attempts at one request under 429 / 423 answers, the first included."""
+USAGE_ESTIMATE_HEADER = "x-usage-estimate"
+"""Set (``true``) on a response whose token counts the upstream did not report."""
+
+log = logging.getLogger("claudegate.providers.salesforce")
 
 
 def _check_url(value: str, field: str) -> str:
@@ -119,9 +134,10 @@ class SalesforceProvider(Provider):
         timeout: Timeout | None = None,
         model_map: Mapping[str, str] | None = None,
         locale: str = "en_US",
-        max_attempts: int = 3,
-        backoff: float = 0.2,
-        jitter: float = 0.1,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        backoff: float = 1.0,
+        jitter: float = 0.25,
+        max_retry_wait: float = 20.0,
         token_ttl: float = 1800.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
@@ -147,6 +163,7 @@ class SalesforceProvider(Provider):
         self._max_attempts = max_attempts
         self._backoff = backoff
         self._jitter = jitter
+        self._retry_after = RetryPolicy(max_retry_after=max_retry_wait)
         self._sleep = sleep
         self._random_fraction = random_fraction
 
@@ -183,8 +200,16 @@ class SalesforceProvider(Provider):
                 f"{raw[:200]!r}"
             ) from None
         stops = body.get("stop_sequences") or ()
-        message = chat_generations_to_message(answer, model=model, stop_sequences=stops)
-        return message, response.headers
+        usage, estimated = usage_of(answer, request_bytes=len(content))
+        message = chat_generations_to_message(answer, model=model, usage=usage, stop_sequences=stops)
+        if not estimated:
+            return message, response.headers
+        log.warning(
+            "the Salesforce answer for %s reported no %s; recorded an estimate instead",
+            model,
+            " or ".join(estimated),
+        )
+        return message, {**response.headers, USAGE_ESTIMATE_HEADER: "true"}
 
     def _headers(self, token: AccessToken, request: ProviderRequest) -> dict[str, str]:
         headers = {
@@ -201,10 +226,19 @@ class SalesforceProvider(Provider):
                 headers[name] = value
         return headers
 
+    def _busy_wait(self, retry: int, headers: Mapping[str, str]) -> float | None:
+        """Seconds to wait before retry ``retry`` after a 429/423, or None to give up now."""
+        if "retry-after" in headers or "retry-after-ms" in headers:
+            # Within the bound: wait as told. Past it (or unreadable): no use waiting here.
+            return self._retry_after.retry_after(headers)
+        return self._backoff * 2.0**retry + self._jitter * self._random_fraction()
+
     async def _send(self, path: str, content: bytes, request: ProviderRequest) -> Response:
-        """POST with a valid token: one retry with a new token after a 401, backoff on 429."""
-        attempts = rate_limited = 0
+        """POST with a valid token: once more with a new token after a 401 (or a 404 to an older
+        token), waits and retries on 429 and 423."""
+        attempts = busy = 0
         refreshed = False
+        known = self._tokens.fetched  # tokens fetched from here on are newer than this request
         while True:
             token = await self._tokens.get()
             base = self.api_base_url or token.api_instance_url or DEFAULT_API_BASE_URL
@@ -220,42 +254,19 @@ class SalesforceProvider(Provider):
             status = response.status_code
             if status < 400:
                 return response
-            error = await _status_error(response, attempts)
-            if status == 401 and not refreshed:
+            error = await status_error(response, attempts)
+            stale = status == 401 or (status == 404 and token.serial <= known)
+            if stale and not refreshed:
                 refreshed = True
                 self._tokens.invalidate(token)
                 continue
-            if status == 429 and rate_limited + 1 < self._max_attempts:
-                await self._sleep(self._backoff * 2**rate_limited + self._jitter * self._random_fraction())
-                rate_limited += 1
-                continue
+            if status in BUSY_STATUSES and busy + 1 < self._max_attempts:
+                wait = self._busy_wait(busy, error.headers)
+                if wait is not None:
+                    await self._sleep(wait)
+                    busy += 1
+                    continue
             raise error
-
-
-async def _status_error(response: Response, attempts: int) -> APIStatusError:
-    """A Salesforce error answer as the matching error, with an Anthropic envelope."""
-    try:
-        raw = await response.aread()
-    except APIConnectionError:
-        raw = b""
-    try:
-        body: Any = orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
-        body = None
-    if isinstance(body, list) and body:  # the org REST APIs' shape: a list of errors
-        body = body[0]
-    code = body.get("errorCode") if isinstance(body, dict) else None
-    text = body.get("message") if isinstance(body, dict) else None
-    parts = [part for part in (code, text) if isinstance(part, str) and part]
-    detail = ": ".join(parts) or raw[:200].decode("utf-8", errors="replace") or f"HTTP {response.status_code}"
-    status = response.status_code
-    error_type = _TYPE_BY_STATUS.get(status) or ("api_error" if status >= 500 else "invalid_request_error")
-    envelope = {"type": "error", "error": {"type": error_type, "message": f"Salesforce Models API: {detail}"}}
-    # Lower-case names: the error's headers are a plain dict, and servers spell them every way.
-    headers = {name.lower(): value for name, value in response.headers.items()}
-    return error_from_envelope(
-        status, envelope, request_id=response.request_id, headers=headers, attempts=attempts
-    )
 
 
 class _ReplayedStream(ProviderStream):

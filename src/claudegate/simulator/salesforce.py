@@ -19,11 +19,14 @@ Two endpoints, shaped like Salesforce's (see ``claudegate.providers.salesforce``
   ``…Claude3Haiku`` ``claude-3-haiku-<date>``), else 404. The answer is the engine's reply to the
   same conversation, as ``generationDetails``.
 
-Errors of the chat endpoint are ``{"errorCode", "message", "messageCode"}``; ``errorCode`` is the
-status's name (``TOO_MANY_REQUESTS``): Salesforce documents the fields, not their values.
-``x-sim-fault`` status faults apply to the chat endpoint as in the Anthropic mode
-(``429;times=2``, ``500``, ``429;retry-after=3``); a 429 carries ``Retry-After`` only when the
-fault names one.
+Errors of the chat endpoint are ``{"errorCode", "messageCode", "message"}`` (the spec's ``Error``
+schema) with the spec's codes: ``REQUIRED_FIELD_MISSING`` (400), ``INVALID_AUTH`` (401),
+``NOT_FOUND`` (404), ``LIMIT_EXCEEDED`` (429) and ``INTERNAL_ERROR`` (500); a status the spec
+gives no code for (403, 405, 415, 423 "server busy", 503) answers its HTTP name
+(``SERVICE_UNAVAILABLE``). ``x-sim-fault`` status faults apply to the chat endpoint as in the
+Anthropic mode (``429;times=2``, ``423``, ``500``, ``429;retry-after=3``, ``404;times=1`` for
+the 404 an invalid token can get); a 429 or 423 carries ``Retry-After`` only when the fault names
+one.
 
 ``app.log`` lists every request, oldest first: ``time`` (``time.monotonic()`` on arrival),
 ``method``, ``path``, ``kind`` (``token``, ``chat`` or ``other``), ``model``, ``fault`` and
@@ -98,10 +101,20 @@ class _Refusal(Exception):
         self.headers = headers or []
 
 
+_SPEC_CODES = {
+    400: "REQUIRED_FIELD_MISSING",
+    401: "INVALID_AUTH",
+    404: "NOT_FOUND",
+    429: "LIMIT_EXCEEDED",
+    500: "INTERNAL_ERROR",
+}
+"""The Models API spec's ``errorCode`` for each status it gives one for."""
+
+
 def _error(status: int, message: str | None, headers: list[tuple[bytes, bytes]] | None = None) -> _Refusal:
     """The chat endpoint's error answer; ``message`` None says the status's phrase."""
     known = status in HTTPStatus.__members__.values()
-    code = HTTPStatus(status).name if known else f"HTTP_{status}"
+    code = _SPEC_CODES.get(status) or (HTTPStatus(status).name if known else f"HTTP_{status}")
     if message is None:
         message = f"{HTTPStatus(status).phrase if known else 'Error'} (simulated by x-sim-fault)."
     return _Refusal(status, {"errorCode": code, "message": message, "messageCode": code}, headers)

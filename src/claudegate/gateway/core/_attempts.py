@@ -2,7 +2,7 @@
 
 Deployments are tried in the route's strategy order, each at most once per pass; the next one is
 tried only when the failure happened before any byte reached the client and is worth another
-upstream (no answer at all, 429, 5xx). A deployment whose circuit is open is skipped without a
+upstream (no answer at all, 429, 423 "busy", 5xx). A deployment whose circuit is open is skipped without a
 call. A deployment over its own rate limits is skipped like one that answered 429; when every
 deployment is, the caller gets a 429 with ``retry-after``. With a route ``retry`` policy, a pass
 in which every deployment failed is followed, after the policy's wait (``retry-after`` honoured),
@@ -33,15 +33,19 @@ T = TypeVar("T", ProviderResponse, ProviderStream)
 Upstream = Callable[[Deployment, ProviderRequest], Awaitable[T]]
 
 
+_BUSY = (423, 429)  # 423: an upstream saying it is busy (Salesforce's Models API), like a 429
+
+
 def _worth_failing_over(exc: Exception) -> bool:
     if isinstance(exc, APIConnectionError):
         return True
-    return isinstance(exc, APIStatusError) and (exc.status_code == 429 or exc.status_code >= 500)
+    return isinstance(exc, APIStatusError) and (exc.status_code in _BUSY or exc.status_code >= 500)
 
 
 def _worth_retrying(policy: RetryPolicy, exc: Exception) -> bool:
     if isinstance(exc, APIStatusError):
-        return policy.should_retry_status(exc.status_code, exc.headers)
+        status = 429 if exc.status_code == 423 else exc.status_code
+        return policy.should_retry_status(status, exc.headers)
     return isinstance(exc, APIConnectionError) and policy.retry_connection_errors
 
 

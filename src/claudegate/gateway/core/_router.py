@@ -87,7 +87,7 @@ def _is_glob(name: str) -> bool:
 
 
 def _provider(
-    config: DeploymentConfig, where: str, transport: AsyncTransport, defaults: TimeoutConfig
+    config: DeploymentConfig, where: str, transport: AsyncTransport, defaults: TimeoutConfig, alone: bool
 ) -> Provider:
     timeout = (config.timeouts or defaults).to_timeout()  # a deployment's own, else the gateway's
     if config.provider == "anthropic":
@@ -110,7 +110,7 @@ def _provider(
             base_url=config.base_url, api_key=key, transport=transport, timeout=timeout
         )
     if config.provider == "salesforce":
-        from claudegate.providers.salesforce import SalesforceProvider
+        from claudegate.providers.salesforce import DEFAULT_MAX_ATTEMPTS, SalesforceProvider
 
         assert config.client_id and config.client_secret and config.token_url
         return SalesforceProvider(
@@ -120,6 +120,8 @@ def _provider(
             client_secret=resolve_secret(config.client_secret, f"{where}.client_secret"),
             transport=transport,
             timeout=timeout,
+            # With another deployment to go to, a rate limit fails over at once instead of waiting.
+            max_attempts=DEFAULT_MAX_ATTEMPTS if alone else 1,
         )
     from claudegate.providers.simulator import SimulatorProvider
 
@@ -133,7 +135,8 @@ def build_router(config: GatewayConfig, transport: AsyncTransport) -> Router:
         deployments = []
         for j, deployment in enumerate(route_config.deployments):
             where = f"models[{i}].deployments[{j}]"
-            provider = _provider(deployment, where, transport, config.gateway.timeouts)
+            alone = len(route_config.deployments) == 1
+            provider = _provider(deployment, where, transport, config.gateway.timeouts, alone)
             label = deployment.name or f"{deployment.provider}/{deployment.model or route_config.name}#{j}"
             deployments.append(
                 Deployment(
