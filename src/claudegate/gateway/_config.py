@@ -2,7 +2,8 @@
 
     gateway:
       heartbeat_interval: 15          # seconds of stream silence before a ``: keepalive`` comment
-      max_request_bytes: 33554432     # larger bodies get 413
+      max_request_bytes: 33554432     # larger bodies (sent, or once gzip/deflate-decoded) get 413
+      gzip_min_bytes: 1024            # JSON answers this large are gzipped when accepted (null: never)
       default_max_tokens: 4096        # for OpenAI requests that set no limit
       tool_stream: passthrough        # or buffer: tool arguments emitted once, complete
       stream_downgrade: false         # streamed requests with tools sent upstream as non-streamed
@@ -270,6 +271,9 @@ class GatewaySettings(_Strict):
 
     heartbeat_interval: float = Field(default=15.0, gt=0)
     max_request_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    gzip_min_bytes: int | None = Field(default=1024, ge=0)
+    """Whole (non-streamed) answers at least this large are gzipped for clients that send
+    ``Accept-Encoding: gzip``; ``null``: never. Streams are never compressed."""
     default_max_tokens: int = Field(default=4096, gt=0)
     tool_stream: ToolStreamMode = "passthrough"
     stream_downgrade: bool = False
