@@ -12,6 +12,7 @@
     models:
       - name: claude-sonnet-5         # what clients ask for ("*" and globs match many names)
         tool_stream: buffer           # per-route override
+        sampling: {normalize: true}   # drop top_k/top_p of -1, and top_p beside temperature
         deployments:
           - provider: anthropic       # anthropic | openai | salesforce | simulator
             base_url: https://api.anthropic.com
@@ -59,6 +60,7 @@ __all__ = [
     "LimitsConfig",
     "RetryConfig",
     "RouteConfig",
+    "SamplingConfig",
     "StorageConfig",
     "TimeoutConfig",
     "WebSocketSettings",
@@ -220,6 +222,14 @@ class DeploymentConfig(_Strict):
         return self
 
 
+class SamplingConfig(_Strict):
+    """How a route treats sampling parameters (``sampling`` on a route; see ``gateway.core._sampling``)."""
+
+    normalize: bool = True
+    """Drop ``top_k``/``top_p`` of ``-1`` (clients' "unset") and, when ``temperature`` and ``top_p``
+    are both given, drop ``top_p``; reported in the ``x-claudegate-normalized`` header."""
+
+
 class RouteConfig(_Strict):
     """A model name clients ask for, and the deployments that serve it."""
 
@@ -235,6 +245,8 @@ class RouteConfig(_Strict):
     """The circuit breaker of every deployment of this route that sets none."""
     health_check: HealthCheckConfig | None = None
     """Active health probes of every deployment of this route that sets none."""
+    sampling: SamplingConfig = SamplingConfig()
+    """Sampling parameters made acceptable to current models (on by default)."""
 
 
 class EdgeConfig(_Strict):
