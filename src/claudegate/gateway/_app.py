@@ -132,6 +132,7 @@ class GatewayApp:
     async def _http(self, exchange: Exchange) -> None:
         handler, label = self._handler(exchange)
         core = self.core
+        exchange.gzip_min_bytes = core.config.gateway.gzip_min_bytes
         status = 200
         try:
             if handler is None:

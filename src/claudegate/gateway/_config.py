@@ -2,7 +2,8 @@
 
     gateway:
       heartbeat_interval: 15          # seconds of stream silence before a ``: keepalive`` comment
-      max_request_bytes: 33554432     # larger bodies get 413
+      max_request_bytes: 33554432     # larger bodies (sent, or once gzip/deflate-decoded) get 413
+      gzip_min_bytes: 1024            # JSON answers this large are gzipped when accepted (null: never)
       default_max_tokens: 4096        # for OpenAI requests that set no limit
       tool_stream: passthrough        # or buffer: tool arguments emitted once, complete
       stream_downgrade: false         # streamed requests with tools sent upstream as non-streamed
@@ -11,6 +12,7 @@
     models:
       - name: claude-sonnet-5         # what clients ask for ("*" and globs match many names)
         tool_stream: buffer           # per-route override
+        sampling: {normalize: true}   # drop top_k/top_p of -1, and top_p beside temperature
         deployments:
           - provider: anthropic       # anthropic | openai | salesforce | simulator
             base_url: https://api.anthropic.com
@@ -58,6 +60,7 @@ __all__ = [
     "LimitsConfig",
     "RetryConfig",
     "RouteConfig",
+    "SamplingConfig",
     "StorageConfig",
     "TimeoutConfig",
     "WebSocketSettings",
@@ -219,6 +222,14 @@ class DeploymentConfig(_Strict):
         return self
 
 
+class SamplingConfig(_Strict):
+    """How a route treats sampling parameters (``sampling`` on a route; see ``gateway.core._sampling``)."""
+
+    normalize: bool = True
+    """Drop ``top_k``/``top_p`` of ``-1`` (clients' "unset") and, when ``temperature`` and ``top_p``
+    are both given, drop ``top_p``; reported in the ``x-claudegate-normalized`` header."""
+
+
 class RouteConfig(_Strict):
     """A model name clients ask for, and the deployments that serve it."""
 
@@ -234,6 +245,8 @@ class RouteConfig(_Strict):
     """The circuit breaker of every deployment of this route that sets none."""
     health_check: HealthCheckConfig | None = None
     """Active health probes of every deployment of this route that sets none."""
+    sampling: SamplingConfig = SamplingConfig()
+    """Sampling parameters made acceptable to current models (on by default)."""
 
 
 class EdgeConfig(_Strict):
@@ -270,6 +283,9 @@ class GatewaySettings(_Strict):
 
     heartbeat_interval: float = Field(default=15.0, gt=0)
     max_request_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    gzip_min_bytes: int | None = Field(default=1024, ge=0)
+    """Whole (non-streamed) answers at least this large are gzipped for clients that send
+    ``Accept-Encoding: gzip``; ``null``: never. Streams are never compressed."""
     default_max_tokens: int = Field(default=4096, gt=0)
     tool_stream: ToolStreamMode = "passthrough"
     stream_downgrade: bool = False

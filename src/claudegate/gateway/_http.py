@@ -6,6 +6,11 @@ request's own task listens for the client: whichever ends first ends the other. 
 leaves cancels the work (and so the upstream request) at once; the request's task itself is never
 cancelled from outside. While a stream is open and idle, the same listener sends ``: keepalive``
 comments every ``heartbeat`` seconds, only between whole SSE frames.
+
+Request bodies sent with ``Content-Encoding: gzip`` or ``deflate`` are decoded as they are read,
+the size limit held against the decoded bytes. Whole answers (``send_bytes``) of at least
+``gzip_min_bytes`` go out gzipped to clients whose ``Accept-Encoding`` admits it; streams never are
+(a compressor would hold events back until it had enough to emit).
 """
 
 from __future__ import annotations
@@ -15,7 +20,15 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any, TypeVar
 
-from claudegate.gateway.core import Call, new_request_id, presented_key
+from claudegate._content_coding import (
+    DecodedTooLarge,
+    MalformedEncoding,
+    UnsupportedEncoding,
+    accepts_gzip,
+    body_decoder,
+    gzip_bytes,
+)
+from claudegate.gateway.core import Call, GatewayError, new_request_id, presented_key
 
 __all__ = [
     "FORWARDED_HEADERS",
@@ -55,8 +68,8 @@ DEFAULT_VERSION = "2023-06-01"
 class BodyTooLarge(Exception):
     """The request body is over the configured limit."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body is larger than {limit} bytes")
+    def __init__(self, limit: int, message: str | None = None) -> None:
+        super().__init__(message or f"request body is larger than {limit} bytes")
         self.limit = limit
 
 
@@ -75,6 +88,7 @@ class Exchange:
         "_streaming",
         "call",
         "disconnected",
+        "gzip_min_bytes",
         "headers",
         "method",
         "path",
@@ -102,6 +116,8 @@ class Exchange:
         self.disconnected = False
         self.call: Call | None = None
         """The model call this request made, once it made one (its outcome labels the metrics)."""
+        self.gzip_min_bytes: int | None = None
+        """Whole answers at least this large are gzipped for clients that accept it (None: never)."""
         self._streaming = False
         self._at_boundary = True
         self._last_sent = 0.0
@@ -125,10 +141,15 @@ class Exchange:
         return headers
 
     async def body(self, limit: int) -> bytes:
-        """The whole request body; ``BodyTooLarge`` past ``limit`` bytes."""
+        """The whole request body, decoded when it has a content coding; ``BodyTooLarge`` past
+        ``limit`` bytes (sent, or once decoded), a 415 for a coding it cannot decode."""
         length = self.headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             raise BodyTooLarge(limit)
+        try:
+            decoder = body_decoder(self.headers.get(b"content-encoding"), limit)
+        except UnsupportedEncoding as exc:
+            raise GatewayError(415, "invalid_request_error", str(exc)) from None
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -140,10 +161,23 @@ class Exchange:
                 size += len(chunk)
                 if size > limit:
                     raise BodyTooLarge(limit)
+                if decoder is not None:
+                    chunk = self._decoded(decoder.feed, chunk)
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        if decoder is not None:
+            chunks.append(self._decoded(decoder.finish))
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    @staticmethod
+    def _decoded(step: Callable[..., bytes], *data: bytes) -> bytes:
+        try:
+            return step(*data)
+        except DecodedTooLarge as exc:
+            raise BodyTooLarge(exc.limit, str(exc)) from None
+        except MalformedEncoding as exc:
+            raise GatewayError(400, "invalid_request_error", str(exc)) from None
 
     def _base_headers(self) -> list[tuple[bytes, bytes]]:
         request_id = self.request_id.encode()
@@ -162,6 +196,13 @@ class Exchange:
     ) -> None:
         headers = self._base_headers()
         headers.append(content_type)
+        threshold = self.gzip_min_bytes
+        if threshold is not None and len(body) >= threshold:
+            # The answer depends on Accept-Encoding from this size on, whichever way it goes.
+            headers.append((b"vary", b"accept-encoding"))
+            if accepts_gzip(self.headers.get(b"accept-encoding")):
+                body = gzip_bytes(body)
+                headers.append((b"content-encoding", b"gzip"))
         headers.append((b"content-length", str(len(body)).encode()))
         if extra:
             headers.extend(extra)

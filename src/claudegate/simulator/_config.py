@@ -20,6 +20,9 @@ class ModelSpec(BaseModel):
     """Other names accepted in requests; responses name the model by ``id``."""
     max_input_tokens: int = 1_000_000
     max_tokens: int = 128_000
+    exclusive_temperature_top_p: bool = True
+    """Requests giving both ``temperature`` and ``top_p`` (any value, ``-1`` included) get 400, as
+    the live API answers for the models released since Claude Opus 4.1."""
 
 
 DEFAULT_MODELS: tuple[ModelSpec, ...] = (
@@ -60,6 +63,7 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         created_at="2024-03-07T00:00:00Z",
         max_input_tokens=200_000,
         max_tokens=4_096,
+        exclusive_temperature_top_p=False,
     ),
 )
 

@@ -95,7 +95,10 @@ class Simulator:
     def plan(self, request: Mapping[str, Any]) -> Reply:
         """Validate a Messages request and plan the reply (raises the API's error as ``APIStatusError``)."""
         model = validate_request(
-            request, models=self.models.names, verify_signatures=self.config.verify_signatures
+            request,
+            models=self.models.names,
+            verify_signatures=self.config.verify_signatures,
+            exclusive_sampling=self.models.exclusive_sampling,
         )
         digest = self._digest(request)
         seed = int.from_bytes(digest, "big")

@@ -2,6 +2,8 @@
 
 Request bodies are capped at ``MAX_BODY_BYTES`` (32 MB, the live API's limit for Messages): a
 larger body is read to its end without being kept, then answered with 413 ``request_too_large``.
+A body sent with ``Content-Encoding: gzip`` or ``deflate`` is decoded as it is read, the cap held
+against the decoded size; another coding gets 415.
 Pacing sleeps until absolute deadlines on the loop's clock and is woken early by the one task that
 watches for a disconnect, so a paced stream neither drifts nor starts a task per frame.
 """
@@ -17,6 +19,14 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from claudegate._content_coding import (
+    BodyDecoder,
+    DecodedTooLarge,
+    MalformedEncoding,
+    UnsupportedEncoding,
+    body_decoder,
+)
+from claudegate.errors import APIStatusError
 from claudegate.simulator._errors import api_error
 from claudegate.simulator._faults import ERROR_MESSAGES
 from claudegate.simulator._json import dumps_lenient
@@ -74,11 +84,18 @@ class Exchange:
         return f"{self.scope.get('scheme', 'http')}://{host}"
 
     async def body(self, limit: int = MAX_BODY_BYTES) -> bytes:
-        """The whole request body; raises 413 ``request_too_large`` past ``limit`` bytes.
+        """The whole request body, decoded when it has a content coding; raises 413
+        ``request_too_large`` past ``limit`` bytes (sent, or once decoded), 415 for a coding it
+        cannot decode, 400 for a body that is not valid data of its coding.
 
-        An oversized body is still read to its end (and dropped), so the client, which is still
-        sending, gets to read the 413 instead of a broken connection.
+        A refused body is still read to its end (and dropped), so the client, which is still
+        sending, gets to read the answer instead of a broken connection.
         """
+        refusal: APIStatusError | None = None
+        try:
+            decoder = body_decoder(self.headers.get(b"content-encoding"), limit)
+        except UnsupportedEncoding as exc:
+            decoder, refusal = None, api_error(415, "invalid_request_error", str(exc))
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -88,14 +105,18 @@ class Exchange:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size <= limit:
-                chunks.append(chunk)
-            elif chunks:
+            if size > limit and refusal is None:
+                refusal = api_error(413, "request_too_large", ERROR_MESSAGES["request_too_large"])
+            if refusal is None:
+                refusal = _decode(decoder, chunk, chunks)
+            if refusal is not None:
                 chunks.clear()
             if not message.get("more_body", False):
                 break
-        if size > limit:
-            raise api_error(413, "request_too_large", ERROR_MESSAGES["request_too_large"])
+        if refusal is None and decoder is not None:
+            refusal = _decode(decoder, None, chunks)
+        if refusal is not None:
+            raise refusal
         return b"".join(chunks)
 
     # -- disconnects -----------------------------------------------------------------------------
@@ -192,6 +213,21 @@ class Exchange:
         transport.abort()
         # Let the server see the lost connection, so it does not try to finish the response itself.
         await self.wait_gone(1.0)
+
+
+def _decode(decoder: BodyDecoder | None, chunk: bytes | None, into: list[bytes]) -> APIStatusError | None:
+    """Append ``chunk`` decoded (None: the body's end) to ``into``; the answer when it cannot be."""
+    try:
+        if decoder is None:
+            if chunk:
+                into.append(chunk)
+        else:
+            into.append(decoder.feed(chunk) if chunk is not None else decoder.finish())
+    except DecodedTooLarge:
+        return api_error(413, "request_too_large", ERROR_MESSAGES["request_too_large"])
+    except MalformedEncoding as exc:
+        return api_error(400, "invalid_request_error", str(exc))
+    return None
 
 
 def _wake(sleeper: asyncio.Future[None] | None) -> None:

@@ -24,6 +24,10 @@ class ModelCatalog:
         self._by_name: dict[str, dict[str, Any]] = {}
         self.names: dict[str, tuple[str, int]] = {}
         """Every accepted model name to ``(id, max output tokens)``."""
+        self.exclusive_sampling: frozenset[str] = frozenset(
+            name for spec in specs if spec.exclusive_temperature_top_p for name in (spec.id, *spec.aliases)
+        )
+        """The names of models that refuse ``temperature`` and ``top_p`` together."""
         for spec, item in zip(specs, self._items, strict=True):
             for name in (spec.id, *spec.aliases):
                 self._by_name[name] = item

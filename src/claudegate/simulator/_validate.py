@@ -10,7 +10,7 @@ fields. ``tool_use`` ids must be unique across the conversation, and tool schema
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from claudegate.simulator._errors import fail
@@ -24,6 +24,9 @@ _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 _CHOICES = ("auto", "any", "tool", "none")
 _THINKING = ("enabled", "disabled", "adaptive")
 MAX_CACHE_BREAKPOINTS = 4
+_BOTH_SAMPLERS = "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
+_UNSET = -1
+"""What ``top_k`` and ``top_p`` take to mean "not set" (the legacy API's default, still accepted)."""
 _EMPTY_CONTENT = (
     "messages: all messages must have non-empty content except for the optional final assistant message"
 )
@@ -196,9 +199,10 @@ def _check_sampling(request: Mapping[str, Any]) -> None:
         if key in request and request[key] is not None:
             if not _is_number(request[key]):
                 fail(f"{key}: Input should be a valid number")
-            if not 0 <= request[key] <= 1:
+            if not 0 <= request[key] <= 1 and not (key == "top_p" and request[key] == _UNSET):
                 fail(f"{key}: Input should be between 0 and 1")
-    if request.get("top_k") is not None and (not _is_int(request["top_k"]) or request["top_k"] < 0):
+    top_k = request.get("top_k")
+    if top_k is not None and (not _is_int(top_k) or (top_k < 0 and top_k != _UNSET)):
         fail("top_k: Input should be a non-negative integer")
     stops = request.get("stop_sequences")
     if stops is not None:
@@ -271,10 +275,12 @@ def validate_request(
     models: Mapping[str, tuple[str, int]],
     count_only: bool = False,
     verify_signatures: bool = True,
+    exclusive_sampling: Collection[str] = (),
 ) -> str:
     """Check a Messages (or ``count_tokens``) request; return the model's id or raise the API's error.
 
-    ``models`` maps every accepted model name to ``(id, max output tokens)``.
+    ``models`` maps every accepted model name to ``(id, max output tokens)``; the models named in
+    ``exclusive_sampling`` refuse ``temperature`` and ``top_p`` together.
     """
     if not isinstance(request, Mapping):
         fail("Input should be a valid dictionary")
@@ -306,4 +312,7 @@ def validate_request(
         fail(f"model: {request['model']}", status=404, error_type="not_found_error")
     if max_tokens is not None:
         _check_max_tokens(request, model[1])
+        if request.get("temperature") is not None and request.get("top_p") is not None:
+            if request["model"] in exclusive_sampling:
+                fail(_BOTH_SAMPLERS)
     return model[0]

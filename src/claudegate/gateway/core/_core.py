@@ -35,6 +35,7 @@ from claudegate.gateway.core._call import Call, Principal
 from claudegate.gateway.core._errors import GatewayError, classify, shown
 from claudegate.gateway.core._router import Deployment, Route, Router
 from claudegate.gateway.core._runtime import Runtime
+from claudegate.gateway.core._sampling import normalize_sampling
 from claudegate.gateway.core._toolstream import buffer_tool_arguments
 from claudegate.gateway.core._usage import UsageTap
 from claudegate.providers import ProviderRequest, ProviderResponse, ProviderStream
@@ -372,6 +373,8 @@ class GatewayCore:
     async def _begin(self, settlement: _Settlement) -> Route:
         call = settlement.call
         route = settlement.runtime.resolve(call.model)
+        if route.normalize_sampling:
+            normalize_sampling(call)
         if not call.principal.may_use(call.model):
             raise GatewayError(
                 403, "permission_error", f"this API key may not use model {shown(call.model)!r}", "model"

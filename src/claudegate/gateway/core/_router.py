@@ -54,6 +54,8 @@ class Route:
     """Order, retries and guards of the deployments (set once, when the runtime is built)."""
     limits: DeploymentLimits | None = None
     """The deployments' own rate limits, when any has some."""
+    normalize_sampling: bool = True
+    """Sampling parameters made acceptable to current models (``sampling.normalize``)."""
 
 
 class Router:
@@ -159,6 +161,7 @@ def build_router(config: GatewayConfig, transport: AsyncTransport) -> Router:
                     else config.gateway.stream_downgrade
                 ),
                 listed=not _is_glob(route_config.name),
+                normalize_sampling=route_config.sampling.normalize,
             )
         )
     return Router(routes)

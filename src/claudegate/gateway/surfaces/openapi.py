@@ -56,6 +56,9 @@ def _array(items: dict[str, Any], *, min_items: int = 0) -> dict[str, Any]:
     return schema
 
 
+_UNSET_SAMPLER = "-1 means unset: dropped before the upstream when the route normalizes sampling."
+
+
 def _number(maximum: float) -> dict[str, Any]:
     return {"type": "number", "minimum": 0, "maximum": maximum}
 
@@ -157,8 +160,8 @@ def _anthropic_request_schemas() -> dict[str, Any]:
             },
             "stream": {"type": "boolean"},
             "temperature": _number(1),
-            "top_p": _number(1),
-            "top_k": {"type": "integer", "minimum": 0},
+            "top_p": {"anyOf": [_number(1), {"const": -1}], "description": _UNSET_SAMPLER},
+            "top_k": {"type": "integer", "minimum": -1, "description": _UNSET_SAMPLER},
             "stop_sequences": _array(_STRING),
             "metadata": _object({"user_id": {"type": ["string", "null"]}}),
         },
