@@ -6,6 +6,7 @@
 
 from claudegate.client._breaker import CircuitBreaker, CircuitState, is_upstream_failure
 from claudegate.client._caching import (
+    CacheSavings,
     CacheUsage,
     cache_control,
     cache_last_message,
@@ -77,6 +78,7 @@ __all__ = [
     "AsyncTransport",
     "BatchRequestParam",
     "Batches",
+    "CacheSavings",
     "CacheUsage",
     "CallbackObserver",
     "CircuitBreaker",
