@@ -37,9 +37,11 @@ from claudegate.client._prices import PRICES, ModelPrice, cost_of_usage, price_f
 from claudegate.client._quota import QuotaLimit, QuotaManager, QuotaMetric, QuotaPeriod
 from claudegate.client._resources import AsyncBatches, AsyncMessages, AsyncModels
 from claudegate.client._retry import RetryPolicy
+from claudegate.client._secret_audit import SECRET_AUDIT, SecretAudit, SecretReveal
 from claudegate.client._secrets import (
     SECRET_HEADERS,
     ApiKey,
+    check_anthropic_key,
     find_secrets_file,
     load_secrets_file,
     redact_headers,
@@ -65,6 +67,7 @@ __all__ = [
     "IMAGE_MEDIA_TYPES",
     "MAX_IMAGE_BYTES",
     "PRICES",
+    "SECRET_AUDIT",
     "SECRET_HEADERS",
     "AiohttpTransport",
     "ApiKey",
@@ -117,6 +120,8 @@ __all__ = [
     "RequestOptions",
     "Response",
     "RetryPolicy",
+    "SecretAudit",
+    "SecretReveal",
     "StreamObserver",
     "TextWindowObserver",
     "Timeout",
@@ -124,6 +129,7 @@ __all__ = [
     "cache_last_message",
     "cache_system",
     "cache_tools",
+    "check_anthropic_key",
     "cost_of_usage",
     "estimate_input_tokens",
     "find_secrets_file",
