@@ -4,7 +4,7 @@
 >>> client = AsyncClient(retry=RetryPolicy())
 """
 
-from claudegate.client._breaker import CircuitBreaker, CircuitState, is_upstream_failure
+from claudegate.client._breaker import CircuitBreaker, CircuitState, is_failure_status, is_upstream_failure
 from claudegate.client._caching import (
     CacheSavings,
     CacheUsage,
@@ -18,7 +18,7 @@ from claudegate.client._compression import Compression
 from claudegate.client._curl import to_curl
 from claudegate.client._dynamic_config import ClientSettings, DynamicConfig
 from claudegate.client._failover import Endpoint, EndpointHealth, Failover, FailoverStrategy
-from claudegate.client._health import EndpointCheck, HealthChecker, HealthSummary
+from claudegate.client._health import EndpointCheck, HealthChecker, HealthStrategy, HealthSummary
 from claudegate.client._httptools import HttpToolsTransport
 from claudegate.client._images import (
     IMAGE_MEDIA_TYPES,
@@ -98,6 +98,7 @@ __all__ = [
     "Failover",
     "FailoverStrategy",
     "HealthChecker",
+    "HealthStrategy",
     "HealthSummary",
     "HttpToolsTransport",
     "MessageCreateArgs",
@@ -136,6 +137,7 @@ __all__ = [
     "image_block_from_bytes",
     "image_block_from_file",
     "image_block_from_url",
+    "is_failure_status",
     "is_upstream_failure",
     "load_secrets_file",
     "price_for_model",

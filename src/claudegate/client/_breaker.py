@@ -31,7 +31,7 @@ from typing import TypeVar
 from claudegate.client._retry import RetryPolicy
 from claudegate.errors import APIConnectionError, APIStatusError, CircuitOpenError
 
-__all__ = ["CircuitBreaker", "CircuitState", "is_upstream_failure"]
+__all__ = ["CircuitBreaker", "CircuitState", "is_failure_status", "is_upstream_failure"]
 
 log = logging.getLogger("claudegate.client.breaker")
 T = TypeVar("T")
@@ -59,8 +59,13 @@ def is_upstream_failure(exc: BaseException) -> bool:
     if isinstance(exc, APIConnectionError):
         return True
     if isinstance(exc, APIStatusError):
-        return exc.status_code in (408, 429) or exc.status_code >= 500
+        return is_failure_status(exc.status_code)
     return False
+
+
+def is_failure_status(status_code: int) -> bool:
+    """Whether an HTTP status says the upstream is unwell: 408, 429 and 5xx."""
+    return status_code in (408, 429) or status_code >= 500
 
 
 def _retry_after(exc: BaseException) -> float | None:
