@@ -35,6 +35,15 @@ from claudegate.client._params import BatchRequestParam, ClientOptions, MessageC
 from claudegate.client._pipeline import Reliability
 from claudegate.client._prices import PRICES, ModelPrice, cost_of_usage, price_for_model
 from claudegate.client._quota import QuotaLimit, QuotaManager, QuotaMetric, QuotaPeriod
+from claudegate.client._reliability_settings import (
+    BreakerSettings,
+    EndpointSettings,
+    FailoverSettings,
+    LimiterSettings,
+    QuotaLimitSettings,
+    QuotaSettings,
+    RetrySettings,
+)
 from claudegate.client._resources import AsyncBatches, AsyncMessages, AsyncModels
 from claudegate.client._retry import RetryPolicy
 from claudegate.client._secret_audit import SECRET_AUDIT, SecretAudit, SecretReveal
@@ -81,6 +90,7 @@ __all__ = [
     "AsyncTransport",
     "BatchRequestParam",
     "Batches",
+    "BreakerSettings",
     "CacheSavings",
     "CacheUsage",
     "CallbackObserver",
@@ -95,12 +105,15 @@ __all__ = [
     "Endpoint",
     "EndpointCheck",
     "EndpointHealth",
+    "EndpointSettings",
     "Failover",
+    "FailoverSettings",
     "FailoverStrategy",
     "HealthChecker",
     "HealthStrategy",
     "HealthSummary",
     "HttpToolsTransport",
+    "LimiterSettings",
     "MessageCreateArgs",
     "MessageStream",
     "MessageStreamManager",
@@ -112,15 +125,18 @@ __all__ = [
     "Page",
     "Paginator",
     "QuotaLimit",
+    "QuotaLimitSettings",
     "QuotaManager",
     "QuotaMetric",
     "QuotaPeriod",
+    "QuotaSettings",
     "RateLimiter",
     "Reliability",
     "Request",
     "RequestOptions",
     "Response",
     "RetryPolicy",
+    "RetrySettings",
     "SecretAudit",
     "SecretReveal",
     "StreamObserver",
