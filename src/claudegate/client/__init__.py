@@ -4,8 +4,9 @@
 >>> client = AsyncClient(retry=RetryPolicy())
 """
 
-from claudegate.client._breaker import CircuitBreaker, CircuitState, is_upstream_failure
+from claudegate.client._breaker import CircuitBreaker, CircuitState, is_failure_status, is_upstream_failure
 from claudegate.client._caching import (
+    CacheSavings,
     CacheUsage,
     cache_control,
     cache_last_message,
@@ -17,7 +18,7 @@ from claudegate.client._compression import Compression
 from claudegate.client._curl import to_curl
 from claudegate.client._dynamic_config import ClientSettings, DynamicConfig
 from claudegate.client._failover import Endpoint, EndpointHealth, Failover, FailoverStrategy
-from claudegate.client._health import EndpointCheck, HealthChecker, HealthSummary
+from claudegate.client._health import EndpointCheck, HealthChecker, HealthStrategy, HealthSummary
 from claudegate.client._httptools import HttpToolsTransport
 from claudegate.client._images import (
     IMAGE_MEDIA_TYPES,
@@ -34,11 +35,22 @@ from claudegate.client._params import BatchRequestParam, ClientOptions, MessageC
 from claudegate.client._pipeline import Reliability
 from claudegate.client._prices import PRICES, ModelPrice, cost_of_usage, price_for_model
 from claudegate.client._quota import QuotaLimit, QuotaManager, QuotaMetric, QuotaPeriod
+from claudegate.client._reliability_settings import (
+    BreakerSettings,
+    EndpointSettings,
+    FailoverSettings,
+    LimiterSettings,
+    QuotaLimitSettings,
+    QuotaSettings,
+    RetrySettings,
+)
 from claudegate.client._resources import AsyncBatches, AsyncMessages, AsyncModels
 from claudegate.client._retry import RetryPolicy
+from claudegate.client._secret_audit import SECRET_AUDIT, SecretAudit, SecretReveal
 from claudegate.client._secrets import (
     SECRET_HEADERS,
     ApiKey,
+    check_anthropic_key,
     find_secrets_file,
     load_secrets_file,
     redact_headers,
@@ -64,6 +76,7 @@ __all__ = [
     "IMAGE_MEDIA_TYPES",
     "MAX_IMAGE_BYTES",
     "PRICES",
+    "SECRET_AUDIT",
     "SECRET_HEADERS",
     "AiohttpTransport",
     "ApiKey",
@@ -77,6 +90,8 @@ __all__ = [
     "AsyncTransport",
     "BatchRequestParam",
     "Batches",
+    "BreakerSettings",
+    "CacheSavings",
     "CacheUsage",
     "CallbackObserver",
     "CircuitBreaker",
@@ -90,11 +105,15 @@ __all__ = [
     "Endpoint",
     "EndpointCheck",
     "EndpointHealth",
+    "EndpointSettings",
     "Failover",
+    "FailoverSettings",
     "FailoverStrategy",
     "HealthChecker",
+    "HealthStrategy",
     "HealthSummary",
     "HttpToolsTransport",
+    "LimiterSettings",
     "MessageCreateArgs",
     "MessageStream",
     "MessageStreamManager",
@@ -106,15 +125,20 @@ __all__ = [
     "Page",
     "Paginator",
     "QuotaLimit",
+    "QuotaLimitSettings",
     "QuotaManager",
     "QuotaMetric",
     "QuotaPeriod",
+    "QuotaSettings",
     "RateLimiter",
     "Reliability",
     "Request",
     "RequestOptions",
     "Response",
     "RetryPolicy",
+    "RetrySettings",
+    "SecretAudit",
+    "SecretReveal",
     "StreamObserver",
     "TextWindowObserver",
     "Timeout",
@@ -122,12 +146,14 @@ __all__ = [
     "cache_last_message",
     "cache_system",
     "cache_tools",
+    "check_anthropic_key",
     "cost_of_usage",
     "estimate_input_tokens",
     "find_secrets_file",
     "image_block_from_bytes",
     "image_block_from_file",
     "image_block_from_url",
+    "is_failure_status",
     "is_upstream_failure",
     "load_secrets_file",
     "price_for_model",

@@ -31,7 +31,7 @@ from typing import TypeVar
 from claudegate.client._retry import RetryPolicy
 from claudegate.errors import APIConnectionError, APIStatusError, CircuitOpenError
 
-__all__ = ["CircuitBreaker", "CircuitState", "is_upstream_failure"]
+__all__ = ["CircuitBreaker", "CircuitState", "is_failure_status", "is_upstream_failure"]
 
 log = logging.getLogger("claudegate.client.breaker")
 T = TypeVar("T")
@@ -59,8 +59,24 @@ def is_upstream_failure(exc: BaseException) -> bool:
     if isinstance(exc, APIConnectionError):
         return True
     if isinstance(exc, APIStatusError):
-        return exc.status_code in (408, 429) or exc.status_code >= 500
+        return is_failure_status(exc.status_code)
     return False
+
+
+def is_failure_status(status_code: int) -> bool:
+    """Whether an HTTP status says the upstream is unwell: 408, 429 and 5xx."""
+    return status_code in (408, 429) or status_code >= 500
+
+
+def _check_settings(
+    failure_threshold: int, window: float | None, open_duration: float, half_open_probes: int
+) -> None:
+    if failure_threshold < 1:
+        raise ValueError("failure_threshold must be >= 1")
+    if half_open_probes < 1:
+        raise ValueError("half_open_probes must be >= 1")
+    if open_duration < 0 or (window is not None and window <= 0):
+        raise ValueError("open_duration must be >= 0 and window > 0")
 
 
 def _retry_after(exc: BaseException) -> float | None:
@@ -91,12 +107,7 @@ class CircuitBreaker:
         is_failure: Callable[[BaseException], bool] = is_upstream_failure,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if failure_threshold < 1:
-            raise ValueError("failure_threshold must be >= 1")
-        if half_open_probes < 1:
-            raise ValueError("half_open_probes must be >= 1")
-        if open_duration < 0 or (window is not None and window <= 0):
-            raise ValueError("open_duration must be >= 0 and window > 0")
+        _check_settings(failure_threshold, window, open_duration, half_open_probes)
         self.name = name
         self.failure_threshold = failure_threshold
         self.window = window
@@ -114,6 +125,23 @@ class CircuitBreaker:
 
     def __repr__(self) -> str:
         return f"CircuitBreaker(name={self.name!r}, state={self.state.value})"
+
+    def reconfigure(
+        self,
+        *,
+        failure_threshold: int,
+        window: float | None,
+        open_duration: float,
+        half_open_probes: int,
+    ) -> None:
+        """Change the thresholds in place: the state, counted failures and an open circuit's
+        deadline carry over (the new ``open_duration`` applies from the next opening)."""
+        _check_settings(failure_threshold, window, open_duration, half_open_probes)
+        with self._lock:
+            self.failure_threshold = failure_threshold
+            self.window = window
+            self.open_duration = open_duration
+            self.half_open_probes = half_open_probes
 
     def add_listener(self, listener: StateListener) -> None:
         """Also call ``listener(breaker, old, new)`` on every state change."""

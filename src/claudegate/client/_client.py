@@ -20,10 +20,11 @@ from pydantic import ValidationError
 
 from claudegate._version import __version__
 from claudegate.client._curl import to_curl
+from claudegate.client._mock import MockTransport
 from claudegate.client._params import ClientOptions, RequestOptions
 from claudegate.client._pipeline import Reliability
 from claudegate.client._retry import RetryPolicy
-from claudegate.client._secrets import ApiKey, resolve_api_key
+from claudegate.client._secrets import ApiKey, check_anthropic_key, resolve_api_key
 from claudegate.client._timeouts import Timeout
 from claudegate.client._transport import AiohttpTransport, AsyncTransport, Request, Response
 from claudegate.errors import (
@@ -96,6 +97,10 @@ class AsyncClient:
                 f"base_url must start with http:// or https://, not {base_url!r}", field="base_url"
             )
         self.base_url = base_url.rstrip("/")
+        transport = options.get("transport")
+        # A MockTransport sends nothing anywhere: tests may use any placeholder key.
+        if options.get("check_key_format", True) and not isinstance(transport, MockTransport):
+            check_anthropic_key(key, self.base_url)
         self.auth = options.get("auth", "x-api-key")
         if self.auth not in ("x-api-key", "bearer"):
             raise UserError("auth must be 'x-api-key' or 'bearer'", field="auth")
@@ -103,7 +108,7 @@ class AsyncClient:
         self.retry: RetryPolicy = options.get("retry") or RetryPolicy.none()
         self.validate_requests = options.get("validate_requests", True)
         self.reliability: Reliability | None = options.get("reliability")
-        self._transport: AsyncTransport = options.get("transport") or AiohttpTransport(
+        self._transport: AsyncTransport = transport or AiohttpTransport(
             max_connections=options.get("max_connections", 1000)
         )
         headers = {
@@ -117,9 +122,9 @@ class AsyncClient:
             headers["anthropic-beta"] = ",".join(betas)
         headers.update({k.lower(): v for k, v in (options.get("default_headers") or {}).items()})
         if self.auth == "bearer":
-            headers["authorization"] = f"Bearer {self._api_key.reveal()}"
+            headers["authorization"] = f"Bearer {self._api_key.reveal('authorization header')}"
         else:
-            headers["x-api-key"] = self._api_key.reveal()
+            headers["x-api-key"] = self._api_key.reveal("x-api-key header")
         self._headers = headers
 
         from claudegate.client._resources import AsyncMessages, AsyncModels

@@ -1,4 +1,5 @@
-"""Client settings from a YAML or JSON file, reloaded when the file changes.
+"""Client settings from a YAML or JSON file, reloaded when the file changes: base URL, timeout,
+headers, and the reliability stages (retry, breaker, limiter, quota, failover endpoints).
 
 The file's modification time (and size) is polled; a change is read, parsed and validated with
 pydantic **before** anything is applied. An unreadable or invalid file keeps the settings in use
@@ -13,13 +14,21 @@ import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import orjson
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from claudegate.client._client import AsyncClient
+from claudegate.client._pipeline import Reliability
+from claudegate.client._reliability_settings import (
+    BreakerSettings,
+    FailoverSettings,
+    LimiterSettings,
+    QuotaSettings,
+    RetrySettings,
+)
 from claudegate.client._retry import RetryPolicy
 from claudegate.client._timeouts import Timeout
 from claudegate.errors import UserError
@@ -31,7 +40,19 @@ S = TypeVar("S", bound=BaseModel)
 
 
 class ClientSettings(BaseModel):
-    """The client settings a file may change at run time."""
+    """The client settings a file may change at run time.
+
+    >>> # client.yaml
+    >>> # timeout: 30
+    >>> # retry: {max_retries: 3, initial_delay: 0.2}
+    >>> # breaker: {failure_threshold: 3, open_duration: 10}
+    >>> # limiter: {requests_per_second: 5, max_wait: 2}
+    >>> # quota: {limits: [{metric: cost, period: day, limit: 5.0}]}
+    >>> # failover: {endpoints: [https://a.example, https://b.example], strategy: round_robin}
+
+    Sections are described in ``_reliability_settings``; ``max_retries`` is a shorthand for
+    ``retry: {max_retries: N}`` (give one or the other).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -39,17 +60,44 @@ class ClientSettings(BaseModel):
     timeout: float | None = Field(default=None, gt=0)
     max_retries: int | None = Field(default=None, ge=0, le=20)
     default_headers: dict[str, str] = Field(default_factory=dict)
+    retry: RetrySettings | None = None
+    breaker: BreakerSettings | None = None
+    limiter: LimiterSettings | None = None
+    quota: QuotaSettings | None = None
+    failover: FailoverSettings | None = None
+
+    @model_validator(mode="after")
+    def _one_retry(self) -> Self:
+        if self.max_retries is not None and self.retry is not None:
+            raise ValueError("give max_retries or retry, not both")
+        return self
 
     def apply_to(self, client: AsyncClient) -> None:
-        """Set these settings on ``client`` (unset fields leave the client's value alone)."""
+        """Set these settings on ``client``; the next call uses them (unset fields leave the
+        client's value alone). Stages change on ``client.reliability`` in place, so every client
+        sharing that ``Reliability`` sees the change; a client without one gets a new one."""
         if self.base_url is not None:
             client.base_url = self.base_url.rstrip("/")
         if self.timeout is not None:
             client.timeout = Timeout.coerce(self.timeout)
         if self.max_retries is not None:
             client.retry = RetryPolicy(max_retries=self.max_retries)
+        if self.retry is not None:
+            client.retry = self.retry.policy()
         for name, value in self.default_headers.items():
             client._headers[name.lower()] = value
+        if self.breaker is None and self.limiter is None and self.quota is None and self.failover is None:
+            return
+        reliability = client.reliability or Reliability()
+        if self.breaker is not None:
+            reliability.breaker = self.breaker.apply(reliability.breaker)
+        if self.limiter is not None:
+            reliability.limiter = self.limiter.apply(reliability.limiter)
+        if self.quota is not None:
+            reliability.quota = self.quota.apply(reliability.quota)
+        if self.failover is not None:
+            reliability.failover = self.failover.apply(reliability.failover)
+        client.reliability = reliability
 
 
 class DynamicConfig(Generic[S]):

@@ -66,6 +66,22 @@ class Endpoint:
             self.name = self.base_url
 
 
+def _endpoints(
+    endpoints: Sequence[Endpoint | str], strategy: FailoverStrategy, unhealthy_after: int
+) -> tuple[Endpoint, ...]:
+    """The endpoints as ``Endpoint`` objects, once the settings are known to be valid."""
+    if not endpoints:
+        raise UserError("failover needs at least one endpoint", field="endpoints")
+    if strategy not in _STRATEGIES:
+        raise UserError(f"strategy must be one of {', '.join(_STRATEGIES)}", field="strategy")
+    if unhealthy_after < 1:
+        raise UserError("unhealthy_after must be >= 1", field="unhealthy_after")
+    built = tuple(e if isinstance(e, Endpoint) else Endpoint(e) for e in endpoints)
+    if len({e.name for e in built}) != len(built):
+        raise UserError("endpoint names must be unique", field="endpoints")
+    return built
+
+
 class Failover:
     """Try one call on several endpoints in turn until one answers.
 
@@ -81,23 +97,31 @@ class Failover:
         unhealthy_after: int = 3,
         rng: random.Random | None = None,
     ) -> None:
-        if not endpoints:
-            raise UserError("failover needs at least one endpoint", field="endpoints")
-        if strategy not in _STRATEGIES:
-            raise UserError(f"strategy must be one of {', '.join(_STRATEGIES)}", field="strategy")
-        if unhealthy_after < 1:
-            raise UserError("unhealthy_after must be >= 1", field="unhealthy_after")
-        self.endpoints: tuple[Endpoint, ...] = tuple(
-            e if isinstance(e, Endpoint) else Endpoint(e) for e in endpoints
-        )
-        if len({e.name for e in self.endpoints}) != len(self.endpoints):
-            raise UserError("endpoint names must be unique", field="endpoints")
+        self.endpoints: tuple[Endpoint, ...] = _endpoints(endpoints, strategy, unhealthy_after)
         self.strategy: FailoverStrategy = strategy
         self.unhealthy_after = unhealthy_after
         self._rng = rng or random.Random()
         self._turn = itertools.count()
         self._sticky: Endpoint | None = None
         self._lock = threading.Lock()
+
+    def reconfigure(
+        self,
+        endpoints: Sequence[Endpoint | str],
+        *,
+        strategy: FailoverStrategy = "priority",
+        unhealthy_after: int = 3,
+    ) -> None:
+        """Change the endpoints and strategy in place. An endpoint named as before, at the same
+        base URL, keeps its ``Endpoint`` (health, failure count, breaker); the others start anew."""
+        fresh = _endpoints(endpoints, strategy, unhealthy_after)
+        with self._lock:
+            kept = {(e.name, e.base_url): e for e in self.endpoints}
+            self.endpoints = tuple(kept.get((e.name, e.base_url), e) for e in fresh)
+            self.strategy = strategy
+            self.unhealthy_after = unhealthy_after
+            if self._sticky not in self.endpoints:
+                self._sticky = None
 
     def order(self) -> list[Endpoint]:
         """The endpoints in the order the next call will try them (advances round robin)."""

@@ -51,6 +51,19 @@ class _Bucket:
         return 0.0 if missing <= 0 else missing / self.rate
 
 
+def _rebucket(bucket: _Bucket | None, rate: float | None, capacity: float, now: float) -> _Bucket | None:
+    """``bucket`` at a new rate and capacity (None when the rate is gone; full when new)."""
+    if rate is None:
+        return None
+    if bucket is None:
+        return _Bucket(rate, capacity, now)
+    bucket.refill(now)
+    bucket.rate = rate
+    bucket.capacity = capacity
+    bucket.level = min(bucket.level, capacity)
+    return bucket
+
+
 class RateLimiter:
     """Pace calls before they are sent.
 
@@ -71,6 +84,31 @@ class RateLimiter:
         max_wait: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._requests: _Bucket | None = None
+        self._tokens: _Bucket | None = None
+        self.max_wait: float | None = None
+        self.reconfigure(
+            requests_per_second=requests_per_second,
+            burst=burst,
+            tokens_per_minute=tokens_per_minute,
+            token_burst=token_burst,
+            max_wait=max_wait,
+        )
+
+    def reconfigure(
+        self,
+        *,
+        requests_per_second: float | None = None,
+        burst: int | None = None,
+        tokens_per_minute: float | None = None,
+        token_burst: int | None = None,
+        max_wait: float | None = None,
+    ) -> None:
+        """Change the rates in place (the constructor's arguments): what a bucket holds carries
+        over, capped at its new burst, so a change never grants a fresh burst; a new bucket
+        starts full and a bucket left out is dropped."""
         if requests_per_second is None and tokens_per_minute is None:
             raise ValueError("give requests_per_second, tokens_per_minute, or both")
         if (requests_per_second is not None and requests_per_second <= 0) or (
@@ -79,20 +117,21 @@ class RateLimiter:
             raise ValueError("rates must be > 0")
         if max_wait is not None and max_wait < 0:
             raise ValueError("max_wait must be >= 0")
-        self._clock = clock
-        now = clock()
-        self._requests = (
-            _Bucket(requests_per_second, float(burst or max(1, math.ceil(requests_per_second))), now)
-            if requests_per_second is not None
-            else None
-        )
-        self._tokens = (
-            _Bucket(tokens_per_minute / 60.0, float(token_burst or tokens_per_minute), now)
-            if tokens_per_minute is not None
-            else None
-        )
-        self.max_wait = max_wait
-        self._lock = threading.Lock()
+        with self._lock:
+            now = self._clock()
+            self._requests = _rebucket(
+                self._requests,
+                requests_per_second,
+                float(burst or max(1, math.ceil(requests_per_second or 1))),
+                now,
+            )
+            self._tokens = _rebucket(
+                self._tokens,
+                tokens_per_minute / 60.0 if tokens_per_minute is not None else None,
+                float(token_burst or tokens_per_minute or 0),
+                now,
+            )
+            self.max_wait = max_wait
 
     def reserve(self, tokens: int = 0) -> float:
         """Take one request (and ``tokens``) now; return how long the caller must wait before sending.

@@ -26,6 +26,10 @@ class ClientOptions(TypedDict, total=False):
 
     - ``api_key``: the key (else ``ANTHROPIC_API_KEY``, else the secrets file).
     - ``base_url``: default ``ANTHROPIC_BASE_URL`` or ``https://api.anthropic.com``.
+    - ``check_key_format``: when ``base_url`` is ``api.anthropic.com``, refuse a key that does not
+      begin with ``sk-ant-`` (default True). Other base URLs (gateways, local servers) take any
+      key format, and so does a client on a ``MockTransport``; False sends any key even to the
+      Anthropic API.
     - ``auth``: send the key as ``x-api-key`` (default) or ``Authorization: Bearer``.
     - ``anthropic_version``: the ``anthropic-version`` header (default ``2023-06-01``).
     - ``betas``: ``anthropic-beta`` values sent with every request.
@@ -41,6 +45,7 @@ class ClientOptions(TypedDict, total=False):
 
     api_key: str | Any
     base_url: str
+    check_key_format: bool
     auth: AuthScheme
     anthropic_version: str
     betas: Sequence[str]

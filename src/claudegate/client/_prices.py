@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from claudegate.types import Usage
+
 __all__ = ["PRICES", "ModelPrice", "cost_of_usage", "price_for_model"]
 
 
@@ -78,17 +80,56 @@ def _tokens(usage: Mapping[str, Any], key: str) -> int:
     return value if isinstance(value, int) else 0
 
 
-def cost_of_usage(usage: Mapping[str, Any], price: ModelPrice) -> float:
-    """USD cost of one call's ``usage`` (the API's usage object, as a dict) at ``price``."""
-    cache_written = _tokens(usage, "cache_creation_input_tokens")
-    split = usage.get("cache_creation")
-    written_1h = _tokens(split, "ephemeral_1h_input_tokens") if isinstance(split, Mapping) else 0
-    written_5m = cache_written - written_1h
-    total = (
-        _tokens(usage, "input_tokens") * price.input
-        + _tokens(usage, "output_tokens") * price.output
-        + _tokens(usage, "cache_read_input_tokens") * price.cache_read
-        + written_5m * price.cache_write_5m
-        + written_1h * price.cache_write_1h
-    )
-    return total / 1_000_000
+@dataclass(frozen=True, slots=True)
+class TokenCounts:
+    """One call's billed tokens by kind, however its usage was given."""
+
+    input: int
+    output: int
+    cache_read: int
+    cache_write_5m: int
+    cache_write_1h: int
+
+    @classmethod
+    def of(cls, usage: Mapping[str, Any] | Usage) -> TokenCounts:
+        """From the API's usage object as a dict, or the client's typed ``Usage``."""
+        if isinstance(usage, Mapping):
+            written = _tokens(usage, "cache_creation_input_tokens")
+            split = usage.get("cache_creation")
+            written_1h = _tokens(split, "ephemeral_1h_input_tokens") if isinstance(split, Mapping) else 0
+            return cls(
+                _tokens(usage, "input_tokens"),
+                _tokens(usage, "output_tokens"),
+                _tokens(usage, "cache_read_input_tokens"),
+                written - written_1h,
+                written_1h,
+            )
+        written = usage.cache_creation_input_tokens or 0
+        written_1h = (usage.cache_creation.ephemeral_1h_input_tokens or 0) if usage.cache_creation else 0
+        return cls(
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_read_input_tokens or 0,
+            written - written_1h,
+            written_1h,
+        )
+
+    def cost(self, price: ModelPrice) -> float:
+        """USD at ``price``."""
+        total = (
+            self.input * price.input
+            + self.output * price.output
+            + self.cache_read * price.cache_read
+            + self.cache_write_5m * price.cache_write_5m
+            + self.cache_write_1h * price.cache_write_1h
+        )
+        return total / 1_000_000
+
+
+def cost_of_usage(usage: Mapping[str, Any] | Usage, price: ModelPrice) -> float:
+    """USD cost of one call's ``usage`` at ``price``: the API's usage object as a dict, or the
+    client's typed ``Usage`` (``message.usage``).
+
+    >>> cost_of_usage(message.usage, price_for_model(message.model))
+    """
+    return TokenCounts.of(usage).cost(price)

@@ -3,6 +3,10 @@
 The lookup order is: the ``api_key`` argument, the ``ANTHROPIC_API_KEY`` environment variable,
 then a secrets file of ``KEY=value`` lines — the file named by ``CLAUDEGATE_SECRETS_FILE``, or
 ``secret/-secrets.sh`` in the current directory or the nearest parent that has one.
+
+Each ``reveal()`` is counted by the secret exposure audit (``_secret_audit``). A client aimed at
+the Anthropic API itself checks that its key looks like an Anthropic key (``sk-ant-``), so that a
+gateway or OpenAI key sent there by mistake fails clearly before any request.
 """
 
 from __future__ import annotations
@@ -11,14 +15,18 @@ import hashlib
 import hmac
 import os
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from claudegate.client._secret_audit import SECRET_AUDIT, SecretAudit
 from claudegate.errors import UserError
 
 __all__ = [
     "SECRET_HEADERS",
     "ApiKey",
+    "check_anthropic_key",
     "find_secrets_file",
     "load_secrets_file",
     "redact_headers",
@@ -33,6 +41,8 @@ SECRETS_FILE_NAME = Path("secret") / "-secrets.sh"
 # paste is not. No minimum beyond one character, because local OpenAI-compatible servers and gateways
 # take placeholders such as ``any`` or ``sk-1``.
 _KEY_FORMAT = re.compile(r"[!#-&(-\[\]-~]{1,512}")
+ANTHROPIC_API_HOST = "api.anthropic.com"
+ANTHROPIC_KEY_PREFIX = "sk-ant-"
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
 
@@ -42,12 +52,14 @@ class ApiKey:
     >>> key = ApiKey("sk-ant-api03-...")
     >>> key
     ApiKey('**********')
-    >>> key.reveal()           # only where the key must go on the wire
+    >>> key.reveal("x-api-key header")     # only where the key must go on the wire
+
+    Every ``reveal`` is recorded by ``audit`` (default: the process-wide ``SECRET_AUDIT``).
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("_audit", "_value")
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, *, audit: SecretAudit | None = None) -> None:
         if not isinstance(value, str):
             raise UserError("the API key must be a string", field="api_key")
         if not _KEY_FORMAT.fullmatch(value):
@@ -57,9 +69,14 @@ class ApiKey:
                 field="api_key",
             )
         self._value = value
+        self._audit = audit or SECRET_AUDIT
 
-    def reveal(self) -> str:
-        """The key itself, for the request header and nothing else."""
+    def reveal(self, purpose: str = "") -> str:
+        """The key itself, for the request header and nothing else; the audit records the call,
+        its ``purpose`` and the caller's module, function and line."""
+        frame = sys._getframe(1)
+        caller = f"{frame.f_globals.get('__name__', '?')}:{frame.f_code.co_qualname}:{frame.f_lineno}"
+        self._audit.record(self.fingerprint(), purpose=purpose, caller=caller)
         return self._value
 
     def fingerprint(self) -> str:
@@ -84,6 +101,24 @@ class ApiKey:
 
     def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("an ApiKey cannot be pickled")
+
+
+def check_anthropic_key(key: ApiKey, base_url: str) -> None:
+    """Refuse a key that cannot be an Anthropic key when ``base_url`` is the Anthropic API itself.
+
+    Other base URLs (gateways, local servers, OpenAI-compatible servers) take any key format.
+    The error names the key by fingerprint only.
+    """
+    if urlsplit(base_url).hostname != ANTHROPIC_API_HOST or key._value.startswith(ANTHROPIC_KEY_PREFIX):
+        return
+    raise UserError(
+        f"the API key (fingerprint {key.fingerprint()}) is not an Anthropic API key: those begin "
+        f"with {ANTHROPIC_KEY_PREFIX!r}, and base_url is {base_url}. Check that ANTHROPIC_API_KEY "
+        "holds an Anthropic key rather than a gateway or OpenAI key; to use a gateway or a local "
+        "server, set base_url to it; to send another key format to this host anyway, pass "
+        "check_key_format=False.",
+        field="api_key",
+    )
 
 
 def load_secrets_file(path: Path) -> dict[str, str]:

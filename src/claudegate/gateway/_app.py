@@ -51,6 +51,22 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("HEAD", "/"): ops.root,
 }
 _PATHS = {path for _, path in _ROUTES}
+_TEXT = (b"content-type", b"text/plain; charset=utf-8")
+
+
+def _allowed_methods(path: str) -> str:
+    """The ``Allow`` value of a path the gateway serves ("" for one it does not)."""
+    methods = {method for method, route in _ROUTES if route == path}
+    if path.startswith(("/v1/models/", "/models/")):
+        methods.add("GET")
+    return ", ".join(sorted({*methods, "OPTIONS"})) if methods else ""
+
+
+async def _options(core: GatewayCore, exchange: Exchange) -> None:
+    """``OPTIONS``: the methods the path takes, no body (a reachability probe needs no key)."""
+    await exchange.send_bytes(200, b"", _TEXT, [(b"allow", _allowed_methods(exchange.path).encode())])
+
+
 # What operators read: behind a key once keys are enforced (``auth.operations``).
 _OPERATIONS: set[Handler] = {ops.metrics, ops.health_deployments, models.list_models, models.retrieve_model}
 
@@ -121,6 +137,8 @@ class GatewayApp:
         handler = _ROUTES.get((exchange.method, path))
         if handler is not None:
             return handler, path
+        if exchange.method == "OPTIONS" and _allowed_methods(path):
+            return _options, path
         if exchange.method == "GET" and path.startswith(("/v1/models/", "/models/")):
             return models.retrieve_model, "/v1/models/{id}"
         if path.startswith(ADMIN_PATH) and (path == ADMIN_PATH or path[11:12] == "/"):

@@ -3,7 +3,8 @@
 Endpoints: ``POST /v1/messages`` (JSON and SSE; ``?beta=true`` accepted),
 ``POST /v1/messages/count_tokens``, ``GET /v1/models`` and ``/v1/models/{id}``,
 ``/v1/messages/batches`` (create, list, retrieve, cancel, delete, results),
-``POST /v1/chat/completions`` (OpenAI dialect), ``HEAD /``, and the control routes
+``POST /v1/chat/completions`` (OpenAI dialect), ``HEAD /``, ``OPTIONS`` on any of those paths
+(the ``Allow``ed methods, no key needed), and the control routes
 ``GET``/``DELETE /_sim/log``, ``DELETE /_sim/faults`` (restart ``times=N`` counts) and
 ``DELETE /_sim/cache``. Faults and latency: see ``claudegate.simulator._faults``; faults only
 touch ``/v1/`` routes, so a reachability probe (``HEAD /``) never uses up a ``times=N`` count.
@@ -149,6 +150,9 @@ class SimulatorApp:
                     call.payload = raw
                 if isinstance(call.payload, dict):
                     entry["model"], entry["stream"] = call.payload.get("model"), call.streaming
+            if exchange.method == "OPTIONS":
+                await self._options(call)
+                return
             self._authorize(exchange)
             handler = self._route(exchange.method, exchange.path)
             if handler is None:
@@ -264,6 +268,16 @@ class SimulatorApp:
 
     async def _chat(self, call: Call) -> None:
         await chat_completions(self.simulator, call)
+
+    async def _options(self, call: Call) -> None:
+        """The methods a path takes, as ``Allow`` (like a preflight, it needs no key and no fault)."""
+        path = call.exchange.path
+        allowed = [m for m in ("DELETE", "GET", "HEAD", "POST") if self._route(m, path) is not None]
+        if not allowed:
+            raise api_error(404, "not_found_error", f"Not found: OPTIONS {path}")
+        call.entry["status"] = 200
+        allow = ", ".join([*allowed, "OPTIONS"]).encode()
+        await call.exchange.respond(200, b"", [(b"allow", allow)], b"text/plain; charset=utf-8")
 
     async def _root(self, call: Call) -> None:
         await send_json(call, {"name": "claudegate simulator", "models": len(self.config.models)})
