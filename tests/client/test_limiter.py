@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -81,22 +80,22 @@ def sim() -> Iterator[tuple[SimulatorApp, str]]:
 
 
 async def test_requests_reach_the_server_at_the_configured_pace(sim: tuple[SimulatorApp, str]) -> None:
+    """2 go at once, then one every 50 ms: no request reaches the server before its slot. Only lower
+    bounds are checked (a busy machine delays requests; it never sends one early)."""
     app, base_url = sim
     app.simulator.log.clear()
-    limiter = RateLimiter(requests_per_second=20, burst=2)
+    limiter = RateLimiter(requests_per_second=20, burst=2, clock=lambda: 0.0)  # all ask at one instant
+    waits: list[float] = []
     async with AsyncClient(api_key=KEY, base_url=base_url) as client:
 
         async def one() -> None:
-            await limiter.acquire()
+            waits.append(await limiter.acquire())
             await client.messages.create(**ASK)
 
-        started = time.monotonic()
+        started = time.time()  # the simulator's log stamps arrivals with the wall clock
         await asyncio.gather(*(one() for _ in range(8)))
-        elapsed = time.monotonic() - started
+    assert sorted(waits) == pytest.approx([0.0, 0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30])
     arrivals = sorted(e["time"] for e in app.simulator.log.entries())
     assert len(arrivals) == 8
-    # 2 free, then 6 more at 20/s: at least 0.3 s in all, and the last six spaced ~50 ms apart
-    assert elapsed >= 0.29
-    assert arrivals[-1] - arrivals[0] >= 0.28
-    spaced = [b - a for a, b in itertools.pairwise(arrivals[2:])]
-    assert min(spaced) > 0.02
+    for arrival, wait in zip(arrivals, sorted(waits), strict=True):
+        assert arrival - started >= wait - 0.002  # the k-th arrival is no earlier than the k-th slot
