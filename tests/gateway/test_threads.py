@@ -4,7 +4,9 @@ the SDK acts on, expiry, the size limits, and the recorded first turn of a tool 
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,9 +19,11 @@ import orjson
 import pytest
 from anthropic import beta_tool
 from anthropic.types.beta import BetaMessage, BetaMessageParam
+from sqlalchemy import func, select
 
 from claudegate.gateway import GatewayApp, parse_config
 from claudegate.simulator import create_app as create_simulator
+from claudegate.store import Database
 from claudegate.testing import LiveServer
 from claudegate.translate.threads import THREADS_BETA
 from tests.gateway import _wire
@@ -369,3 +373,40 @@ def test_no_thread_database_file_appears_without_storage(upstream_simulator: str
     finally:
         os.chdir(cwd)
     assert list(tmp_path.iterdir()) == []
+
+
+async def _thread_rows(url: str, prefix: str, *, drop: bool) -> int:
+    database = await Database.connect(url, table_prefix=prefix)
+    try:
+        async with database.engine.connect() as connection:
+            rows = (
+                await connection.execute(select(func.count()).select_from(database.tables.threads))
+            ).scalar()
+        if drop:
+            await database.drop_tables()
+        return int(rows or 0)
+    finally:
+        await database.close()
+
+
+def test_threads_live_in_the_postgresql_storage_every_replica_reads(upstream_simulator: str) -> None:
+    url, prefix = "postgresql+asyncpg://postgres@127.0.0.1:5432/test", f"t{secrets.token_hex(6)}_"
+    config = {
+        "models": [route_of("openai", upstream_simulator)],
+        "storage": {"database_url": url, "table_prefix": prefix},
+    }
+    try:
+        with gateway(config) as one, gateway(config) as two, sdk(one) as (client, _), sdk(two) as (other, _):
+            first = client.beta.messages.create(
+                model=MODEL,
+                max_tokens=50,
+                messages=[{"role": "user", "content": "hello"}],
+                thread={"type": "create"},
+                betas=[THREADS_BETA],
+            )
+            # another replica continues it: the thread is in the shared database
+            second = continue_from(other, first.id)
+        assert second.stop_reason == "end_turn"
+        assert asyncio.run(_thread_rows(url, prefix, drop=False)) == 1
+    finally:
+        asyncio.run(_thread_rows(url, prefix, drop=True))
