@@ -30,6 +30,10 @@
       database_url: sqlite+aiosqlite:///claudegate.db   # or postgresql+asyncpg://...
       redis_url: redis://127.0.0.1:6379/0
       redis_failure_policy: fail_closed                 # or fail_open
+    threads:                          # message threads (beta) the gateway serves for its clients
+      ttl: 300                        # seconds a thread lives after its last turn
+      max_thread_bytes: 33554432      # stored bytes of one thread (null: no limit)
+      max_key_bytes: 268435456        # stored bytes of one key's live threads (null: no limit)
 
 With no file, every model name routes to the in-process simulator.
 """
@@ -62,6 +66,7 @@ __all__ = [
     "RouteConfig",
     "SamplingConfig",
     "StorageConfig",
+    "ThreadsConfig",
     "TimeoutConfig",
     "WebSocketSettings",
     "default_config",
@@ -343,6 +348,27 @@ class StorageConfig(_Strict):
     """What admission answers while Redis cannot be reached."""
 
 
+class ThreadsConfig(_Strict):
+    """Message threads (``thread`` on ``/v1/messages``): kept by the gateway for upstreams without
+    them, passed through to Anthropic upstreams. See docs/threads.md."""
+
+    enabled: bool = True
+    """Off: a request with ``thread`` is refused with ``thread_unsupported_request`` (clients then
+    send whole conversations)."""
+    ttl: float = Field(default=300.0, gt=0)
+    """Seconds a thread lives after its last turn."""
+    max_thread_bytes: int | None = Field(default=32 * 1024 * 1024, gt=0)
+    """Bytes one thread may hold (system, tools and messages as JSON); a turn past it is refused."""
+    max_key_bytes: int | None = Field(default=256 * 1024 * 1024, gt=0)
+    """Bytes the live threads of one key (or of all callers of an open gateway) may hold."""
+    anthropic: Literal["passthrough", "emulate"] = "passthrough"
+    """Anthropic upstreams: hold their own threads (``passthrough``), or are sent whole
+    conversations like any other upstream (``emulate``, for Anthropic-compatible servers without
+    threads)."""
+    database_url: str | None = None
+    """Where the gateway keeps threads: default the ``storage`` database, else a database in memory."""
+
+
 class GatewayConfig(_Strict):
     """The whole configuration."""
 
@@ -351,6 +377,7 @@ class GatewayConfig(_Strict):
     auth: AuthConfig | None = None
     limits: LimitsConfig | None = None
     storage: StorageConfig | None = None
+    threads: ThreadsConfig = ThreadsConfig()
 
     @model_validator(mode="after")
     def _unique_names(self) -> GatewayConfig:

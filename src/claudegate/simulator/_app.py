@@ -1,6 +1,6 @@
 """The simulator as a plain ASGI app: a dict of routes, orjson, no framework on the hot path.
 
-Endpoints: ``POST /v1/messages`` (JSON and SSE; ``?beta=true`` accepted),
+Endpoints: ``POST /v1/messages`` (JSON and SSE; ``?beta=true`` accepted; message threads),
 ``POST /v1/messages/count_tokens``, ``GET /v1/models`` and ``/v1/models/{id}``,
 ``/v1/messages/batches`` (create, list, retrieve, cancel, delete, results),
 ``POST /v1/chat/completions`` (OpenAI dialect), ``HEAD /``, ``OPTIONS`` on any of those paths
@@ -201,7 +201,12 @@ class SimulatorApp:
     # -- Anthropic endpoints ---------------------------------------------------------------------
 
     async def _messages(self, call: Call) -> None:
-        reply = self.simulator.plan(call.payload)
+        threads = self.simulator.threads
+        request, thread = threads.expand(call.payload)
+        reply = self.simulator.plan(request)
+        cut = call.fault is not None and call.fault.kind in ("reset-mid", "error-mid")
+        if thread is not None and not cut:  # kept before the answer goes: the next continue may be quick
+            threads.record(request, thread, reply.message())
         if call.streaming:
             await send_stream(call, [sse_frame(event) for event in reply.events()])
             return

@@ -97,3 +97,5 @@ class SimulatorConfig(BaseModel):
     """How many request-log entries are kept (oldest dropped first)."""
     seed: int = 0
     """Mixed into every request hash: two simulators with different seeds answer differently."""
+    thread_ttl: float = Field(default=300.0, gt=0)
+    """Seconds a message thread lives after its last turn (the API's five minutes)."""

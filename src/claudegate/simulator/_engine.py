@@ -41,6 +41,7 @@ from claudegate.simulator._text import (
     tool_preamble,
     tool_results_text,
 )
+from claudegate.simulator._threads import ThreadBook
 from claudegate.simulator._tokens import count_input_tokens, measure_prompt
 from claudegate.simulator._validate import validate_request
 
@@ -74,7 +75,8 @@ def _output_schema(request: Mapping[str, Any]) -> Mapping[str, Any] | None:
 class Simulator:
     """A protocol-exact local Claude: validates like the API, answers deterministically, counts tokens.
 
-    ``log``, ``faults``, ``cache``, ``models`` and ``batches`` hold the state that the HTTP app shares.
+    ``log``, ``faults``, ``cache``, ``models``, ``batches`` and ``threads`` hold the state that the HTTP
+    app shares.
     """
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
@@ -84,6 +86,7 @@ class Simulator:
         self.log = RequestLog(self.config.log_limit)
         self.faults = FaultBook()
         self.batches = BatchStore(self.create, delay=self.config.batch_delay)
+        self.threads = ThreadBook(self.config.thread_ttl)
         self._salt = str(self.config.seed).encode() + b"\x00"
 
     def _digest(self, request: Mapping[str, Any]) -> bytes:

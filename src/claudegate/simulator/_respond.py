@@ -142,6 +142,9 @@ async def send_error(
             await exchange.write(error_frame(exchange, error_type, message, openai=openai), more=False)
         return
     envelope = error_envelope(error_type, message, exchange.request_id)
+    sent = error.body.get("error") if isinstance(error.body, dict) else None
+    if isinstance(sent, dict) and isinstance(sent.get("details"), dict):  # the error_code clients act on
+        envelope["error"]["details"] = sent["details"]
     body: Any = envelope
     if openai:
         body = anthropic_error_to_openai(envelope, error.status_code)

@@ -1,4 +1,4 @@
-"""Durable state (API keys, usage ledger) in SQLite or PostgreSQL, and shared counters."""
+"""Durable state (API keys, usage ledger, message threads) in SQLite or PostgreSQL, and shared counters."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from claudegate.store._database import DEFAULT_DATABASE_URL, Database
     from claudegate.store._keys import ApiKey, CreatedKey, KeyBudget, KeyLimits, KeyStore, hash_key
     from claudegate.store._redis_counters import RedisCounters
+    from claudegate.store._threads import ClaimRefusal, StoredThread, ThreadEntry, ThreadStore
     from claudegate.store._usage import UsageLedger, UsageRecord, UsageTotals, UsageWriter, period_bounds
 
 # The SQL and Redis layers load on first use, so that code needing only the counter types (the
@@ -36,6 +37,10 @@ _LAZY = {
     "KeyStore": "_keys",
     "hash_key": "_keys",
     "RedisCounters": "_redis_counters",
+    "ClaimRefusal": "_threads",
+    "StoredThread": "_threads",
+    "ThreadEntry": "_threads",
+    "ThreadStore": "_threads",
     "UsageLedger": "_usage",
     "UsageRecord": "_usage",
     "UsageTotals": "_usage",
@@ -59,6 +64,7 @@ __all__ = [
     "ApiKey",
     "Batch",
     "CircuitState",
+    "ClaimRefusal",
     "CounterHealth",
     "Counters",
     "CreatedKey",
@@ -71,6 +77,9 @@ __all__ = [
     "RateLimit",
     "RedisCounters",
     "Spend",
+    "StoredThread",
+    "ThreadEntry",
+    "ThreadStore",
     "UsageLedger",
     "UsageRecord",
     "UsageTotals",

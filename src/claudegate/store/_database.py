@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 from claudegate.errors import UserError
 from claudegate.store._schema import Tables, build_tables
@@ -47,7 +48,10 @@ class Database:
     async def connect(
         cls, url: str = DEFAULT_DATABASE_URL, *, table_prefix: str = "cg_", create_tables: bool = True
     ) -> Database:
-        """Open the database at ``url`` and (by default) create any missing tables."""
+        """Open the database at ``url`` and (by default) create any missing tables.
+
+        ``sqlite+aiosqlite://`` (no path) is a database in memory, gone with the process.
+        """
         parsed = make_url(url)
         if parsed.drivername not in _SUPPORTED_DRIVERS:
             raise UserError(
@@ -57,7 +61,11 @@ class Database:
             )
         if not _PREFIX.match(table_prefix):
             raise UserError(f"invalid table prefix {table_prefix!r}", field="table_prefix")
-        engine = create_async_engine(parsed, pool_pre_ping=parsed.drivername.startswith("postgresql"))
+        if parsed.drivername.startswith("sqlite") and parsed.database in (None, "", ":memory:"):
+            # An in-memory database lives in its one connection: every user shares it.
+            engine = create_async_engine(parsed, poolclass=StaticPool)
+        else:
+            engine = create_async_engine(parsed, pool_pre_ping=parsed.drivername.startswith("postgresql"))
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _enable_wal)
         database = cls(engine, build_tables(table_prefix))

@@ -57,6 +57,8 @@ class Tables:
     metadata: MetaData
     api_keys: Table
     usage: Table
+    threads: Table
+    thread_messages: Table
 
 
 def build_tables(prefix: str = "cg_") -> Tables:
@@ -100,4 +102,38 @@ def build_tables(prefix: str = "cg_") -> Tables:
         Column("stream", Boolean(), nullable=False),
         Index(f"{prefix}usage_key_time", "key_id", "time"),
     )
-    return Tables(metadata=metadata, api_keys=api_keys, usage=usage)
+    threads, thread_messages = _thread_tables(metadata, prefix)
+    return Tables(
+        metadata=metadata, api_keys=api_keys, usage=usage, threads=threads, thread_messages=thread_messages
+    )
+
+
+def _thread_tables(metadata: MetaData, prefix: str) -> tuple[Table, Table]:
+    """Message threads: one row per thread (its head is the reply a ``continue`` names), one per
+    stored message. Times are seconds since the epoch of the gateway's clock."""
+    threads = Table(
+        f"{prefix}threads",
+        metadata,
+        Column("id", String(40), primary_key=True),
+        Column("owner", String(40), nullable=False),
+        Column("head", String(200), nullable=False),
+        Column("deployment", String(200), nullable=True),
+        Column("system", JSON(), nullable=True),
+        Column("tools", JSON(), nullable=True),
+        Column("size", BigInteger(), nullable=False),
+        Column("length", Integer(), nullable=False),
+        Column("expires_at", Float(), nullable=False),
+        Column("claimed_until", Float(), nullable=True),
+        Index(f"{prefix}threads_owner_head", "owner", "head"),
+        Index(f"{prefix}threads_expires", "expires_at"),
+    )
+    thread_messages = Table(
+        f"{prefix}thread_messages",
+        metadata,
+        Column("thread_id", String(40), primary_key=True),
+        Column("position", Integer(), primary_key=True, autoincrement=False),
+        Column("message_id", String(200), nullable=True),
+        Column("message", JSON(), nullable=True),
+        Index(f"{prefix}thread_messages_id", "message_id"),
+    )
+    return threads, thread_messages

@@ -36,6 +36,7 @@ from claudegate.gateway.core._errors import GatewayError, classify, shown
 from claudegate.gateway.core._router import Deployment, Route, Router
 from claudegate.gateway.core._runtime import Runtime
 from claudegate.gateway.core._sampling import normalize_sampling
+from claudegate.gateway.core._threads import Threads, ThreadTurn
 from claudegate.gateway.core._toolstream import buffer_tool_arguments
 from claudegate.gateway.core._usage import UsageTap
 from claudegate.providers import ProviderRequest, ProviderResponse, ProviderStream
@@ -134,7 +135,17 @@ class StreamReply:
     error frame); an in-stream ``error`` event from the upstream passes through as an event.
     """
 
-    __slots__ = ("_settlement", "_source", "_tap", "call", "downgraded", "finished", "native", "tool_stream")
+    __slots__ = (
+        "_settlement",
+        "_source",
+        "_tap",
+        "_turn",
+        "call",
+        "downgraded",
+        "finished",
+        "native",
+        "tool_stream",
+    )
 
     def __init__(
         self,
@@ -142,13 +153,20 @@ class StreamReply:
         source: ProviderStream | list[dict[str, Any]],
         tool_stream: str,
         downgraded: bool,
+        turn: ThreadTurn | None = None,
     ) -> None:
         self._settlement = settlement
         self._source = source
+        self._turn = turn
         self.call = settlement.call
         self.tool_stream = tool_stream
         self.downgraded = downgraded
-        self.native = isinstance(source, ProviderStream) and source.native and tool_stream == "passthrough"
+        self.native = (
+            isinstance(source, ProviderStream)
+            and source.native
+            and tool_stream == "passthrough"
+            and (turn is None or turn.held_upstream)  # a gateway-held thread's reply gets its own id
+        )
         self.finished = False
         """True once ``message_stop`` went by (the answer is whole)."""
         self._tap = UsageTap()
@@ -185,6 +203,8 @@ class StreamReply:
                         self.finished = True
                     elif kind == "error":
                         self._error_event(orjson.loads(sse.data))
+                if self.finished and self._turn is not None:
+                    await self._turn.streamed(tap.message_id)  # stored before the client reads the end
                 yield chunk
         except Exception as exc:  # the surface frames it; the ledger keeps its status
             self._settlement.failed(exc)
@@ -214,6 +234,8 @@ class StreamReply:
                     elif kind == "error":
                         self._error_event(loads(data))
                     out.append((kind, data))
+                if self.finished and self._turn is not None:
+                    await self._turn.streamed(tap.message_id)
                 if out:
                     yield out
         except Exception as exc:  # the surface frames it; the ledger keeps its status
@@ -226,9 +248,13 @@ class StreamReply:
         batches = source.batches() if isinstance(source, ProviderStream) else _replay(source)
         if self.tool_stream == "buffer":
             batches = buffer_tool_arguments(batches, self._settlement.core.metrics.repaired)
-        observe = self._tap.observe
+        observe, turn = self._tap.observe, self._turn
+        rewrite = turn is not None and not turn.held_upstream
         try:
             async for batch in batches:
+                if rewrite:
+                    assert turn is not None
+                    batch = turn.observe(batch)
                 for event in batch:
                     kind = event.get("type")
                     if kind == "content_block_delta":  # most events: nothing to read off them
@@ -239,6 +265,8 @@ class StreamReply:
                         self.finished = True
                     elif kind == "error":
                         self._error_event(event)
+                if self.finished and turn is not None:
+                    await turn.streamed(self._tap.message_id)
                 yield batch
         except Exception as exc:  # the surface frames it; the ledger keeps its status
             self._settlement.failed(exc)
@@ -250,6 +278,8 @@ class StreamReply:
         if outcome.settled:
             return
         try:
+            if self._turn is not None:
+                await asyncio.shield(self._turn.close())
             if isinstance(self._source, ProviderStream):
                 await self._source.aclose()
         finally:
@@ -287,6 +317,7 @@ class GatewayCore:
         self.clock = clock
         """Seconds since the epoch, for the in-process counters' windows (tests pass a fake one)."""
         self._local_counters = MemoryCounters(clock=clock)
+        self.threads = Threads(clock)
         self.runtime = Runtime(config, transport, self._local_counters)
         self.policies: Policies | None = None
         if config.auth is not None or config.limits is not None or config.storage is not None:
@@ -316,6 +347,7 @@ class GatewayCore:
             self.policies = Policies(config, implicit_auth=True, clock=self.clock)
         if self.policies is not None:
             await self.policies.start()
+            self.threads.share(self.policies.database)
             storage = config.storage
             if storage is not None and storage.redis_url:
                 self.runtime.bind(self.policies.counters, shared=True)
@@ -327,6 +359,7 @@ class GatewayCore:
         self.ready = False
         await self.runtime.close()
         await self.transport.aclose()
+        await self.threads.close()
         if self.policies is not None:
             await self.policies.close()
 
@@ -392,7 +425,7 @@ class GatewayCore:
 
     async def create(self, call: Call) -> ProviderResponse:
         """A whole answer (settled before it returns)."""
-        response = await self._whole(call, _create)
+        response = await self._whole(call, _create, threaded=True)
         message = response.message
         outcome = call.outcome
         if self.policies is not None:
@@ -402,12 +435,21 @@ class GatewayCore:
         outcome.stop_reason = message.get("stop_reason")
         return response
 
-    async def _whole(self, call: Call, upstream: Upstream[ProviderResponse]) -> ProviderResponse:
+    async def _whole(
+        self, call: Call, upstream: Upstream[ProviderResponse], *, threaded: bool = False
+    ) -> ProviderResponse:
         """One non-streamed upstream answer, its usage recorded, the call settled."""
         settlement = self._settlement(call)
+        turn: ThreadTurn | None = None
         try:
             route = await self._begin(settlement)
+            if threaded and "thread" in call.request:
+                turn = await self.threads.begin(call, route, settlement.runtime.config)
+            if turn is not None:
+                route, upstream = turn.route, turn.upstream(upstream)
             response, settlement.held = await call_deployments(call, route, upstream, _estimate(call))
+            if turn is not None:
+                response = await turn.answered(response)
             usage = response.message.get("usage")
             if isinstance(usage, dict):
                 call.outcome.usage.update(usage)
@@ -416,22 +458,34 @@ class GatewayCore:
             settlement.failed(exc)
             raise
         finally:
+            if turn is not None:
+                await asyncio.shield(turn.close())
             await settlement.settle()
 
     async def stream(self, call: Call) -> StreamReply:
         """A streamed answer, once the upstream's headers are in; close it to settle the call."""
         settlement = self._settlement(call)
+        turn: ThreadTurn | None = None
         try:
             route = await self._begin(settlement)
+            whole: Upstream[ProviderResponse] = _create
+            streamed: Upstream[ProviderStream] = _stream
+            if "thread" in call.request:
+                turn = await self.threads.begin(call, route, settlement.runtime.config)
+            if turn is not None:
+                route, whole, streamed = turn.route, turn.upstream(_create), turn.upstream(_stream)
             tool_stream = call.tool_stream or route.tool_stream
             estimate = _estimate(call)
             if route.stream_downgrade and call.request.get("tools"):
                 request = {**call.request, "stream": False}
-                response, settlement.held = await call_deployments(call, route, _create, estimate, request)
-                return StreamReply(settlement, message_to_events(response.message), tool_stream, True)
-            upstream, settlement.held = await call_deployments(call, route, _stream, estimate)
-            return StreamReply(settlement, upstream, tool_stream, False)
+                response, settlement.held = await call_deployments(call, route, whole, estimate, request)
+                events = message_to_events(response.message)
+                return StreamReply(settlement, events, tool_stream, True, turn)
+            upstream, settlement.held = await call_deployments(call, route, streamed, estimate)
+            return StreamReply(settlement, upstream, tool_stream, False, turn)
         except BaseException as exc:
+            if turn is not None:
+                await asyncio.shield(turn.close())
             settlement.failed(exc)
             await settlement.settle()
             raise

@@ -21,18 +21,20 @@ def token_counts(usage: dict[str, Any]) -> tuple[int, int]:
 class UsageTap:
     """Accumulates the usage a stream reports (``message_delta`` usage is cumulative)."""
 
-    __slots__ = ("model", "stop_reason", "usage")
+    __slots__ = ("message_id", "model", "stop_reason", "usage")
 
     def __init__(self) -> None:
         self.usage: dict[str, Any] = {}
         self.model: str | None = None
         self.stop_reason: str | None = None
+        self.message_id: str | None = None
 
     def observe(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "message_start":
             message = event.get("message") or {}
             self.model = message.get("model")
+            self.message_id = message.get("id")
             self.usage.update(message.get("usage") or {})
         elif kind == "message_delta":
             for key, value in (event.get("usage") or {}).items():
