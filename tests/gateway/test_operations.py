@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from claudegate.client import ApiKey
 from claudegate.gateway import create_app
 from tests.gateway import _wire
 from tests.gateway.conftest import Live
@@ -101,3 +102,14 @@ def test_metric_labels_name_routes_not_raw_paths(gateway: Live) -> None:
     text = _wire.metrics(gateway.base_url)
     assert "7f3a9c" not in text
     assert "/v1/models/claude-sonnet-5" not in text
+
+
+def test_metrics_count_every_deliberate_key_reveal(gateway: Live) -> None:
+    """The client's secret audit is exported: a reveal anywhere in the process is counted, the key
+    itself never appears."""
+    before = _wire.metric(_wire.metrics(gateway.base_url), "claudegate_secret_reveals_total")
+    key = ApiKey("sk-ant-metrics-reveal-0000")
+    key.reveal("test: an upstream request header")
+    after = _wire.metrics(gateway.base_url)
+    assert _wire.metric(after, "claudegate_secret_reveals_total") == before + 1
+    assert "sk-ant-metrics-reveal" not in after

@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from claudegate.client import SECRET_AUDIT
+
 __all__ = ["Counter", "Histogram", "Metrics"]
 
 LATENCY_BUCKETS = (
@@ -160,6 +162,11 @@ class Metrics(Collector):
         gauge = GaugeMetricFamily("claudegate_active_streams", "Streams being answered now.")
         gauge.add_metric([], self.active_streams)
         yield gauge
+        yield CounterMetricFamily(
+            "claudegate_secret_reveals",
+            "Deliberate reveals of upstream API keys in this process (the client's secret audit).",
+            value=SECRET_AUDIT.total,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
