@@ -130,6 +130,42 @@ def _frames_end(data: bytes) -> int:
     return end
 
 
+def _value_after(data: bytes, end: int) -> bytes:
+    """The first byte of the value of the quoted name ending at ``end`` (b"" when not a key)."""
+    rest = data[end : end + 16].lstrip()
+    return rest[1:].lstrip()[:1] if rest[:1] == b":" else b""
+
+
+def _marker(data: bytes, start: int) -> int:
+    """Where the first frame worth decoding is, from ``start`` (-1: none): ``[DONE]``, an ``error``
+    key, or a ``usage`` key whose value is an object. A ``"`` inside a JSON string is always
+    escaped, so a key's quotes never match inside a value. Byte searches: most reads hold none."""
+    first = data.find(b"[DONE]", start)
+    at = data.find(b'"error"', start)
+    while at >= 0 and not _value_after(data, at + 7):
+        at = data.find(b'"error"', at + 7)
+    if at >= 0 and (first < 0 or at < first):
+        first = at
+    at = data.find(b'"usage"', start)
+    while at >= 0 and (data.startswith(b":null", at + 7) or _value_after(data, at + 7) != b"{"):
+        at = data.find(b'"usage"', at + 7)
+    if at >= 0 and (first < 0 or at < first):
+        first = at
+    return first
+
+
+def _frame_start(data: bytes, position: int) -> int:
+    """Where the frame around ``position`` begins."""
+    start = data.rfind(b"\n\n", 0, position)
+    start = start + 2 if start >= 0 else 0
+    if b"\r" in data:
+        for separator in (b"\r\n\r\n", b"\r\r"):
+            found = data.rfind(separator, 0, position)
+            if found >= 0:
+                start = max(start, found + len(separator))
+    return start
+
+
 def _data(frame: bytes) -> bytes:
     """The ``data`` of one SSE frame (its ``data:`` lines joined)."""
     lines = [line for line in frame.splitlines() if line.startswith(b"data:")]
@@ -143,7 +179,7 @@ class ChatStreamTap:
     Only frames that may carry usage, an error or ``[DONE]`` are decoded; the rest pass as bytes.
     """
 
-    __slots__ = ("_pending", "add_usage", "chunks", "done", "error", "usage")
+    __slots__ = ("_pending", "add_usage", "done", "error", "lines", "usage")
 
     def __init__(self, add_usage: bool) -> None:
         self.add_usage = add_usage
@@ -154,8 +190,8 @@ class ChatStreamTap:
         """An in-stream error chunk, as an Anthropic ``error`` event."""
         self.done = False
         """``data: [DONE]`` went by: nothing follows."""
-        self.chunks = 0
-        """``data:`` frames seen (the output estimate when no usage comes)."""
+        self.lines = 0
+        """Lines seen, two a frame (the output estimate when no usage comes)."""
 
     def feed(self, chunk: bytes) -> bytes:
         """The whole frames the bytes so far complete (b"" when none yet)."""
@@ -178,32 +214,36 @@ class ChatStreamTap:
         return tail
 
     def _frames(self, ready: bytes) -> bytes:
-        self.chunks += ready.count(b"data:")
-        interesting = b"[DONE]" in ready or b'"error"' in ready
-        if not interesting and b'"usage"' in ready:
-            nulls = ready.count(b'"usage":null') + ready.count(b'"usage": null')
-            interesting = ready.count(b'"usage"') > nulls
-        if interesting:
-            ready = self._inspect(ready)
-        if self.add_usage and _NULL_USAGE in ready:
-            ready = ready.replace(_NULL_USAGE, b"")
-        return ready
-
-    def _inspect(self, ready: bytes) -> bytes:
-        kept: list[bytes] = []
+        self.lines += ready.count(b"\n")
+        # The usage chunk and [DONE] end the stream: only the last two frames can hold them, unless
+        # an error chunk is in (rare: one search for it).
         start = 0
-        for boundary in _BOUNDARY.finditer(ready):
-            frame = ready[start : boundary.end()]
-            start = boundary.end()
-            if self._keep(frame):
-                kept.append(frame)
-        if start < len(ready) and self._keep(ready[start:]):
-            kept.append(ready[start:])
-        return b"".join(kept)
+        if len(ready) > 2048 and b'"error"' not in ready:
+            start = _frame_start(ready, _frame_start(ready, len(ready) - 1) - 1)
+        marker = _marker(ready, start)
+        if marker >= 0:
+            ready = self._inspect(ready, marker)
+        return ready.replace(_NULL_USAGE, b"") if self.add_usage else ready
 
-    def _keep(self, frame: bytes) -> bool:
-        """Read one frame; False for the usage-only chunk the client did not ask for."""
-        data = _data(frame).strip()
+    def _inspect(self, ready: bytes, marker: int) -> bytes:
+        """Read the frames that hold a marker; the others stay bytes."""
+        out: list[bytes] = []
+        kept_from = 0
+        while marker >= 0:
+            start = _frame_start(ready, marker)
+            boundary = _BOUNDARY.search(ready, marker)
+            end = boundary.end() if boundary is not None else len(ready)
+            if not self._keep(_data(ready[start:end]).strip()):
+                out.append(ready[kept_from:start])
+                kept_from = end
+            marker = _marker(ready, end)
+        if not out:
+            return ready
+        out.append(ready[kept_from:])
+        return b"".join(out)
+
+    def _keep(self, data: bytes) -> bool:
+        """Read one frame's data; False for the usage-only chunk the client did not ask for."""
         if data == b"[DONE]":
             self.done = True
             return True
@@ -227,7 +267,7 @@ class ChatStreamTap:
 
     def estimate(self, request_bytes: int) -> dict[str, Any]:
         """Usage for a stream that reported none: a token per content chunk."""
-        return estimated_usage(request_bytes, self.chunks - 2)
+        return estimated_usage(request_bytes, self.lines // 2 - 3)
 
 
 def log_estimate(request_id: str, deployment: str) -> None:
