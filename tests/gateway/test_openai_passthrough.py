@@ -77,6 +77,7 @@ def _routes(upstream: str, silent: str) -> list[dict[str, Any]]:
             "deployments": [simulator, {**openai_deployment, "model": MODEL}],
         },
         {"name": "simulator-only", "deployments": [simulator]},
+        {"name": "buffered", "tool_stream": "buffer", "deployments": [{**openai_deployment, "model": MODEL}]},
     ]
 
 
@@ -288,3 +289,17 @@ def test_a_stream_cut_short_by_the_upstream_ends_with_an_error_chunk(fixtures_di
     assert reply.body.startswith(cut)
     [error] = _wire.chat_chunks(reply.body[len(cut) :])
     assert "ended before data: [DONE]" in error["error"]["message"]
+
+
+def test_a_route_that_buffers_tool_arguments_translates_instead(live: Setup) -> None:
+    body = orjson.loads(CLIENT_JSON)
+    del body["n"]
+    reply = _wire.chat(live.gateway.base_url, {**body, "model": "buffered", "stream": True}, HEADERS)
+    assert reply.status == 200
+    assert validate_chat_sse(reply.body, include_usage=False)["content"] == "Foo!"
+    sent = live.upstream.requests[0].json()
+    assert "x_vendor_option" not in sent and sent["max_completion_tokens"] > 0  # translated
+    refused = _wire.chat(
+        live.gateway.base_url, {**body, "model": "buffered", "stream": True, "n": 2}, HEADERS
+    )
+    assert refused.status == 400 and refused.json()["error"]["param"] == "n"
