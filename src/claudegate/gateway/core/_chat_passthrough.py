@@ -12,10 +12,11 @@ Usage for the ledger, limits, budget and metrics is read off the answer: a JSON 
 ``usage``, or a stream's final usage chunk. A streamed request that did not ask for usage
 (``stream_options.include_usage``) is sent upstream with it, and the usage-only chunk (and the
 ``"usage":null`` the upstream then adds to each chunk) is taken out of what the client sees, so the
-client gets the stream it asked for. An upstream that reports no usage at all is charged an
-estimate (input: a token per three request bytes, as at admission; output: a token per streamed
-chunk, or per four characters of a JSON answer), logged and counted in
-``claudegate_usage_estimated_total``: the ledger never records a silent zero.
+client gets the stream it asked for. An answer without usage (an upstream that reports none, or a
+stream the client left) is charged an estimate (input: a token per three request bytes, as at
+admission; output: a token per streamed chunk, or per four characters of a JSON answer); a whole
+answer without usage is logged and counted in ``claudegate_usage_estimated_total``. The ledger
+never records a silent zero.
 """
 
 from __future__ import annotations

@@ -303,10 +303,11 @@ class StreamReply:
                 outcome.status = 499  # the reader stopped before the end: the client left
             outcome.stop_reason = self._tap.stop_reason
             chat_tap = self._chat_tap
-            if chat_tap is not None and not outcome.usage:
+            if chat_tap is not None and not outcome.usage:  # cut short, or an upstream that never tells
                 outcome.usage.update(chat_tap.estimate(self.call.size))
-                self._settlement.core.metrics.usage_estimated.inc()
-                log_estimate(self.call.request_id, outcome.deployment)
+                if self.finished:
+                    self._settlement.core.metrics.usage_estimated.inc()
+                    log_estimate(self.call.request_id, outcome.deployment)
             await self._settlement.settle()
 
 
