@@ -10,7 +10,14 @@ from typing import Any, cast
 import httptools
 import orjson
 
-__all__ = ["HttpConnection", "UpstreamServer", "anthropic_stream", "canned_message"]
+__all__ = [
+    "HttpConnection",
+    "UpstreamServer",
+    "anthropic_stream",
+    "canned_completion",
+    "canned_message",
+    "chat_stream",
+]
 
 MODEL = "claude-sonnet-5"
 
@@ -60,11 +67,56 @@ def anthropic_stream(deltas: int = 20) -> list[bytes]:
     return frames
 
 
+def canned_completion(text: str = "Hello from the benchmark upstream.") -> bytes:
+    """The OpenAI chat completion an OpenAI-compatible upstream answers."""
+    message = {"role": "assistant", "content": text}
+    return orjson.dumps(
+        {
+            "id": "chatcmpl-bench0001",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": MODEL,
+            "system_fingerprint": "fp_bench",
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 20, "total_tokens": 32},
+        }
+    )
+
+
+def chat_stream(deltas: int = 20) -> list[bytes]:
+    """An OpenAI chat-completion stream with ``deltas`` content deltas and the final usage chunk
+    (``stream_options.include_usage``), as OpenAI frames it: ``"usage":null`` on every other chunk."""
+    envelope = b'{"id":"chatcmpl-bench0001","object":"chat.completion.chunk","created":1700000000,'
+    envelope += b'"model":"' + MODEL.encode() + b'","system_fingerprint":"fp_bench","choices":'
+
+    def frame(choices: bytes, usage: bytes = b"null") -> bytes:
+        return b"data: " + envelope + choices + b',"usage":' + usage + b"}\n\n"
+
+    def choice(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        return orjson.dumps([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}])
+
+    frames = [frame(choice({"role": "assistant", "content": "", "refusal": None}))]
+    frames += [frame(choice({"content": f"word{i} "})) for i in range(deltas)]
+    frames.append(frame(choice({}, "stop")))
+    usage = b'{"prompt_tokens":12,"completion_tokens":%d,"total_tokens":%d}' % (deltas, 12 + deltas)
+    frames.append(frame(b"[]", usage))
+    frames.append(b"data: [DONE]\n\n")
+    return frames
+
+
 class _UpstreamProtocol(asyncio.Protocol):
-    def __init__(self, json_response: bytes, stream_frames: list[bytes], pace: float | None = None) -> None:
+    def __init__(
+        self,
+        json_response: bytes,
+        stream_frames: list[bytes],
+        pace: float | None = None,
+        chat: tuple[bytes, list[bytes]] | None = None,
+    ) -> None:
         self._json = json_response
         self._frames = stream_frames
         self._pace = pace
+        self._chat = chat
+        self._openai = False
         self._parser = httptools.HttpRequestParser(self)
         self._body: list[bytes] = []
         self.transport: asyncio.Transport | None = None
@@ -79,6 +131,9 @@ class _UpstreamProtocol(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.close()
 
+    def on_url(self, url: bytes) -> None:
+        self._openai = self._chat is not None and b"/chat/completions" in url
+
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
 
@@ -86,52 +141,56 @@ class _UpstreamProtocol(asyncio.Protocol):
         body = b"".join(self._body)
         self._body.clear()
         assert self.transport is not None
+        chat = self._chat if self._openai else None
+        json_response, frames = chat if chat is not None else (self._json, self._frames)
         if b'"stream":true' in body or b'"stream": true' in body:
             self.transport.write(
                 b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
                 b"request-id: req_upstream\r\ntransfer-encoding: chunked\r\n\r\n"
             )
             if self._pace is not None:
-                self._write_paced(0)
+                self._write_paced(frames, 0)
                 return
-            for frame in self._frames:
+            for frame in frames:
                 self.transport.write(b"%x\r\n%s\r\n" % (len(frame), frame))
             self.transport.write(b"0\r\n\r\n")
         else:
             self.transport.write(
                 b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nrequest-id: req_upstream\r\n"
-                b"content-length: %d\r\n\r\n%s" % (len(self._json), self._json)
+                b"content-length: %d\r\n\r\n%s" % (len(json_response), json_response)
             )
 
-    def _write_paced(self, index: int) -> None:
+    def _write_paced(self, frames: list[bytes], index: int) -> None:
         """One frame every ``pace`` seconds, as a model's tokens arrive one by one."""
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        if index == len(self._frames):
+        if index == len(frames):
             transport.write(b"0\r\n\r\n")
             return
-        frame = self._frames[index]
+        frame = frames[index]
         transport.write(b"%x\r\n%s\r\n" % (len(frame), frame))
         assert self._pace is not None
-        asyncio.get_running_loop().call_later(self._pace, self._write_paced, index + 1)
+        asyncio.get_running_loop().call_later(self._pace, self._write_paced, frames, index + 1)
 
 
 class UpstreamServer:
     """Answers every POST with a canned Anthropic message, or a 20-delta stream when asked: all its
-    frames at once, or one every ``pace`` seconds."""
+    frames at once, or one every ``pace`` seconds. With ``openai``, a POST to ``…/chat/completions``
+    gets the OpenAI chat completion or chunk stream instead."""
 
-    def __init__(self, deltas: int = 20, *, pace: float | None = None) -> None:
+    def __init__(self, deltas: int = 20, *, pace: float | None = None, openai: bool = False) -> None:
         self._json = canned_message()
         self._frames = anthropic_stream(deltas)
         self._pace = pace
+        self._chat = (canned_completion(), chat_stream(deltas)) if openai else None
         self._server: asyncio.Server | None = None
         self.port = 0
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: _UpstreamProtocol(self._json, self._frames, self._pace), "127.0.0.1", 0
+            lambda: _UpstreamProtocol(self._json, self._frames, self._pace, self._chat), "127.0.0.1", 0
         )
         self.port = self._server.sockets[0].getsockname()[1]
 

@@ -4,7 +4,8 @@
 
 The gateway runs in its own process, one worker pinned to core 1; the upstream (raw asyncio,
 canned answers, 20-delta streams) and the load generator share core 0. For Anthropic
-pass-through and OpenAI→Anthropic translation, JSON and stream, it reports requests/s at
+pass-through, OpenAI→Anthropic translation and OpenAI pass-through (an OpenAI client to an
+OpenAI-compatible upstream), JSON and stream, it reports requests/s at
 concurrency 50, p50/p99 latency and added latency at concurrency 1, time to first byte, the
 gateway's CPU per request (utime+stime / requests; at concurrency 1, where every request pays its own
 system calls and loop wake-ups, and at concurrency 50), its RSS after 50,000 requests, and its cold
@@ -36,6 +37,8 @@ KEY_ENV = "CLAUDEGATE_BENCH_UPSTREAM_KEY"
 ANTHROPIC_HEADERS = {"x-api-key": "sk-bench-0000000000", "anthropic-version": "2023-06-01"}
 OPENAI_HEADERS = {"authorization": "Bearer sk-bench-0000000000"}
 MESSAGES = [{"role": "user", "content": "Say hello to the benchmark."}]
+OPENAI_MODEL = "gpt-bench"
+"""The route to the upstream's OpenAI-compatible face (``/v1/chat/completions``)."""
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -77,7 +80,20 @@ def cases() -> list[Case]:
             post("/v1/chat/completions", chat_stream, OPENAI_HEADERS),
             True,
         ),
+        *openai_passthrough_cases(),
     ]
+
+
+def openai_passthrough_cases() -> list[Case]:
+    """An OpenAI client to an OpenAI-compatible upstream (a stream without ``include_usage``: the
+    gateway asks for usage upstream and hides it)."""
+    chat = orjson.dumps({"model": OPENAI_MODEL, "messages": MESSAGES})
+    chat_stream = orjson.dumps({"model": OPENAI_MODEL, "messages": MESSAGES, "stream": True})
+    rows = []
+    for name, body, stream in (("JSON", chat, False), ("stream", chat_stream, True)):
+        raw = post("/v1/chat/completions", body, OPENAI_HEADERS)
+        rows.append(Case(f"OpenAI pass-through {name}", raw, raw, stream))
+    return rows
 
 
 def cpu_seconds(pid: int) -> float:
@@ -105,6 +121,11 @@ def start_gateway(
         "    deployments:\n"
         "      - provider: anthropic\n"
         f"        base_url: http://127.0.0.1:{upstream_port}\n"
+        f"        api_key: env:{KEY_ENV}\n"
+        f"  - name: {OPENAI_MODEL}\n"
+        "    deployments:\n"
+        "      - provider: openai\n"
+        f"        base_url: http://127.0.0.1:{upstream_port}/v1\n"
         f"        api_key: env:{KEY_ENV}\n"
     )
     port = free_port()
@@ -182,7 +203,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def run(args: argparse.Namespace) -> None:
-    upstream = UpstreamServer(deltas=20)
+    upstream = UpstreamServer(deltas=20, openai=True)
     await upstream.start()
     process, port, started = start_gateway(upstream.port, core=1)
     try:
@@ -213,8 +234,9 @@ async def run(args: argparse.Namespace) -> None:
         f"gateway benchmark: concurrency 1 for latency ({args.latency_requests} requests), "
         f"{args.concurrency} for throughput ({args.seconds:g} s); gateway on core 1"
     )
+    width = max(22, *(len(row[0].name) + 2 for row in rows))
     print(
-        f"{'':22}{'req/s c50':>10}{'p50 ms':>8}{'p99 ms':>8}{'+p50 ms':>9}{'+p99 ms':>9}"
+        f"{'':{width}}{'req/s c50':>10}{'p50 ms':>8}{'p99 ms':>8}{'+p50 ms':>9}{'+p99 ms':>9}"
         f"{'ttfb ms':>9}{'+ttfb':>7}{'cpu c1':>8}{'cpu c50':>8}"
     )
     for case, direct, direct_first, via, via_first, cpu, cpu_loaded, rps in rows:
@@ -223,7 +245,7 @@ async def run(args: argparse.Namespace) -> None:
         ttfb = pct(via_first, 0.5) if case.stream else float("nan")
         added_ttfb = ttfb - pct(direct_first, 0.5) if case.stream else float("nan")
         print(
-            f"{case.name:22}{rps:>10,.0f}{pct(via, 0.5):>8.3f}{pct(via, 0.99):>8.3f}{added50:>9.3f}"
+            f"{case.name:{width}}{rps:>10,.0f}{pct(via, 0.5):>8.3f}{pct(via, 0.99):>8.3f}{added50:>9.3f}"
             f"{added99:>9.3f}{ttfb:>9.3f}{added_ttfb:>7.3f}{cpu:>8.3f}{cpu_loaded:>8.3f}"
         )
     print(f"gateway RSS after {served:,} requests: {rss:.1f} MB; cold start to first answer: {cold:.2f} s")

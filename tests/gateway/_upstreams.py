@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,13 +74,10 @@ async def _stream(send: Send, body: bytes, piece: int) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-class RecordingAnthropic:
-    """An Anthropic upstream: records every request, answers ``json_body`` / ``sse_body`` verbatim."""
+class _Recording(ABC):
+    """An upstream that records every request before ``answer`` answers it."""
 
-    def __init__(self, json_body: bytes, sse_body: bytes, input_tokens: int) -> None:
-        self.json_body = json_body
-        self.sse_body = sse_body
-        self.input_tokens = input_tokens
+    def __init__(self) -> None:
         self.requests: list[Recorded] = []
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
@@ -88,9 +86,47 @@ class RecordingAnthropic:
             return
         request = await read_request(scope, receive)
         self.requests.append(request)
+        await self.answer(request, send)
+
+    @abstractmethod
+    async def answer(self, request: Recorded, send: Send) -> None:
+        """Send the whole answer to ``request``."""
+
+
+class RecordingAnthropic(_Recording):
+    """An Anthropic upstream: records every request, answers ``json_body`` / ``sse_body`` verbatim."""
+
+    def __init__(self, json_body: bytes, sse_body: bytes, input_tokens: int) -> None:
+        super().__init__()
+        self.json_body = json_body
+        self.sse_body = sse_body
+        self.input_tokens = input_tokens
+
+    async def answer(self, request: Recorded, send: Send) -> None:
         if request.path == "/v1/messages/count_tokens":
             await _answer(send, 200, orjson.dumps({"input_tokens": self.input_tokens}), JSON_TYPE)
         elif request.json().get("stream") is True:
+            await _stream(send, self.sse_body, 37)
+        else:
+            await _answer(send, 200, self.json_body, JSON_TYPE)
+
+
+class RecordingOpenAI(_Recording):
+    """An OpenAI-compatible upstream: records every request, answers ``json_body`` / ``sse_body``
+    verbatim, and the OpenAI error envelope of ``errors[model]`` (status, body) for those models."""
+
+    def __init__(self, json_body: bytes, sse_body: bytes, errors: dict[str, tuple[int, bytes]]) -> None:
+        super().__init__()
+        self.json_body = json_body
+        self.sse_body = sse_body
+        self.errors = errors
+
+    async def answer(self, request: Recorded, send: Send) -> None:
+        body = request.json()
+        error = self.errors.get(body.get("model"))
+        if error is not None:
+            await _answer(send, error[0], error[1], JSON_TYPE)
+        elif body.get("stream") is True:
             await _stream(send, self.sse_body, 37)
         else:
             await _answer(send, 200, self.json_body, JSON_TYPE)

@@ -447,3 +447,50 @@ async def test_identity_and_count_tokens(transport: AiohttpTransport) -> None:
     with pytest.raises(UserError) as caught:
         OpenAICompatProvider(base_url="127.0.0.1:9/v1", api_key=None, transport=transport)
     assert caught.value.field == "base_url"
+
+
+# -- pass-through (``ProviderRequest.chat``: an OpenAI client's own request) ----------------------
+
+
+async def test_a_chat_request_goes_out_as_it_is_and_its_answer_comes_back_untranslated(
+    scripted: Scripted,
+) -> None:
+    raw = orjson.dumps(completion({"role": "assistant", "content": "Hi"}, "stop")) + b"  "
+    provider, seen = scripted.provider(Script([raw], content_type=b"application/json"))
+    chat = b'{"model": "gpt-script", "messages": [{"role": "user", "content": "hi"}], "n": 3}'
+    response = await provider.create(ProviderRequest(body=ASK, chat=chat))
+    assert (response.dialect, response.raw) == ("openai", raw)
+    assert seen[0].body == orjson.loads(chat)
+    assert text_of(response.message) == "Hi"  # its canonical view, on demand
+
+
+async def test_a_chat_stream_gives_the_upstreams_own_bytes(scripted: Scripted) -> None:
+    raw = OPENAI_FIXTURES[0].read_bytes()
+    provider, _ = scripted.provider(Script(pieces(raw, 41)))
+    stream = await provider.stream(ProviderRequest(body=STREAM, chat=b'{"model": "m", "stream": true}'))
+    try:
+        assert stream.dialect == "openai"
+        assert b"".join([piece async for piece in stream.raw_chunks()]) == raw
+    finally:
+        await stream.aclose()
+
+
+async def test_a_chat_stream_answered_with_json_fails_before_the_first_byte(scripted: Scripted) -> None:
+    provider, _ = scripted.provider(Script([b'{"id": "x"}'], content_type=b"application/json"))
+    with pytest.raises(StreamProtocolError, match="content-type 'application/json'"):
+        await provider.stream(ProviderRequest(body=STREAM, chat=b'{"model": "m", "stream": true}'))
+
+
+async def test_a_chat_requests_error_keeps_the_upstreams_own_error_object(scripted: Scripted) -> None:
+    error = {
+        "message": "too long",
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
+    }
+    script = Script([orjson.dumps({"error": error})], status=400, content_type=b"application/json")
+    provider, _ = scripted.provider(script)
+    with pytest.raises(BadRequestError) as caught:
+        await provider.create(ProviderRequest(body=ASK, chat=b'{"model": "m"}'))
+    assert isinstance(caught.value.body, dict) and caught.value.body["openai_error"] == error
+    assert caught.value.body["error"] == {"type": "invalid_request_error", "message": "too long"}

@@ -129,6 +129,9 @@ class Metrics(Collector):
             "claudegate_json_repair", "Tool-argument JSON that had to be repaired (a last resort)."
         )
         self.heartbeats = Counter("claudegate_heartbeats", "Keep-alive comments sent on idle streams.")
+        self.usage_estimated = Counter(
+            "claudegate_usage_estimated", "Answers whose upstream reported no usage: tokens estimated."
+        )
         self.disconnects = Counter("claudegate_client_disconnects", "Streams the client left before the end.")
         self.active_streams = 0
         self.registry = CollectorRegistry(auto_describe=False)
@@ -157,6 +160,7 @@ class Metrics(Collector):
             self.json_repairs,
             self.heartbeats,
             self.disconnects,
+            self.usage_estimated,
         ):
             yield metric.family()
         gauge = GaugeMetricFamily("claudegate_active_streams", "Streams being answered now.")

@@ -5,6 +5,8 @@ response or stream out.
 upstream's name for the model. A provider that speaks Anthropic itself forwards ``raw`` (the
 client's exact bytes) when it is set, and hands back the upstream's exact bytes (``raw`` on the
 response, ``raw_chunks()`` on the stream), so same-dialect traffic passes through untouched.
+Likewise a provider that speaks OpenAI Chat sends ``chat`` (an OpenAI client's request) when it is
+set, and answers with the upstream's own OpenAI bytes, marked ``dialect = "openai"``.
 
 Providers report failures with the error tree: ``APIStatusError`` subclasses for an upstream
 error status (``body`` an Anthropic error envelope, ``headers`` carrying ``retry-after``), and
@@ -18,13 +20,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import orjson
 
 from claudegate.sse import SSEDecoder, encode_json_event
 
-__all__ = ["Provider", "ProviderRequest", "ProviderResponse", "ProviderStream"]
+__all__ = ["Provider", "ProviderRequest", "ProviderResponse", "ProviderStream", "WireDialect"]
+
+WireDialect = Literal["anthropic", "openai"]
+"""The dialect of an answer's raw bytes."""
 
 
 @dataclass(slots=True)
@@ -44,6 +49,9 @@ class ProviderRequest:
     """The client's query string (``beta=true``), forwarded to Anthropic upstreams."""
     request_id: str = ""
     """The gateway's id for this request, for upstream logs."""
+    chat: bytes | None = None
+    """An OpenAI Chat Completions request to send as it is (model already renamed), set only for
+    providers that speak OpenAI Chat; ``body`` is then only its canonical view."""
 
     def content(self) -> bytes:
         """The body to send to an Anthropic upstream."""
@@ -53,7 +61,7 @@ class ProviderRequest:
 class ProviderResponse:
     """A whole (non-streamed) answer."""
 
-    __slots__ = ("_message", "headers", "raw", "status_code")
+    __slots__ = ("_message", "dialect", "headers", "raw", "status_code")
 
     def __init__(
         self,
@@ -62,24 +70,34 @@ class ProviderResponse:
         raw: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         status_code: int = 200,
+        dialect: WireDialect = "anthropic",
     ) -> None:
         if message is None and raw is None:
             raise ValueError("a ProviderResponse needs a message or raw bytes")
+        if dialect != "anthropic" and raw is None:
+            raise ValueError("an answer in another dialect is its raw bytes")
         self._message = message
         self.raw = raw
         self.headers: Mapping[str, str] = headers or {}
         self.status_code = status_code
+        self.dialect: WireDialect = dialect
+        """``openai``: ``raw`` is the upstream's own OpenAI chat completion (a pass-through)."""
 
     @property
     def message(self) -> dict[str, Any]:
-        """The canonical message (decoded from ``raw`` on first use)."""
+        """The canonical message (decoded from ``raw`` on first use, translated when OpenAI)."""
         if self._message is None:
             assert self.raw is not None
-            self._message = orjson.loads(self.raw)
+            decoded = orjson.loads(self.raw)
+            if self.dialect == "openai":
+                from claudegate.translate import chat_completion_to_message
+
+                decoded = chat_completion_to_message(decoded)
+            self._message = decoded
         return self._message
 
     def body(self) -> bytes:
-        """The Anthropic JSON body: the upstream's own bytes when it spoke Anthropic."""
+        """The JSON body: the upstream's own bytes when it spoke the answer's ``dialect``."""
         return self.raw if self.raw is not None else orjson.dumps(self.message)
 
 
@@ -89,6 +107,8 @@ class ProviderStream(ABC):
     headers: Mapping[str, str] = {}
     native: ClassVar[bool] = False
     """True when ``raw_chunks()`` yields the upstream's own Anthropic SSE bytes."""
+    dialect: ClassVar[WireDialect] = "anthropic"
+    """``openai``: ``raw_chunks()`` yields the upstream's own OpenAI chat-completion chunks."""
 
     @abstractmethod
     def events(self) -> AsyncIterator[dict[str, Any]]:

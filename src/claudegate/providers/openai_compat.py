@@ -8,6 +8,10 @@ becomes the matching ``APIStatusError`` with an Anthropic envelope and the upstr
 over (invalid tool arguments, a body that is not a completion) is a ``StreamProtocolError``: the
 upstream broke its protocol, the client's request was fine.
 
+A request that carries ``chat`` (an OpenAI client's own request) is a pass-through: those bytes go
+out as they are, and the upstream's JSON body or SSE bytes come back untranslated, marked
+``dialect = "openai"`` (a stream still offers translated ``events()``).
+
 >>> provider = OpenAICompatProvider(
 ...     base_url="http://127.0.0.1:8000/v1", api_key=None, transport=AiohttpTransport()
 ... )
@@ -89,10 +93,13 @@ class OpenAICompatProvider(Provider):
         return f"OpenAICompatProvider(base_url={self.base_url!r}, api_key={self._api_key!r})"
 
     async def create(self, request: ProviderRequest) -> ProviderResponse:
+        if request.chat is not None:
+            response = await self._send(request, request.chat, stream=False)
+            return ProviderResponse(raw=await response.aread(), headers=response.headers, dialect="openai")
         chat = messages_request_to_chat(request.body)
         chat.pop("stream", None)
         chat.pop("stream_options", None)
-        response = await self._send(request, chat, stream=False)
+        response = await self._send(request, orjson.dumps(chat), stream=False)
         raw = await response.aread()
         try:
             completion = orjson.loads(raw)
@@ -105,13 +112,23 @@ class OpenAICompatProvider(Provider):
         return ProviderResponse(message=chat_completion_to_message(completion), headers=response.headers)
 
     async def stream(self, request: ProviderRequest) -> ProviderStream:
+        if request.chat is not None:
+            response = await self._send(request, request.chat, stream=True)
+            content_type = response.headers.get("content-type", "")
+            if not content_type.lower().startswith("text/event-stream"):
+                # Relaying it would hand the client a body that is not the stream it asked for.
+                await response.aclose()
+                raise StreamProtocolError(
+                    f"the upstream answered a stream request with content-type {content_type[:100]!r}"
+                )
+            return _PassthroughStream(response)
         chat = messages_request_to_chat(request.body)
         chat["stream"] = True
         chat["stream_options"] = _STREAM_OPTIONS
-        response = await self._send(request, chat, stream=True)
+        response = await self._send(request, orjson.dumps(chat), stream=True)
         return _ChatStream(response)
 
-    async def _send(self, request: ProviderRequest, chat: dict[str, Any], *, stream: bool) -> Response:
+    async def _send(self, request: ProviderRequest, content: bytes, *, stream: bool) -> Response:
         headers = self._stream_headers if stream else self._headers
         if request.headers:
             # What the gateway forwards (``x-sim-fault`` ...) goes on, minus Anthropic's own headers
@@ -119,10 +136,10 @@ class OpenAICompatProvider(Provider):
             extra = {k.lower(): v for k, v in request.headers.items() if _forwardable(k.lower())}
             if extra:
                 headers = {**extra, **headers}
-        upstream = Request("POST", self._url, headers, orjson.dumps(chat), self._timeout, stream)
+        upstream = Request("POST", self._url, headers, content, self._timeout, stream)
         response = await self._transport.handle(upstream)
         if response.status_code >= 400:
-            raise await _status_error(response)
+            raise await _status_error(response, relayed=request.chat is not None)
         return response
 
 
@@ -130,8 +147,11 @@ def _forwardable(name: str) -> bool:
     return not name.startswith("anthropic-") and name not in SECRET_HEADERS
 
 
-async def _status_error(response: Response) -> APIStatusError:
-    """The upstream's OpenAI error answer as the matching error, with an Anthropic envelope."""
+async def _status_error(response: Response, *, relayed: bool) -> APIStatusError:
+    """The upstream's OpenAI error answer as the matching error, with an Anthropic envelope.
+
+    ``relayed`` (a pass-through: the caller is an OpenAI client) keeps the upstream's own error
+    object beside it, as ``openai_error``, to be relayed as it came (``param``, ``code`` and all)."""
     try:
         raw = await response.aread()
     except APIConnectionError:
@@ -148,6 +168,8 @@ async def _status_error(response: Response) -> APIStatusError:
     envelope = openai_error_to_anthropic(
         body if isinstance(body, dict) else {"error": body}, status, request_id=request_id
     )
+    if relayed and isinstance(body, dict) and isinstance(body.get("error"), dict):
+        envelope["openai_error"] = body["error"]
     # Lower-case names: the error's headers are a plain dict, and servers spell them every way.
     headers = {name.lower(): value for name, value in response.headers.items()}
     return error_from_envelope(status, envelope, request_id=request_id, headers=headers)
@@ -257,6 +279,27 @@ class _ChatStream(ProviderStream):
         # A read under way in another task ends on its own now that the connection is closed.
         if isinstance(iterator, AsyncGeneratorType) and not iterator.ag_running:
             await iterator.aclose()
+
+
+class _PassthroughStream(_ChatStream):
+    """The upstream's own OpenAI SSE bytes (``raw_chunks()``), for an OpenAI client."""
+
+    dialect = "openai"
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response)
+        self._chunks: AsyncIterator[bytes] | None = None
+
+    def raw_chunks(self) -> AsyncIterator[bytes]:
+        if self._chunks is None:
+            self._chunks = self._response.aiter_bytes()
+        return self._chunks
+
+    async def aclose(self) -> None:
+        chunks = self._chunks
+        if isinstance(chunks, AsyncGeneratorType) and not chunks.ag_running:
+            await chunks.aclose()
+        await super().aclose()
 
 
 def _payload(data: str) -> dict[str, Any]:

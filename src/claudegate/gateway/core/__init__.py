@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from claudegate.gateway.core._auth import credential_digest, keys_issued, presented_key
 from claudegate.gateway.core._call import ANONYMOUS, Call, Dialect, Outcome, Principal, new_request_id
+from claudegate.gateway.core._chat_passthrough import ChatRequest
 from claudegate.gateway.core._core import GatewayCore, StreamReply
 from claudegate.gateway.core._errors import (
     GatewayError,
@@ -19,6 +20,7 @@ from claudegate.gateway.core._rooms import MemoryRoomHub, RoomEvent, RoomHub, Ro
 __all__ = [
     "ANONYMOUS",
     "Call",
+    "ChatRequest",
     "Dialect",
     "GatewayCore",
     "GatewayError",

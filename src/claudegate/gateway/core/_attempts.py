@@ -7,6 +7,10 @@ call. A deployment over its own rate limits is skipped like one that answered 42
 deployment is, the caller gets a 429 with ``retry-after``. With a route ``retry`` policy, a pass
 in which every deployment failed is followed, after the policy's wait (``retry-after`` honoured),
 by another pass, up to ``max_retries`` more.
+
+An OpenAI client's request (``call.chat``) goes to OpenAI-speaking deployments as its own bytes
+(see ``_chat_passthrough``); when it has no canonical translation, the other deployments are
+passed over, and a 400 naming the field answers when none of the OpenAI-speaking ones could.
 """
 
 from __future__ import annotations
@@ -105,6 +109,9 @@ async def call_deployments(
     refused: list[float] = []
     limited: list[float] = []
     limiter = route.limits
+    chat = call.chat
+    untranslatable = chat if chat is not None and chat.untranslatable is not None else None
+    skipped: str | None = None
     for attempt in itertools.count():
         if attempt:  # every deployment failed: wait as the retry policy says, then another pass
             assert retry is not None
@@ -114,6 +121,9 @@ async def call_deployments(
         limited.clear()
         order = policy.order(route.deployments, call.sticky_key() if policy.strategy == "sticky" else None)
         for deployment in order:
+            if untranslatable is not None and deployment.provider.kind != "openai":
+                skipped = deployment.name  # it would need the translation this request cannot have
+                continue
             guard = policy.guard(deployment)
             wait = await guard.admit()
             if wait is not None:  # an open circuit: skip it without a call
@@ -150,6 +160,8 @@ async def call_deployments(
             break
         if not _worth_retrying(retry, last_error):
             break
+    if untranslatable is not None and skipped and last_error is None and not (limited or refused):
+        raise untranslatable.refusal(skipped)
     raise _exhausted(requested, last_error, refused, limited)
 
 
@@ -191,10 +203,12 @@ def _exhausted(
 def _request(call: Call, deployment: Deployment, body: dict[str, Any], requested: str) -> ProviderRequest:
     upstream_model = deployment.model or requested
     same = upstream_model == requested
+    chat = call.chat if deployment.provider.kind == "openai" else None
     return ProviderRequest(
         body=body if same else {**body, "model": upstream_model},
         raw=call.raw if deployment.native and same and body is call.request else None,
         headers=dict(call.headers),
         query=call.query,
         request_id=call.request_id,
+        chat=chat.content(upstream_model) if chat is not None else None,
     )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from claudegate.gateway._config import ToolStreamMode
 
 if TYPE_CHECKING:
+    from claudegate.gateway.core._chat_passthrough import ChatRequest
     from claudegate.gateway.core._errors import GatewayError
     from claudegate.store import ApiKey
 
@@ -102,6 +103,9 @@ class Call:
     """Overrides the route's tool-stream mode for this call."""
     metered: bool = True
     """Counted against the caller's limits and budget (``count_tokens`` has its own)."""
+    chat: ChatRequest | None = None
+    """An OpenAI client's own request, for OpenAI-speaking deployments to be sent as it is (then
+    ``request`` is its canonical translation, or a stand-in when ``chat.untranslatable``)."""
     started: float = field(default_factory=time.perf_counter)
     outcome: Outcome = field(default_factory=Outcome)
 

@@ -32,6 +32,7 @@ from claudegate.gateway.core._attempts import Held, Upstream, call_deployments
 from claudegate.gateway.core._auth import keys_issued
 from claudegate.gateway.core._budget import COST_HEADER, usage_cost
 from claudegate.gateway.core._call import Call, Principal
+from claudegate.gateway.core._chat_passthrough import ChatStreamTap, completion_usage, log_estimate
 from claudegate.gateway.core._errors import GatewayError, classify, shown
 from claudegate.gateway.core._router import Deployment, Route, Router
 from claudegate.gateway.core._runtime import Runtime
@@ -136,6 +137,7 @@ class StreamReply:
     """
 
     __slots__ = (
+        "_chat_tap",
         "_settlement",
         "_source",
         "_tap",
@@ -171,6 +173,13 @@ class StreamReply:
         """True once ``message_stop`` went by (the answer is whole)."""
         self._tap = UsageTap()
         self._tap.usage = self.call.outcome.usage
+        self._chat_tap: ChatStreamTap | None = None
+
+    @property
+    def dialect(self) -> str:
+        """``openai`` when the answer is the upstream's own OpenAI stream: read it by ``chat_chunks()``."""
+        source = self._source
+        return source.dialect if isinstance(source, ProviderStream) else "anthropic"
 
     def _error_event(self, event: dict[str, Any]) -> None:
         error = event.get("error")
@@ -242,6 +251,35 @@ class StreamReply:
             self._settlement.failed(exc)
             raise
 
+    async def chat_chunks(self) -> AsyncIterator[bytes]:
+        """The upstream's own OpenAI SSE bytes (an OpenAI client's pass-through), whole frames at a
+        time, with usage and errors read off (see ``_chat_passthrough``)."""
+        source = self._source
+        assert isinstance(source, ProviderStream) and source.dialect == "openai"
+        chat = self.call.chat
+        tap = self._chat_tap = ChatStreamTap(chat is not None and chat.add_usage)
+        try:
+            async for chunk in source.raw_chunks():
+                ready = tap.feed(chunk)
+                if tap.done:
+                    self.finished = True
+                if tap.error is not None:
+                    self._error_event(tap.error)
+                    yield ready
+                    return
+                if ready:
+                    yield ready
+            tail = tap.finish()
+            self.finished = True
+            if tail:
+                yield tail
+        except Exception as exc:  # the surface frames it; the ledger keeps its status
+            self._settlement.failed(exc)
+            raise
+        finally:
+            if tap.usage is not None:
+                self.call.outcome.usage.update(tap.usage)
+
     async def batches(self) -> AsyncIterator[list[dict[str, Any]]]:
         """The answer as canonical events, a list per upstream read, with usage read off."""
         source = self._source
@@ -286,6 +324,12 @@ class StreamReply:
             if not self.finished and outcome.error is None:
                 outcome.status = 499  # the reader stopped before the end: the client left
             outcome.stop_reason = self._tap.stop_reason
+            chat_tap = self._chat_tap
+            if chat_tap is not None and not outcome.usage:  # cut short, or an upstream that never tells
+                outcome.usage.update(chat_tap.estimate(self.call.size))
+                if self.finished:
+                    self._settlement.core.metrics.usage_estimated.inc()
+                    log_estimate(self.call.request_id, outcome.deployment)
             await self._settlement.settle()
 
 
@@ -426,13 +470,13 @@ class GatewayCore:
     async def create(self, call: Call) -> ProviderResponse:
         """A whole answer (settled before it returns)."""
         response = await self._whole(call, _create, threaded=True)
-        message = response.message
         outcome = call.outcome
         if self.policies is not None:
             cost = usage_cost(call.model, outcome.usage)
             outcome.headers = [(n, v) for n, v in outcome.headers if n != COST_HEADER]
             outcome.headers.append((COST_HEADER, f"{cost:.6f}"))
-        outcome.stop_reason = message.get("stop_reason")
+        if response.dialect == "anthropic":  # an OpenAI answer's was read with its usage
+            outcome.stop_reason = response.message.get("stop_reason")
         return response
 
     async def _whole(
@@ -448,6 +492,10 @@ class GatewayCore:
             if turn is not None:
                 route, upstream = turn.route, turn.upstream(upstream)
             response, settlement.held = await call_deployments(call, route, upstream, _estimate(call))
+            if response.dialect == "openai":
+                assert response.raw is not None
+                self._tap_completion(call, response.raw)
+                return response
             if turn is not None:
                 response = await turn.answered(response)
             usage = response.message.get("usage")
@@ -461,6 +509,15 @@ class GatewayCore:
             if turn is not None:
                 await asyncio.shield(turn.close())
             await settlement.settle()
+
+    def _tap_completion(self, call: Call, raw: bytes) -> None:
+        """Usage and stop reason of an OpenAI upstream's own completion (a pass-through)."""
+        outcome = call.outcome
+        usage, outcome.stop_reason, estimated = completion_usage(raw, call.size)
+        outcome.usage.update(usage)
+        if estimated:
+            self.metrics.usage_estimated.inc()
+            log_estimate(call.request_id, outcome.deployment)
 
     async def stream(self, call: Call) -> StreamReply:
         """A streamed answer, once the upstream's headers are in; close it to settle the call."""
@@ -476,7 +533,14 @@ class GatewayCore:
                 route, whole, streamed = turn.route, turn.upstream(_create), turn.upstream(_stream)
             tool_stream = call.tool_stream or route.tool_stream
             estimate = _estimate(call)
-            if route.stream_downgrade and call.request.get("tools"):
+            downgrade = route.stream_downgrade and bool(call.request.get("tools"))
+            chat = call.chat
+            if chat is not None and (downgrade or tool_stream == "buffer"):
+                # What the route asks of streams (whole tool arguments) needs the translation.
+                if chat.untranslatable is not None:
+                    raise chat.untranslatable
+                call.chat = None
+            if downgrade:
                 request = {**call.request, "stream": False}
                 response, settlement.held = await call_deployments(call, route, whole, estimate, request)
                 events = message_to_events(response.message)

@@ -4,7 +4,8 @@ Anthropic callers get ``{"type": "error", "error": {"type", "message"}, "request
 callers get ``{"error": {"message", "type", "param", "code"}}``. Upstream errors keep their status,
 their ``retry-after`` / rate-limit headers and their error object as it came (``details`` and all:
 the official SDKs' recovery logic reads ``error.details.error_code``) with the upstream's own
-``request_id``; the gateway's id travels in its ``request-id`` header.
+``request_id``; the gateway's id travels in its ``request-id`` header. An OpenAI-compatible
+upstream's error to an OpenAI client's pass-through call keeps its own object (``param``, ``code``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class GatewayError(Exception):
     upstream: dict[str, Any] | None = None
     """The upstream's error object, relayed as it came."""
     upstream_request_id: str | None = None
+    openai_upstream: dict[str, Any] | None = None
+    """An OpenAI-compatible upstream's own error object (a pass-through call), relayed as it came."""
 
     def __str__(self) -> str:
         return f"{self.status} {self.error_type}: {self.message}"
@@ -71,6 +74,7 @@ def classify(exc: BaseException) -> GatewayError:
         error_type = exc.type or ("api_error" if exc.status_code >= 500 else "invalid_request_error")
         body = exc.body if isinstance(exc.body, dict) else None
         upstream = body.get("error") if body is not None else None
+        relayed = body.get("openai_error") if body is not None else None
         return GatewayError(
             exc.status_code,
             error_type,
@@ -78,6 +82,7 @@ def classify(exc: BaseException) -> GatewayError:
             headers=_upstream_headers(exc.headers),
             upstream=dict(upstream) if isinstance(upstream, dict) and upstream.get("type") else None,
             upstream_request_id=exc.request_id,
+            openai_upstream=dict(relayed) if isinstance(relayed, dict) else None,
         )
     if isinstance(exc, APITimeoutError):
         return GatewayError(504, "timeout_error", f"upstream timed out: {exc.message}")
@@ -108,6 +113,8 @@ def anthropic_body(error: GatewayError, request_id: str) -> bytes:
 
 
 def openai_body(error: GatewayError) -> bytes:
+    if error.openai_upstream is not None:
+        return orjson.dumps({"error": error.openai_upstream})
     inner = error.upstream or {"type": error.error_type, "message": error.message}
     envelope = anthropic_error_to_openai({"type": "error", "error": inner}, error.status)
     if error.param is not None and isinstance(envelope.get("error"), dict):
