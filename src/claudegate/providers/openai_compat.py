@@ -2,7 +2,9 @@
 
 The request goes out through ``claudegate.translate`` (``messages_request_to_chat``) to
 ``{base_url}/chat/completions``; a JSON answer comes back through ``chat_completion_to_message``,
-a streamed one through ``ChatToMessagesStream`` as the bytes arrive. An upstream error status
+a streamed one through ``ChatToMessagesStream`` as the bytes arrive (its ``message_start``
+carries the upstream's input count when the first chunk has one, else the request's
+``estimate_input_tokens``, marked as an estimate). An upstream error status
 becomes the matching ``APIStatusError`` with an Anthropic envelope and the upstream's headers
 (``retry-after``, ``retry-after-ms``, ``x-should-retry``). A 2xx answer that cannot be carried
 over (invalid tool arguments, a body that is not a completion) is a ``StreamProtocolError``: the
@@ -35,6 +37,7 @@ from claudegate.sse import ServerSentEvent, SSEDecoder
 from claudegate.translate import (
     ChatToMessagesStream,
     chat_completion_to_message,
+    estimate_input_tokens,
     messages_request_to_chat,
     openai_error_to_anthropic,
 )
@@ -109,7 +112,7 @@ class OpenAICompatProvider(Provider):
         chat["stream"] = True
         chat["stream_options"] = _STREAM_OPTIONS
         response = await self._send(request, chat, stream=True)
-        return _ChatStream(response)
+        return _ChatStream(response, estimate_input_tokens(request.body))
 
     async def _send(self, request: ProviderRequest, chat: dict[str, Any], *, stream: bool) -> Response:
         headers = self._stream_headers if stream else self._headers
@@ -158,10 +161,10 @@ class _ChunkReader:
 
     __slots__ = ("_decoder", "_request_id", "_translator", "done", "ended", "finish_seen", "usage_seen")
 
-    def __init__(self, request_id: str | None) -> None:
+    def __init__(self, request_id: str | None, input_tokens: int | None = None) -> None:
         self._request_id = request_id
         self._decoder = SSEDecoder()
-        self._translator = ChatToMessagesStream()
+        self._translator = ChatToMessagesStream(input_tokens=input_tokens)
         self.done = False
         """``data: [DONE]`` arrived."""
         self.ended = False
@@ -221,8 +224,9 @@ class _ChunkReader:
 class _ChatStream(ProviderStream):
     """Anthropic events translated from an OpenAI SSE body, decoded as its bytes arrive."""
 
-    def __init__(self, response: Response) -> None:
+    def __init__(self, response: Response, input_tokens: int | None = None) -> None:
         self._response = response
+        self._input_tokens = input_tokens
         self.headers = response.headers
         self._iterator: AsyncGenerator[dict[str, Any], None] | None = None
 
@@ -234,7 +238,7 @@ class _ChatStream(ProviderStream):
 
     async def _translate(self) -> AsyncGenerator[dict[str, Any], None]:
         response = self._response
-        reader = _ChunkReader(response.request_id)
+        reader = _ChunkReader(response.request_id, self._input_tokens)
         try:
             async for chunk in response.aiter_bytes():
                 for event in reader.feed(chunk):

@@ -149,6 +149,7 @@ class SimulatorApp:
                     call.payload = raw
                 if isinstance(call.payload, dict):
                     entry["model"], entry["stream"] = call.payload.get("model"), call.streaming
+                    entry["fields"] = sorted(call.payload)
             self._authorize(exchange)
             handler = self._route(exchange.method, exchange.path)
             if handler is None:
