@@ -11,6 +11,7 @@ import orjson
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ANTHROPIC_FIXTURES = sorted((FIXTURES / "anthropic").iterdir())
 OPENAI_FIXTURES = sorted((FIXTURES / "openai").glob("*.sse"))
+REASONING_FIXTURES = sorted((FIXTURES / "reasoning").glob("*.sse"))
 
 
 def read_data(path: Path) -> list[dict[str, Any]]:
