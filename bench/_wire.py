@@ -10,7 +10,14 @@ from typing import Any, cast
 import httptools
 import orjson
 
-__all__ = ["HttpConnection", "UpstreamServer", "anthropic_stream", "canned_message"]
+__all__ = [
+    "HttpConnection",
+    "UpstreamServer",
+    "anthropic_stream",
+    "canned_completion",
+    "canned_message",
+    "openai_stream",
+]
 
 MODEL = "claude-sonnet-5"
 
@@ -60,13 +67,54 @@ def anthropic_stream(deltas: int = 20) -> list[bytes]:
     return frames
 
 
+def canned_completion(text: str = "Hello from the benchmark upstream.") -> bytes:
+    return orjson.dumps(
+        {
+            "id": "chatcmpl-bench0001",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": MODEL,
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 20, "total_tokens": 32},
+        }
+    )
+
+
+def openai_stream(deltas: int = 20) -> list[bytes]:
+    """An OpenAI chat stream with ``deltas`` content deltas and a usage chunk, one frame per element."""
+    head = {"id": "chatcmpl-bench01", "object": "chat.completion.chunk", "created": 1_700_000_000}
+    head["model"] = MODEL
+
+    def frame(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return b"data: " + orjson.dumps({**head, "choices": [choice]}) + b"\n\n"
+
+    frames = [frame({"role": "assistant", "content": ""})]
+    frames += [frame({"content": f"word{i} "}) for i in range(deltas)]
+    frames.append(frame({}, "stop"))
+    usage = {"prompt_tokens": 12, "completion_tokens": deltas, "total_tokens": 12 + deltas}
+    frames.append(b"data: " + orjson.dumps({**head, "choices": [], "usage": usage}) + b"\n\n")
+    frames.append(b"data: [DONE]\n\n")
+    return frames
+
+
 class _UpstreamProtocol(asyncio.Protocol):
-    def __init__(self, json_response: bytes, stream_frames: list[bytes], pace: float | None = None) -> None:
+    def __init__(
+        self,
+        json_response: bytes,
+        stream_frames: list[bytes],
+        pace: float | None = None,
+        openai: tuple[bytes, list[bytes]] | None = None,
+    ) -> None:
         self._json = json_response
         self._frames = stream_frames
         self._pace = pace
+        self._openai = openai
         self._parser = httptools.HttpRequestParser(self)
         self._body: list[bytes] = []
+        self._url = b""
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -79,6 +127,9 @@ class _UpstreamProtocol(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.close()
 
+    def on_url(self, url: bytes) -> None:
+        self._url = url
+
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
 
@@ -86,6 +137,9 @@ class _UpstreamProtocol(asyncio.Protocol):
         body = b"".join(self._body)
         self._body.clear()
         assert self.transport is not None
+        answer, frames = self._json, self._frames
+        if self._openai is not None and self._url.endswith(b"/chat/completions"):
+            answer, frames = self._openai
         if b'"stream":true' in body or b'"stream": true' in body:
             self.transport.write(
                 b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
@@ -94,13 +148,13 @@ class _UpstreamProtocol(asyncio.Protocol):
             if self._pace is not None:
                 self._write_paced(0)
                 return
-            for frame in self._frames:
+            for frame in frames:
                 self.transport.write(b"%x\r\n%s\r\n" % (len(frame), frame))
             self.transport.write(b"0\r\n\r\n")
         else:
             self.transport.write(
                 b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nrequest-id: req_upstream\r\n"
-                b"content-length: %d\r\n\r\n%s" % (len(self._json), self._json)
+                b"content-length: %d\r\n\r\n%s" % (len(answer), answer)
             )
 
     def _write_paced(self, index: int) -> None:
@@ -119,11 +173,13 @@ class _UpstreamProtocol(asyncio.Protocol):
 
 class UpstreamServer:
     """Answers every POST with a canned Anthropic message, or a 20-delta stream when asked: all its
-    frames at once, or one every ``pace`` seconds."""
+    frames at once, or one every ``pace`` seconds. A path ending ``/chat/completions`` gets the
+    OpenAI form of the same (a chat completion, or chunks with a usage chunk and ``[DONE]``)."""
 
     def __init__(self, deltas: int = 20, *, pace: float | None = None) -> None:
         self._json = canned_message()
         self._frames = anthropic_stream(deltas)
+        self._openai = (canned_completion(), openai_stream(deltas))
         self._pace = pace
         self._server: asyncio.Server | None = None
         self.port = 0
@@ -131,7 +187,7 @@ class UpstreamServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: _UpstreamProtocol(self._json, self._frames, self._pace), "127.0.0.1", 0
+            lambda: _UpstreamProtocol(self._json, self._frames, self._pace, self._openai), "127.0.0.1", 0
         )
         self.port = self._server.sockets[0].getsockname()[1]
 

@@ -42,6 +42,7 @@ _WAITING, _OPEN, _CLOSED = 0, 1, 2
 _BLANK, _INSIDE, _WHOLE, _BROKEN = 0, 1, 2, 3
 _STRUCTURE = re.compile(r'["{}\[\]]')
 _STRING_END = re.compile(r'["\\]')
+_NO_DELTA: dict[str, Any] = {}  # read only
 
 
 class _Arguments:
@@ -232,24 +233,46 @@ class ChatToMessagesStream:
         for choice in chunk.get("choices") or ():
             if choice.get("index", 0) != 0:
                 continue  # n > 1 is never requested; a stray choice has no Anthropic form
-            delta = choice.get("delta") or {}
-            reasoning = reasoning_text(delta)
-            if reasoning:
-                self._text(reasoning, out, thinking=True)
-            signature = delta.get("reasoning_signature")
-            if isinstance(signature, str) and signature:
-                self._signature(signature, out)
-            for key in ("content", "refusal"):
-                text = delta.get(key)
-                if isinstance(text, str) and text:
-                    self._text(text, out)
-            for call in delta.get("tool_calls") or ():
-                self._tool_call(call, out)
+            delta = choice.get("delta") or _NO_DELTA
+            text = delta.get("content")
+            current = self._open
+            if (
+                len(delta) == 1
+                and text
+                and current is not None
+                and not current.tool
+                and not current.thinking
+                and not self._queue
+                and isinstance(text, str)
+            ):
+                # Most chunks: more text for the open text block.
+                out.append(_text_delta(current.index, text))
+            elif delta:
+                self._delta(delta, out)
             finish_reason = choice.get("finish_reason")
             if finish_reason:
                 self._finish_reason = finish_reason
                 self._close_all(out)
         return out
+
+    @property
+    def finish_reason(self) -> str | None:
+        """The upstream's ``finish_reason`` for the first choice, once a chunk carried it."""
+        return self._finish_reason
+
+    def _delta(self, delta: dict[str, Any], out: list[dict[str, Any]]) -> None:
+        reasoning = reasoning_text(delta)
+        if reasoning:
+            self._text(reasoning, out, thinking=True)
+        signature = delta.get("reasoning_signature")
+        if isinstance(signature, str) and signature:
+            self._signature(signature, out)
+        for key in ("content", "refusal"):
+            text = delta.get(key)
+            if isinstance(text, str) and text:
+                self._text(text, out)
+        for call in delta.get("tool_calls") or ():
+            self._tool_call(call, out)
 
     def finish(self) -> list[dict[str, Any]]:
         """Call after the last chunk: closes what is open, then ``message_delta`` and ``message_stop``.
