@@ -4,8 +4,9 @@
 
 The gateway runs in its own process, one worker pinned to core 1; the upstream (raw asyncio,
 canned answers, 20-delta streams) and the load generator share core 0. For Anthropic
-pass-through, OpenAI→Anthropic translation and OpenAI pass-through (an OpenAI client to an
-OpenAI-compatible upstream), JSON and stream, it reports requests/s at
+pass-through, OpenAI→Anthropic translation, Anthropic client → OpenAI upstream and OpenAI
+pass-through (an OpenAI client to an OpenAI-compatible upstream), JSON and stream (``--only`` picks
+cases by name), it reports requests/s at
 concurrency 50, p50/p99 latency and added latency at concurrency 1, time to first byte, the
 gateway's CPU per request (utime+stime / requests; at concurrency 1, where every request pays its own
 system calls and loop wake-ups, and at concurrency 50), its RSS after 50,000 requests, and its cold
@@ -55,6 +56,10 @@ def cases() -> list[Case]:
     anthropic_stream = orjson.dumps({"model": MODEL, "max_tokens": 256, "messages": MESSAGES, "stream": True})
     chat = orjson.dumps({"model": MODEL, "messages": MESSAGES})
     chat_stream = orjson.dumps({"model": MODEL, "messages": MESSAGES, "stream": True})
+    to_openai = orjson.dumps({"model": OPENAI_MODEL, "max_tokens": 256, "messages": MESSAGES})
+    to_openai_stream = orjson.dumps(
+        {"model": OPENAI_MODEL, "max_tokens": 256, "messages": MESSAGES, "stream": True}
+    )
     return [
         Case(
             "pass-through JSON",
@@ -78,6 +83,18 @@ def cases() -> list[Case]:
             "translated stream",
             post("/v1/messages", anthropic_stream, ANTHROPIC_HEADERS),
             post("/v1/chat/completions", chat_stream, OPENAI_HEADERS),
+            True,
+        ),
+        Case(
+            "to OpenAI JSON",
+            post("/v1/chat/completions", chat, OPENAI_HEADERS),
+            post("/v1/messages", to_openai, ANTHROPIC_HEADERS),
+            False,
+        ),
+        Case(
+            "to OpenAI stream",
+            post("/v1/chat/completions", chat_stream, OPENAI_HEADERS),
+            post("/v1/messages", to_openai_stream, ANTHROPIC_HEADERS),
             True,
         ),
         *openai_passthrough_cases(),
@@ -211,6 +228,8 @@ async def run(args: argparse.Namespace) -> None:
         served = 1
         rows = []
         for case in cases():
+            if args.only and not any(name in case.name for name in args.only):
+                continue
             direct, direct_first = await sequential(upstream.port, case.direct, args.latency_requests)
             cpu_before = cpu_seconds(process.pid)
             via, via_first = await sequential(port, case.via, args.latency_requests)
@@ -222,7 +241,7 @@ async def run(args: argparse.Namespace) -> None:
             rows.append(
                 (case, direct, direct_first, via, via_first, cpu_per_request, cpu_loaded, done / elapsed)
             )
-        while served < 50_000:
+        while served < 50_000 and not args.only:
             done, _ = await throughput(port, cases()[0].via, 1.0, args.concurrency)
             served += done
         rss = rss_mb(process.pid)
@@ -259,6 +278,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--latency-requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--only", action="append", help="run only the cases whose name contains this")
     args = parser.parse_args()
     pin_to_core(0)
     uvloop.run(run(args))

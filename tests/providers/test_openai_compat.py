@@ -178,6 +178,17 @@ async def test_raw_chunks_are_anthropic_sse(sim: Sim) -> None:
     assert "harbour" in text_of(validate_anthropic_sse(raw))
 
 
+async def test_a_stream_read_at_once_comes_as_few_batches(sim: Sim) -> None:
+    """The simulator writes its whole stream at once: the events come grouped per read, so a
+    surface answers with a write per read, not one per event."""
+    stream = await sim.provider().stream(ProviderRequest(body=STREAM))
+    batches = [batch async for batch in stream.batches()]
+    events = [event for batch in batches for event in batch]
+    assert len(events) > 10 and len(batches) < len(events) / 3
+    assert events[0]["type"] == "message_start" and events[-1]["type"] == "message_stop"
+    validate_anthropic_events(events)
+
+
 async def test_aclose_releases_the_upstream_at_once(sim: Sim) -> None:
     provider = sim.provider(**{"x-sim-latency": "event=50ms"})
     stream = await provider.stream(ProviderRequest(body={**STREAM, "max_tokens": 400}))

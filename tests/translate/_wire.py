@@ -11,6 +11,7 @@ import orjson
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ANTHROPIC_FIXTURES = sorted((FIXTURES / "anthropic").iterdir())
 OPENAI_FIXTURES = sorted((FIXTURES / "openai").glob("*.sse"))
+REASONING_FIXTURES = sorted((FIXTURES / "reasoning").glob("*.sse"))
 
 
 def read_data(path: Path) -> list[dict[str, Any]]:
@@ -65,6 +66,12 @@ def check_anthropic_stream(events: Iterable[dict[str, Any]]) -> dict[str, Any]:
             if delta["type"] == "text_delta":
                 assert open_block["type"] == "text"
                 open_block["text"] += delta["text"]
+            elif delta["type"] == "thinking_delta":
+                assert open_block["type"] == "thinking"
+                open_block["thinking"] += delta["thinking"]
+            elif delta["type"] == "signature_delta":
+                assert open_block["type"] == "thinking"
+                open_block["signature"] += delta["signature"]
             else:
                 assert delta["type"] == "input_json_delta" and open_block["type"] == "tool_use"
                 open_block["partial_json"] += delta["partial_json"]

@@ -279,25 +279,39 @@ def test_fields_without_an_anthropic_meaning_are_dropped() -> None:
     assert set(result) == {"model", "max_tokens", "messages"}
 
 
-def test_response_format_json_schema_forces_a_tool_named_by_the_schema() -> None:
-    response_format = {"type": "json_schema", "json_schema": {"name": "report", "schema": WEATHER_SCHEMA}}
+def test_response_format_json_schema_becomes_output_config_with_the_schema_kept() -> None:
+    response_format = {
+        "type": "json_schema",
+        "json_schema": {"name": "report", "schema": WEATHER_SCHEMA, "strict": True},
+    }
     body = {"model": "m", "messages": [user("Weather?")], "response_format": response_format}
     result = chat_request_to_messages(body)
-    assert response_format_tool_name(body) == "report"
-    assert result["tool_choice"] == {"type": "tool", "name": "report"}
-    assert result["tools"][0]["name"] == "report" and result["tools"][0]["input_schema"] == WEATHER_SCHEMA
+    assert result["output_config"] == {"format": {"type": "json_schema", "schema": WEATHER_SCHEMA}}
+    assert "tools" not in result and "tool_choice" not in result
+    assert response_format_tool_name(body) is None
 
 
-def test_response_format_with_client_tools_lets_the_model_use_both() -> None:
+def test_response_format_with_client_tools_leaves_the_tool_choice_alone() -> None:
     response_format = {"type": "json_schema", "json_schema": {"name": "report", "schema": WEATHER_SCHEMA}}
     result = translate(user("Hi"), tools=[WEATHER_TOOL], response_format=response_format)
-    assert [t["name"] for t in result["tools"]] == ["weather", "report"]
-    assert result["tool_choice"] == {"type": "any"}
+    assert [t["name"] for t in result["tools"]] == ["weather"] and "tool_choice" not in result
+    assert result["output_config"]["format"]["schema"] == WEATHER_SCHEMA
+
+
+def test_a_json_schema_without_schema_is_a_forced_tool_that_must_not_clash() -> None:
+    response_format = {"type": "json_schema", "json_schema": {"name": "report", "description": "A report"}}
+    body = {"messages": [user("Hi")], "response_format": response_format}
+    result = chat_request_to_messages(body)
+    assert response_format_tool_name(body) == "report" and "output_config" not in result
+    assert result["tool_choice"] == {"type": "tool", "name": "report"}
+    assert result["tools"] == [
+        {"name": "report", "description": "A report", "input_schema": {"type": "object"}}
+    ]
     with pytest.raises(TranslationError, match="clashes"):
         translate(
             user("Hi"),
             tools=[WEATHER_TOOL],
-            response_format={**response_format, "json_schema": {"name": "weather"}},
+            response_format={"type": "json_schema", "json_schema": {"name": "weather"}},
         )
 
 
@@ -324,6 +338,39 @@ def test_json_object_and_text_response_formats() -> None:
         (
             {"messages": [user("Hi")], "response_format": {"type": "json_schema", "json_schema": {}}},
             "response_format.json_schema.name",
+        ),
+        (
+            {
+                "messages": [user("Hi")],
+                "response_format": {"type": "json_schema", "json_schema": {"name": "r", "schema": "x"}},
+            },
+            "response_format.json_schema.schema",
+        ),
+        ({"messages": [user("Hi")], "response_format": {"type": "yaml"}}, "response_format.type"),
+        ({"messages": [user("Hi")], "reasoning_effort": "extreme"}, "reasoning_effort"),
+        ({"messages": [user("Hi")], "reasoning": {"effort": 3}}, "reasoning.effort"),
+        ({"messages": [user("Hi")], "reasoning": {"max_tokens": 10}}, "reasoning.max_tokens"),
+        ({"messages": [user("Hi")], "thinking": {"type": "on"}}, "thinking"),
+        ({"messages": [user("Hi")], "thinking": {"type": "enabled"}}, "thinking.budget_tokens"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": "x", "cache_control": {}}]}]},
+            "messages[0].content[0].cache_control",
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "system", "content": "x", "cache_control": {"type": "ephemeral", "ttl": "2h"}}
+                ]
+            },
+            "messages[0].cache_control.ttl",
+        ),
+        (
+            {"messages": [user("Hi")], "tools": [{**WEATHER_TOOL, "cache_control": "yes"}]},
+            "tools[0].cache_control",
+        ),
+        (
+            {"messages": [user("Hi"), {"role": "assistant", "content": "x", "reasoning_signature": 5}]},
+            "messages[1].reasoning_signature",
         ),
     ],
 )

@@ -227,14 +227,52 @@ def test_model_can_be_overridden_and_other_choices_are_ignored() -> None:
     assert message["content"] == [{"type": "text", "text": "A"}]
 
 
-def test_reasoning_content_is_not_turned_into_text() -> None:
+def test_reasoning_content_becomes_a_signed_thinking_block_before_the_text() -> None:
     chunks = [
-        chunk({"role": "assistant", "reasoning_content": "hmm"}),
+        chunk({"role": "assistant", "reasoning_content": "hm"}),
+        chunk({"reasoning_content": "m"}),
+        chunk({"reasoning_signature": "c2ln"}),
         chunk({"content": "ok"}),
         chunk({}, "stop"),
     ]
+    events = translate(chunks)
+    message = check_anthropic_stream(events)
+    assert message["content"] == [
+        {"type": "thinking", "thinking": "hmm", "signature": "c2ln"},
+        {"type": "text", "text": "ok"},
+    ]
+    assert [e["delta"]["type"] for e in events if e["type"] == "content_block_delta"] == [
+        "thinking_delta",
+        "thinking_delta",
+        "signature_delta",
+        "text_delta",
+    ]
+
+
+def test_a_reasoning_string_and_a_signature_in_the_same_chunk_as_text() -> None:
+    chunks = [
+        chunk({"role": "assistant", "reasoning": "think", "reasoning_signature": "c2ln", "content": "A"}),
+        chunk({"content": "B"}, "stop"),
+    ]
     message = check_anthropic_stream(translate(chunks))
-    assert message["content"] == [{"type": "text", "text": "ok"}]
+    assert message["content"] == [
+        {"type": "thinking", "thinking": "think", "signature": "c2ln"},
+        {"type": "text", "text": "AB"},
+    ]
+
+
+def test_message_start_carries_the_first_chunks_usage_else_the_marked_estimate() -> None:
+    body = [chunk({"role": "assistant", "content": "A"}), chunk({}, "stop")]
+    final = {**chunk({}), "choices": [], "usage": {"prompt_tokens": 40, "completion_tokens": 2}}
+    events = translate([*body, final], input_tokens=37)
+    assert events[0]["message"]["usage"] == {"input_tokens": 37, "output_tokens": 0}
+    assert events[0]["input_tokens_estimated"] is True
+    assert check_anthropic_stream(events)["usage"]["input_tokens"] == 40
+    assert events[-2]["usage"]["input_tokens"] == 40
+    early = {**body[0], "usage": {"prompt_tokens": 40, "completion_tokens": 0}}
+    start = translate([early, body[1], final], input_tokens=37)[0]
+    assert start["message"]["usage"]["input_tokens"] == 40 and "input_tokens_estimated" not in start
+    assert translate([*body, final])[0]["message"]["usage"]["input_tokens"] == 0
 
 
 @pytest.mark.parametrize(

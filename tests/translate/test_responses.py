@@ -71,6 +71,7 @@ def test_a_message_becomes_a_chat_completion() -> None:
                         }
                     ],
                     "reasoning_content": "The user wants weather.",
+                    "reasoning_signature": "c2ln",
                 },
                 "logprobs": None,
                 "finish_reason": "tool_calls",
@@ -143,6 +144,7 @@ def test_a_chat_completion_becomes_a_message() -> None:
         "role": "assistant",
         "model": "gpt-4o",
         "content": [
+            {"type": "thinking", "thinking": "hidden", "signature": ""},
             {"type": "text", "text": "On it."},
             {"type": "tool_use", "id": "call_9", "name": "weather", "input": {"city": "Oslo"}},
         ],

@@ -2,7 +2,9 @@
 
 The request goes out through ``claudegate.translate`` (``messages_request_to_chat``) to
 ``{base_url}/chat/completions``; a JSON answer comes back through ``chat_completion_to_message``,
-a streamed one through ``ChatToMessagesStream`` as the bytes arrive. An upstream error status
+a streamed one through ``ChatToMessagesStream`` as the bytes arrive (its ``message_start``
+carries the upstream's input count when the first chunk has one, else the request's
+``estimate_input_tokens``, marked as an estimate). An upstream error status
 becomes the matching ``APIStatusError`` with an Anthropic envelope and the upstream's headers
 (``retry-after``, ``retry-after-ms``, ``x-should-retry``). A 2xx answer that cannot be carried
 over (invalid tool arguments, a body that is not a completion) is a ``StreamProtocolError``: the
@@ -39,6 +41,7 @@ from claudegate.sse import ServerSentEvent, SSEDecoder
 from claudegate.translate import (
     ChatToMessagesStream,
     chat_completion_to_message,
+    estimate_input_tokens,
     messages_request_to_chat,
     openai_error_to_anthropic,
 )
@@ -126,7 +129,7 @@ class OpenAICompatProvider(Provider):
         chat["stream"] = True
         chat["stream_options"] = _STREAM_OPTIONS
         response = await self._send(request, orjson.dumps(chat), stream=True)
-        return _ChatStream(response)
+        return _ChatStream(response, estimate_input_tokens(request.body))
 
     async def _send(self, request: ProviderRequest, content: bytes, *, stream: bool) -> Response:
         headers = self._stream_headers if stream else self._headers
@@ -178,18 +181,16 @@ async def _status_error(response: Response, *, relayed: bool) -> APIStatusError:
 class _ChunkReader:
     """OpenAI SSE bytes in, Anthropic events out; knows when the upstream's stream is complete."""
 
-    __slots__ = ("_decoder", "_request_id", "_translator", "done", "ended", "finish_seen", "usage_seen")
+    __slots__ = ("_decoder", "_request_id", "_translator", "done", "ended", "usage_seen")
 
-    def __init__(self, request_id: str | None) -> None:
+    def __init__(self, request_id: str | None, input_tokens: int | None = None) -> None:
         self._request_id = request_id
         self._decoder = SSEDecoder()
-        self._translator = ChatToMessagesStream()
+        self._translator = ChatToMessagesStream(input_tokens=input_tokens)
         self.done = False
         """``data: [DONE]`` arrived."""
         self.ended = False
         """An error chunk ended the stream."""
-        self.finish_seen = False
-        """A ``finish_reason`` arrived."""
         self.usage_seen = False
         """The final usage chunk (``choices: []``) arrived."""
 
@@ -221,14 +222,15 @@ class _ChunkReader:
                         event.setdefault("request_id", self._request_id)
                 out += events
                 break
-            choices = payload.get("choices")
-            if not self.finish_seen and choices:
-                # Only choice 0 is translated; a stray choice's finish says nothing about it.
-                self.finish_seen = any(c.get("finish_reason") and not c.get("index") for c in choices)
-            elif not choices and payload.get("usage"):
+            if not payload.get("choices") and payload.get("usage"):
                 self.usage_seen = True
             out += events
         return out
+
+    @property
+    def finish_seen(self) -> bool:
+        """A ``finish_reason`` arrived (for choice 0: the only one translated)."""
+        return self._translator.finish_reason is not None
 
     def finish(self) -> list[dict[str, Any]]:
         """The closing events; raises ``APIConnectionError`` when the stream was cut short."""
@@ -241,44 +243,60 @@ class _ChunkReader:
 
 
 class _ChatStream(ProviderStream):
-    """Anthropic events translated from an OpenAI SSE body, decoded as its bytes arrive."""
+    """Anthropic events translated from an OpenAI SSE body, decoded as its bytes arrive: the events
+    of one upstream read come as one batch, so a surface answers each read with one write."""
 
-    def __init__(self, response: Response) -> None:
+    def __init__(self, response: Response, input_tokens: int | None = None) -> None:
         self._response = response
+        self._input_tokens = input_tokens
         self.headers = response.headers
-        self._iterator: AsyncGenerator[dict[str, Any], None] | None = None
+        self._iterator: AsyncGenerator[list[dict[str, Any]], None] | None = None
+        self._events: AsyncGenerator[dict[str, Any], None] | None = None
 
-    def events(self) -> AsyncIterator[dict[str, Any]]:
+    def batches(self) -> AsyncIterator[list[dict[str, Any]]]:
         # One upstream body can be read once: every caller shares the one iterator.
         if self._iterator is None:
             self._iterator = self._translate()
         return self._iterator
 
-    async def _translate(self) -> AsyncGenerator[dict[str, Any], None]:
+    def events(self) -> AsyncIterator[dict[str, Any]]:
+        if self._events is None:
+            self._events = self._flatten()
+        return self._events
+
+    async def _flatten(self) -> AsyncGenerator[dict[str, Any], None]:
+        async for batch in self.batches():
+            for event in batch:
+                yield event
+
+    async def _translate(self) -> AsyncGenerator[list[dict[str, Any]], None]:
         response = self._response
-        reader = _ChunkReader(response.request_id)
+        reader = _ChunkReader(response.request_id, self._input_tokens)
         try:
             async for chunk in response.aiter_bytes():
-                for event in reader.feed(chunk):
-                    yield event
+                batch = reader.feed(chunk)
                 if reader.done or reader.ended:
-                    break
-            else:
-                for event in reader.flush():
-                    yield event
+                    if reader.done:
+                        batch += reader.finish()  # the end goes out with the last read
+                    if batch:
+                        yield batch
+                    return
+                if batch:
+                    yield batch
+            tail = reader.flush()
         finally:
             await response.aclose()
-        if reader.ended:
-            return
-        for event in reader.finish():
-            yield event
+        if not reader.ended:
+            tail += reader.finish()
+        if tail:
+            yield tail
 
     async def aclose(self) -> None:
         await self._response.aclose()
-        iterator = self._iterator
         # A read under way in another task ends on its own now that the connection is closed.
-        if isinstance(iterator, AsyncGeneratorType) and not iterator.ag_running:
-            await iterator.aclose()
+        for iterator in (self._events, self._iterator):
+            if isinstance(iterator, AsyncGeneratorType) and not iterator.ag_running:
+                await iterator.aclose()
 
 
 class _PassthroughStream(_ChatStream):

@@ -150,6 +150,7 @@ class SimulatorApp:
                     call.payload = raw
                 if isinstance(call.payload, dict):
                     entry["model"], entry["stream"] = call.payload.get("model"), call.streaming
+                    entry["fields"] = sorted(call.payload)
             if exchange.method == "OPTIONS":
                 await self._options(call)
                 return

@@ -14,7 +14,8 @@ class RequestLog:
     """Every request the simulator saw, oldest first, up to ``limit`` entries.
 
     Each entry is a dict: ``time`` (Unix seconds when the request arrived), ``method``, ``path``,
-    ``request_id``, ``model`` and ``stream`` (when the body named them), ``fault`` (the injected
+    ``request_id``, ``model`` and ``stream`` (when the body named them), ``fields`` (the top-level
+    names of a JSON object body, sorted: what a translating client sent), ``fault`` (the injected
     fault's text, or None), ``status`` (None until answered, and for a reset connection) and
     ``disconnected`` (the client left before a paced answer was complete).
     """

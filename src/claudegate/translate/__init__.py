@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from claudegate.translate.openai import (
+    EFFORT_BUDGETS,
     FINISH_REASONS,
     ChatToMessagesStream,
     MessagesToChatStream,
@@ -12,6 +13,7 @@ from claudegate.translate.openai import (
     chat_request_to_messages,
     chunk_to_sse,
     done_sse,
+    estimate_input_tokens,
     finish_reason_to_stop_reason,
     message_to_chat_completion,
     messages_request_to_chat,
@@ -23,6 +25,7 @@ from claudegate.translate.openai import (
 )
 
 __all__ = [
+    "EFFORT_BUDGETS",
     "FINISH_REASONS",
     "ChatToMessagesStream",
     "MessagesToChatStream",
@@ -32,6 +35,7 @@ __all__ = [
     "chat_request_to_messages",
     "chunk_to_sse",
     "done_sse",
+    "estimate_input_tokens",
     "finish_reason_to_stop_reason",
     "message_to_chat_completion",
     "messages_request_to_chat",

@@ -9,7 +9,9 @@ import orjson
 from claudegate.translate._chat_tools import convert_tools
 from claudegate.translate._errors import TranslationError, fail
 from claudegate.translate._mapping import tool_use_id
-from claudegate.translate._parts import part_to_block, text_of
+from claudegate.translate._output_format import output_format_of_response_format
+from claudegate.translate._parts import cache_control_of, part_to_block, system_blocks
+from claudegate.translate._reasoning import thinking_of_chat_request
 
 __all__ = ["chat_request_to_messages"]
 
@@ -29,9 +31,16 @@ def chat_request_to_messages(body: dict[str, Any], *, default_max_tokens: int = 
     ``TranslationError``. ``temperature`` is capped at 1 (Anthropic's maximum). The result may
     share nested objects (tool schemas) with ``body``.
 
-    A ``response_format`` becomes a forced tool named by ``response_format_tool_name(body)``;
-    pass that name as ``response_tool`` when translating the response back, so its input comes
-    back as the message text.
+    A ``json_schema`` ``response_format`` becomes ``output_config.format`` with its schema (the
+    answer's text is then the JSON); formats structured outputs cannot express (``json_object``)
+    become a forced tool named by ``response_format_tool_name(body)``: pass that name as
+    ``response_tool`` when translating the response back, so its input comes back as the text.
+
+    ``reasoning_effort``, ``reasoning`` or ``thinking`` become ``thinking`` (see
+    ``EFFORT_BUDGETS``); an assistant message's ``reasoning_content`` with its
+    ``reasoning_signature`` becomes the thinking block it came from (without a signature it cannot
+    be sent back to Claude, and is dropped). ``cache_control`` on content parts, messages and
+    tools is kept.
 
     >>> chat_request_to_messages({"model": "claude-x", "messages": [{"role": "user", "content": "Hi"}]})
     {'model': 'claude-x', 'max_tokens': 4096, 'messages': [{'role': 'user', 'content': 'Hi'}]}
@@ -51,20 +60,28 @@ def chat_request_to_messages(body: dict[str, Any], *, default_max_tokens: int = 
     result: dict[str, Any] = {}
     if "model" in body:
         result["model"] = body["model"]
-    result["max_tokens"] = _max_tokens(body, default_max_tokens)
+    max_tokens = _max_tokens(body)
+    thinking, result["max_tokens"] = thinking_of_chat_request(
+        body, max_tokens or default_max_tokens, explicit=max_tokens is not None
+    )
     system, converted = _convert_messages(messages)
     if system:
         result["system"] = system
     result["messages"] = converted
     _copy_sampling(body, result)
+    if thinking is not None:
+        result["thinking"] = thinking
     user = body.get("user")
     if isinstance(user, str) and user:
         result["metadata"] = {"user_id": user}
+    output_format = output_format_of_response_format(body.get("response_format"))
+    if output_format is not None:
+        result["output_config"] = {"format": output_format}
     convert_tools(body, result)
     return result
 
 
-def _max_tokens(body: dict[str, Any], default: int) -> int:
+def _max_tokens(body: dict[str, Any]) -> int | None:
     for key in ("max_completion_tokens", "max_tokens"):
         value = body.get(key)
         if value is None:
@@ -72,7 +89,7 @@ def _max_tokens(body: dict[str, Any], default: int) -> int:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise fail(key, "must be a positive integer")
         return value
-    return default
+    return None
 
 
 def _number(body: dict[str, Any], key: str) -> float | int | None:
@@ -105,8 +122,8 @@ def _copy_sampling(body: dict[str, Any], result: dict[str, Any]) -> None:
         result["stream"] = stream
 
 
-def _convert_messages(messages: list[Any]) -> tuple[str, list[dict[str, Any]]]:
-    system: list[str] = []
+def _convert_messages(messages: list[Any]) -> tuple[_Content, list[dict[str, Any]]]:
+    system: list[dict[str, Any]] = []
     converted: list[dict[str, Any]] = []
     pending: _Pending = {}
     for i, message in enumerate(messages):
@@ -114,12 +131,11 @@ def _convert_messages(messages: list[Any]) -> tuple[str, list[dict[str, Any]]]:
             raise fail(f"messages[{i}]", "must be an object")
         role = message.get("role")
         if role == "system" or role == "developer":
-            text = text_of(message.get("content"), f"messages[{i}].content")
-            if text:
-                system.append(text)
+            blocks = system_blocks(message.get("content"), f"messages[{i}].content")
+            system += _cache_last(message, i, blocks)
             continue
         if role == "tool":
-            _append(converted, "user", [_tool_result(message, i, pending)])
+            _append(converted, "user", _cached(message, i, [_tool_result(message, i, pending)]))
             continue
         if pending:
             raise _unanswered(pending)
@@ -131,10 +147,29 @@ def _convert_messages(messages: list[Any]) -> tuple[str, list[dict[str, Any]]]:
         else:
             raise fail(f"messages[{i}].role", f"unsupported role {role!r}")
         if content:
-            _append(converted, role, content)
+            _append(converted, role, _cached(message, i, content))
     if pending:
         raise _unanswered(pending)
-    return "\n".join(system), converted
+    if any("cache_control" in block for block in system):
+        return system, converted
+    # Without cache breakpoints the system prompt travels as one string.
+    return "\n".join(block["text"] for block in system), converted
+
+
+def _cached(message: dict[str, Any], i: int, content: _Content) -> _Content:
+    """``content`` with the message's own ``cache_control`` on its last block (when it has one)."""
+    if "cache_control" not in message or not content:
+        return content
+    return _cache_last(
+        message, i, [{"type": "text", "text": content}] if isinstance(content, str) else content
+    )
+
+
+def _cache_last(message: dict[str, Any], i: int, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if "cache_control" in message and blocks:
+        cache_control = cache_control_of(message["cache_control"], f"messages[{i}].cache_control")
+        blocks[-1] = {**blocks[-1], "cache_control": cache_control}
+    return blocks
 
 
 def _append(converted: list[dict[str, Any]], role: str, content: _Content) -> None:
@@ -178,13 +213,29 @@ def _blocks(content: list[Any], i: int) -> list[dict[str, Any]]:
     return blocks
 
 
+def _thinking(message: dict[str, Any], i: int) -> dict[str, Any] | None:
+    """The thinking block an assistant message's reasoning came from, when it kept its signature."""
+    signature = message.get("reasoning_signature")
+    if signature is None:
+        return None
+    if not isinstance(signature, str):
+        raise fail(f"messages[{i}].reasoning_signature", "must be a string")
+    reasoning = message.get("reasoning_content")
+    if reasoning is not None and not isinstance(reasoning, str):
+        raise fail(f"messages[{i}].reasoning_content", "must be a string")
+    if not signature:
+        return None
+    return {"type": "thinking", "thinking": reasoning or "", "signature": signature}
+
+
 def _assistant_content(message: dict[str, Any], i: int) -> tuple[_Content, _Pending]:
     content = message.get("content")
     tool_calls = message.get("tool_calls")
     refusal = message.get("refusal")
-    if isinstance(content, str) and not tool_calls and not refusal:
+    thinking = _thinking(message, i)
+    if isinstance(content, str) and not tool_calls and not refusal and thinking is None:
         return content, {}
-    blocks: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = [] if thinking is None else [thinking]
     if isinstance(content, list):
         blocks.extend(_blocks(content, i))
     elif isinstance(content, str):

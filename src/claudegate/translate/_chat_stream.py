@@ -29,12 +29,13 @@ _DROPPED = 4  # redacted thinking, server tools and their results, unknown block
 
 
 class _Block:
-    __slots__ = ("kind", "ordinal", "sent_arguments")
+    __slots__ = ("kind", "ordinal", "sent_arguments", "signed")
 
-    def __init__(self, kind: int, ordinal: int = -1) -> None:
+    def __init__(self, kind: int, ordinal: int = -1, *, signed: bool = False) -> None:
         self.kind = kind
         self.ordinal = ordinal
         self.sent_arguments = False
+        self.signed = signed  # a thinking block whose signature goes out as reasoning_signature
 
 
 class MessagesToChatStream:
@@ -43,9 +44,10 @@ class MessagesToChatStream:
     Feed every decoded event to ``feed`` and send what it returns; call ``finish`` when the
     upstream stream ends. A role chunk comes first; each tool call gets the 0-based ordinal of
     tool calls as ``index`` (never the content block index); thinking goes to
-    ``reasoning_content``, never ``content``; the finish chunk (and, with ``include_usage``, a
-    usage chunk with ``choices: []``) is sent once the final usage is known. An ``error`` event
-    becomes an OpenAI ``{"error": ...}`` chunk and ends the stream.
+    ``reasoning_content``, never ``content``, and the first thinking block's signature to
+    ``reasoning_signature`` (as ``message_to_chat_completion`` does); the finish chunk (and,
+    with ``include_usage``, a usage chunk with ``choices: []``) is sent once the final usage is
+    known. An ``error`` event becomes an OpenAI ``{"error": ...}`` chunk and ends the stream.
 
     Example::
 
@@ -74,6 +76,7 @@ class MessagesToChatStream:
         self._started = False
         self._done = False
         self._blocks: dict[int, _Block] = {}
+        self._thinking_seen = False
         self._tool_calls = 0
         self._usage: dict[str, Any] = {}
         self._stop_reason: str | None = None
@@ -155,9 +158,14 @@ class MessagesToChatStream:
             text = block.get("text")
             return [self._chunk({"content": text})] if text else []
         if kind == "thinking":
-            self._blocks[index] = _Block(_THINKING)
-            thinking = block.get("thinking")
-            return [self._chunk({"reasoning_content": thinking})] if thinking else []
+            self._blocks[index] = entry = _Block(_THINKING, signed=not self._thinking_seen)
+            self._thinking_seen = True
+            delta: dict[str, Any] = {}
+            if block.get("thinking"):
+                delta["reasoning_content"] = block["thinking"]
+            if entry.signed and block.get("signature"):
+                delta["reasoning_signature"] = block["signature"]
+            return [self._chunk(delta)] if delta else []
         if kind != "tool_use":
             self._blocks[index] = _Block(_DROPPED)
             return []
@@ -206,7 +214,10 @@ class MessagesToChatStream:
             return (
                 [self._chunk({"reasoning_content": thinking})] if thinking and block.kind == _THINKING else []
             )
-        return []  # signature, citations and unknown deltas have no OpenAI form
+        if kind == "signature_delta":
+            signature = delta.get("signature")
+            return [self._chunk({"reasoning_signature": signature})] if signature and block.signed else []
+        return []  # citations and unknown deltas have no OpenAI form
 
     def _block_stop(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         index = event.get("index")

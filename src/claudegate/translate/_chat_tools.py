@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from claudegate.translate._errors import fail
+from claudegate.translate._parts import cache_control_of
 
 __all__ = ["convert_tools", "response_format_tool_name"]
 
@@ -14,8 +15,10 @@ _JSON_OBJECT_TOOL = "json_object"
 def response_format_tool_name(body: dict[str, Any]) -> str | None:
     """The name of the tool ``chat_request_to_messages`` forces for ``body``'s ``response_format``.
 
-    ``json_schema`` formats use the schema's name, ``json_object`` the name ``"json_object"``;
-    None when the request asks for plain text.
+    Only formats Claude's structured outputs cannot express take a tool: ``json_object`` (the tool
+    ``"json_object"``) and a ``json_schema`` without a ``schema`` (the tool named as the format).
+    None otherwise: plain text, and a ``json_schema`` with its schema, which becomes
+    ``output_config.format`` and comes back as the text itself.
     """
     response_format = body.get("response_format") if isinstance(body, dict) else None
     if not isinstance(response_format, dict):
@@ -25,7 +28,9 @@ def response_format_tool_name(body: dict[str, Any]) -> str | None:
         return _JSON_OBJECT_TOOL
     if kind == "json_schema":
         spec = response_format.get("json_schema")
-        name = spec.get("name") if isinstance(spec, dict) else None
+        if not isinstance(spec, dict) or spec.get("schema") is not None:
+            return None
+        name = spec.get("name")
         return name if isinstance(name, str) and name else None
     return None
 
@@ -72,6 +77,10 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
         if isinstance(description, str) and description:
             entry["description"] = description
         entry["input_schema"] = _schema(function.get("parameters"), f"tools[{j}].function.parameters")
+        # A cache breakpoint may sit on the tool or inside its function, as clients differ.
+        for where, holder in ((f"tools[{j}]", tool), (f"tools[{j}].function", function)):
+            if "cache_control" in holder:
+                entry["cache_control"] = cache_control_of(holder["cache_control"], f"{where}.cache_control")
         converted.append(entry)
     return converted
 
@@ -106,34 +115,19 @@ def _tool_choice(choice: Any, has_tools: bool) -> dict[str, Any] | None:
 
 
 def _response_tool(response_format: Any, tools: list[dict[str, Any]]) -> dict[str, Any] | None:
-    if response_format is None:
+    """The forced tool for a format structured outputs cannot express (``response_format_tool_name``).
+
+    The caller has validated ``response_format`` (``output_format_of_response_format``).
+    """
+    name = response_format_tool_name({"response_format": response_format})
+    if name is None:
         return None
-    kind = response_format.get("type") if isinstance(response_format, dict) else None
-    if kind == "text":
-        return None
-    if kind == "json_object":
-        tool = {
-            "name": _JSON_OBJECT_TOOL,
-            "description": "Give your response as a JSON object.",
-            "input_schema": {"type": "object"},
-        }
-    elif kind == "json_schema":
-        spec = response_format.get("json_schema")
-        if not isinstance(spec, dict):
-            raise fail("response_format.json_schema", "must be an object")
-        name = spec.get("name")
-        if not isinstance(name, str) or not name:
-            raise fail("response_format.json_schema.name", "must be a non-empty string")
-        description = spec.get("description")
-        tool = {
-            "name": name,
-            "description": description
-            if isinstance(description, str) and description
-            else "Give your response in this JSON format.",
-            "input_schema": _schema(spec.get("schema"), "response_format.json_schema.schema"),
-        }
-    else:
-        raise fail("response_format.type", 'must be "text", "json_object" or "json_schema"')
-    if any(existing["name"] == tool["name"] for existing in tools):
-        raise fail("response_format.json_schema.name", f"clashes with the tool named {tool['name']!r}")
-    return tool
+    description = "Give your response as a JSON object."
+    field = "response_format.type"
+    if response_format.get("type") == "json_schema":
+        given = response_format["json_schema"].get("description")
+        description = given if isinstance(given, str) and given else description
+        field = "response_format.json_schema.name"
+    if any(existing["name"] == name for existing in tools):
+        raise fail(field, f"clashes with the tool named {name!r}")
+    return {"name": name, "description": description, "input_schema": {"type": "object"}}

@@ -18,6 +18,7 @@ __all__ = [
     "dumps",
     "finish_reason_to_stop_reason",
     "message_id_from_chat_id",
+    "reasoning_text",
     "stop_reason_to_finish_reason",
     "tool_arguments",
     "tool_use_id",
@@ -95,6 +96,15 @@ def usage_to_anthropic(usage: Mapping[str, Any] | None) -> dict[str, Any]:
         "cache_creation_input_tokens": 0,
         "cache_read_input_tokens": cached,
     }
+
+
+def reasoning_text(delta: Mapping[str, Any]) -> str:
+    """An OpenAI message's or delta's reasoning: ``reasoning_content`` (DeepSeek, vLLM, this
+    gateway), else ``reasoning`` when it is a string (newer vLLM, OpenRouter); ``""`` when none."""
+    text = delta.get("reasoning_content")
+    if text is None:
+        text = delta.get("reasoning")
+    return text if isinstance(text, str) else ""
 
 
 def chat_id_from_message_id(message_id: Any) -> str:

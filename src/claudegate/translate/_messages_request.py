@@ -6,7 +6,9 @@ from typing import Any
 
 from claudegate.translate._errors import fail
 from claudegate.translate._mapping import dumps
+from claudegate.translate._output_format import response_format_of_request
 from claudegate.translate._parts import block_to_part
+from claudegate.translate._reasoning import reasoning_effort_of_thinking
 
 __all__ = ["messages_request_to_chat"]
 
@@ -16,9 +18,12 @@ _ERROR_PREFIX = "Error: "
 def messages_request_to_chat(body: dict[str, Any]) -> dict[str, Any]:
     """Translate an Anthropic Messages request into an OpenAI chat request.
 
-    What has no OpenAI equivalent is dropped without failing: thinking and redacted thinking,
-    ``cache_control``, ``top_k``, citations, server tools and their results, betas,
-    ``context_management``, ``output_config``, ``service_tier``. ``role: "system"`` messages inside
+    ``output_config.format`` (structured outputs) becomes ``response_format`` with the schema
+    unchanged; ``thinking`` of type ``enabled`` becomes ``reasoning_effort`` (see
+    ``EFFORT_BUDGETS``). What has no OpenAI equivalent is dropped without failing: adaptive
+    thinking, thinking and redacted thinking blocks of earlier turns, ``cache_control``,
+    ``top_k``, citations, server tools and their results, betas, ``context_management``,
+    ``output_config.effort``, ``service_tier``. ``role: "system"`` messages inside
     ``messages`` stay system messages in place; ``tool_result`` blocks become ``tool`` messages in
     order (images in them follow in a user message, as OpenAI tool messages carry only text). A
     tool message has no error flag, so the text of a result with ``is_error: true`` starts with
@@ -55,6 +60,12 @@ def messages_request_to_chat(body: dict[str, Any]) -> dict[str, Any]:
     metadata = body.get("metadata")
     if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
         result["user"] = metadata["user_id"]
+    effort = reasoning_effort_of_thinking(body.get("thinking"))
+    if effort is not None:
+        result["reasoning_effort"] = effort
+    response_format = response_format_of_request(body)
+    if response_format is not None:
+        result["response_format"] = response_format
     _convert_tools(body, result)
     return result
 

@@ -28,6 +28,7 @@ from claudegate.translate._errors import openai_error_to_anthropic
 from claudegate.translate._mapping import (
     finish_reason_to_stop_reason,
     message_id_from_chat_id,
+    reasoning_text,
     tool_arguments,
     tool_use_id,
     usage_to_anthropic,
@@ -41,6 +42,7 @@ _WAITING, _OPEN, _CLOSED = 0, 1, 2
 _BLANK, _INSIDE, _WHOLE, _BROKEN = 0, 1, 2, 3
 _STRUCTURE = re.compile(r'["{}\[\]]')
 _STRING_END = re.compile(r'["\\]')
+_NO_DELTA: dict[str, Any] = {}  # read only
 
 
 class _Arguments:
@@ -129,10 +131,32 @@ class _Arguments:
 
 
 class _Block:
-    __slots__ = ("arguments", "call_id", "index", "name", "ordinal", "state", "text", "tool")
+    __slots__ = (
+        "arguments",
+        "call_id",
+        "index",
+        "name",
+        "ordinal",
+        "signature",
+        "state",
+        "text",
+        "thinking",
+        "tool",
+    )
 
-    def __init__(self, tool: bool, first: str, call_id: str = "", name: str = "", ordinal: int = -1) -> None:
+    def __init__(
+        self,
+        tool: bool,
+        first: str,
+        call_id: str = "",
+        name: str = "",
+        ordinal: int = -1,
+        *,
+        thinking: bool = False,
+    ) -> None:
         self.tool = tool
+        self.thinking = thinking
+        self.signature = ""  # a thinking block's signature, sent when the block starts
         self.text: list[str] = [] if tool or not first else [first]
         self.arguments = _Arguments()
         if tool:
@@ -155,10 +179,18 @@ class ChatToMessagesStream:
     ``refusal``) and tool calls become blocks with strictly increasing indices, each
     start -> deltas -> stop, never overlapping (but for a call cut by the token limit, see the
     module docstring); the ``message_delta`` carrying the stop reason and the usage of the final
-    usage chunk is sent by ``finish``. Only the first choice is translated; ``reasoning_content``
-    is dropped. An ``{"error": ...}`` chunk becomes an ``error`` event and ends the stream. Tool
-    call ids are made valid for Anthropic as ``tool_use_id`` does (``toolu_<k>`` for the k-th call
-    when it has none); arguments that are not a JSON object, or two calls with one id, raise
+    usage chunk is sent by ``finish``. Only the first choice is translated. ``reasoning_content``
+    (or a ``reasoning`` string) becomes a thinking block, and ``reasoning_signature`` its
+    ``signature_delta`` (a signature arriving once its block has closed has nowhere to go).
+
+    ``message_start`` carries the input count of the first chunk's usage when the upstream sends
+    usage that early, else ``input_tokens`` (the caller's estimate, marked by
+    ``"input_tokens_estimated": true`` on the ``message_start`` event itself), else 0;
+    ``message_delta`` always carries the upstream's final count.
+
+    An ``{"error": ...}`` chunk becomes an ``error`` event and ends the stream. Tool call ids are
+    made valid for Anthropic as ``tool_use_id`` does (``toolu_<k>`` for the k-th call when it has
+    none); arguments that are not a JSON object, or two calls with one id, raise
     ``StreamProtocolError``.
 
     Example::
@@ -171,8 +203,9 @@ class ChatToMessagesStream:
             send(encode_json_event(event))
     """
 
-    def __init__(self, *, model: str | None = None) -> None:
+    def __init__(self, *, model: str | None = None, input_tokens: int | None = None) -> None:
         self._model = model
+        self._input_estimate = input_tokens
         self._started = False
         self._done = False
         self._next_index = 0
@@ -192,26 +225,54 @@ class ChatToMessagesStream:
             self._done = True
             return [openai_error_to_anthropic(chunk)]
         out: list[dict[str, Any]] = []
-        if not self._started:
-            out.append(self._message_start(chunk))
         usage = chunk.get("usage")
         if isinstance(usage, dict):
             self._usage = usage
+        if not self._started:
+            out.append(self._message_start(chunk))
         for choice in chunk.get("choices") or ():
             if choice.get("index", 0) != 0:
                 continue  # n > 1 is never requested; a stray choice has no Anthropic form
-            delta = choice.get("delta") or {}
-            for key in ("content", "refusal"):
-                text = delta.get(key)
-                if isinstance(text, str) and text:
-                    self._text(text, out)
-            for call in delta.get("tool_calls") or ():
-                self._tool_call(call, out)
+            delta = choice.get("delta") or _NO_DELTA
+            text = delta.get("content")
+            current = self._open
+            if (
+                len(delta) == 1
+                and text
+                and current is not None
+                and not current.tool
+                and not current.thinking
+                and not self._queue
+                and isinstance(text, str)
+            ):
+                # Most chunks: more text for the open text block.
+                out.append(_text_delta(current.index, text))
+            elif delta:
+                self._delta(delta, out)
             finish_reason = choice.get("finish_reason")
             if finish_reason:
                 self._finish_reason = finish_reason
                 self._close_all(out)
         return out
+
+    @property
+    def finish_reason(self) -> str | None:
+        """The upstream's ``finish_reason`` for the first choice, once a chunk carried it."""
+        return self._finish_reason
+
+    def _delta(self, delta: dict[str, Any], out: list[dict[str, Any]]) -> None:
+        reasoning = reasoning_text(delta)
+        if reasoning:
+            self._text(reasoning, out, thinking=True)
+        signature = delta.get("reasoning_signature")
+        if isinstance(signature, str) and signature:
+            self._signature(signature, out)
+        for key in ("content", "refusal"):
+            text = delta.get(key)
+            if isinstance(text, str) and text:
+                self._text(text, out)
+        for call in delta.get("tool_calls") or ():
+            self._tool_call(call, out)
 
     def finish(self) -> list[dict[str, Any]]:
         """Call after the last chunk: closes what is open, then ``message_delta`` and ``message_stop``.
@@ -246,7 +307,16 @@ class ChatToMessagesStream:
 
     def _message_start(self, chunk: dict[str, Any]) -> dict[str, Any]:
         self._started = True
-        return {
+        usage: dict[str, Any]
+        estimated = False
+        if self._usage is not None and isinstance(self._usage.get("prompt_tokens"), int):
+            usage = usage_to_anthropic(self._usage)
+        elif self._input_estimate is not None:
+            usage = {"input_tokens": self._input_estimate, "output_tokens": 0}
+            estimated = True
+        else:
+            usage = {"input_tokens": 0, "output_tokens": 0}
+        event: dict[str, Any] = {
             "type": "message_start",
             "message": {
                 "id": message_id_from_chat_id(chunk.get("id")),
@@ -256,21 +326,36 @@ class ChatToMessagesStream:
                 "content": [],
                 "stop_reason": None,
                 "stop_sequence": None,
-                # The real counts only come with the final usage chunk, in message_delta.
-                "usage": {"input_tokens": 0, "output_tokens": 0},
+                # The final counts come with the last usage chunk, in message_delta.
+                "usage": usage,
             },
         }
+        if estimated:
+            # On the event, not the message: the message a client accumulates ends exact.
+            event["input_tokens_estimated"] = True
+        return event
 
-    def _text(self, text: str, out: list[dict[str, Any]]) -> None:
+    def _text(self, text: str, out: list[dict[str, Any]], *, thinking: bool = False) -> None:
         current = self._open
-        if not self._queue and current is not None and not current.tool:
-            out.append(_text_delta(current.index, text))
+        if not self._queue and current is not None and not current.tool and current.thinking == thinking:
+            out.append(_thinking_delta(current.index, text) if thinking else _text_delta(current.index, text))
             return
-        if self._queue and not self._queue[-1].tool:
-            self._queue[-1].text.append(text)
+        last = self._queue[-1] if self._queue else None
+        if last is not None and not last.tool and last.thinking == thinking:
+            last.text.append(text)
         else:
-            self._queue.append(_Block(False, text))
+            self._queue.append(_Block(False, text, thinking=thinking))
         self._advance(out)
+
+    def _signature(self, signature: str, out: list[dict[str, Any]]) -> None:
+        """Sign the latest thinking block: at once when it is open, when it starts when it waits."""
+        for block in reversed(self._queue):
+            if block.thinking:
+                block.signature += signature
+                return
+        current = self._open
+        if current is not None and current.thinking:
+            out.append(_signature_delta(current.index, signature))
 
     def _tool_call(self, call: dict[str, Any], out: list[dict[str, Any]]) -> None:
         function = call.get("function") or {}
@@ -337,6 +422,13 @@ class ChatToMessagesStream:
             return
         buffered = "".join(block.text)
         block.text = []  # text is never looked at again
+        if block.thinking:
+            thinking = {"type": "thinking", "thinking": "", "signature": ""}
+            out.append({"type": "content_block_start", "index": block.index, "content_block": thinking})
+            out.append(_thinking_delta(block.index, buffered))
+            if block.signature:
+                out.append(_signature_delta(block.index, block.signature))
+            return
         out.append(
             {
                 "type": "content_block_start",
@@ -378,6 +470,22 @@ class ChatToMessagesStream:
 
 def _text_delta(index: int, text: str) -> dict[str, Any]:
     return {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}}
+
+
+def _thinking_delta(index: int, text: str) -> dict[str, Any]:
+    return {
+        "type": "content_block_delta",
+        "index": index,
+        "delta": {"type": "thinking_delta", "thinking": text},
+    }
+
+
+def _signature_delta(index: int, signature: str) -> dict[str, Any]:
+    return {
+        "type": "content_block_delta",
+        "index": index,
+        "delta": {"type": "signature_delta", "signature": signature},
+    }
 
 
 def _json_delta(index: int, fragment: str) -> dict[str, Any]:

@@ -12,29 +12,61 @@ from typing import Any
 
 from claudegate.translate._errors import fail
 
-__all__ = ["block_to_part", "part_to_block", "text_of"]
+__all__ = ["block_to_part", "cache_control_of", "part_to_block", "system_blocks"]
+
+_TTLS = ("5m", "1h")
 
 
-def text_of(content: Any, field: str) -> str:
-    """The text of a system/developer message (a string or text parts), parts joined with ``\\n``."""
+def cache_control_of(value: Any, field: str) -> dict[str, Any]:
+    """A client's ``cache_control`` (``{"type": "ephemeral", "ttl"?: "5m" | "1h"}``), checked."""
+    if not isinstance(value, dict) or value.get("type") != "ephemeral":
+        raise fail(field, 'must be {"type": "ephemeral"}, with an optional "ttl" of "5m" or "1h"')
+    ttl = value.get("ttl")
+    if ttl is None:
+        return {"type": "ephemeral"}
+    if ttl not in _TTLS:
+        raise fail(f"{field}.ttl", 'must be "5m" or "1h"')
+    return {"type": "ephemeral", "ttl": ttl}
+
+
+def system_blocks(content: Any, field: str) -> list[dict[str, Any]]:
+    """The text blocks of a system or developer message (a string or text parts), empty ones left out.
+
+    A part's ``cache_control`` stays on its block.
+    """
     if content is None:
-        return ""
+        return []
     if isinstance(content, str):
-        return content
+        return [{"type": "text", "text": content}] if content else []
     if not isinstance(content, list):
         raise fail(field, "must be a string or an array of text parts")
-    texts: list[str] = []
+    blocks: list[dict[str, Any]] = []
     for j, part in enumerate(content):
         text = part.get("text") if isinstance(part, dict) else None
         if not isinstance(text, str):
             raise fail(f"{field}[{j}]", "only text parts are allowed here")
         if text:
-            texts.append(text)
-    return "\n".join(texts)
+            block: dict[str, Any] = {"type": "text", "text": text}
+            if "cache_control" in part:
+                where = f"{field}[{j}].cache_control"
+                block["cache_control"] = cache_control_of(part["cache_control"], where)
+            blocks.append(block)
+    return blocks
 
 
 def part_to_block(part: Any, field: str) -> dict[str, Any] | None:
-    """One OpenAI content part as an Anthropic content block (None for an empty text part)."""
+    """One OpenAI content part as an Anthropic content block (None for an empty text part).
+
+    A part's ``cache_control`` (a prompt-cache breakpoint, as Anthropic-aware OpenAI clients send
+    it) stays on its block.
+    """
+    block = _part_to_block(part, field)
+    if block is not None and "cache_control" in part:
+        block["cache_control"] = cache_control_of(part["cache_control"], f"{field}.cache_control")
+    return block
+
+
+def _part_to_block(part: Any, field: str) -> dict[str, Any] | None:
     if not isinstance(part, dict):
         raise fail(field, "a content part must be an object")
     kind = part.get("type")

@@ -11,6 +11,7 @@ from claudegate.translate._mapping import (
     dumps,
     finish_reason_to_stop_reason,
     message_id_from_chat_id,
+    reasoning_text,
     stop_reason_to_finish_reason,
     tool_arguments,
     tool_use_id,
@@ -27,13 +28,16 @@ def message_to_chat_completion(
     """Translate an Anthropic Message into an OpenAI ``chat.completion``.
 
     Text blocks join into ``content``; ``tool_use`` blocks become ``tool_calls`` (``arguments`` as
-    compact JSON); thinking goes to ``reasoning_content``, never into ``content``; other blocks
-    (redacted thinking, server tools, citations) are dropped. A call of ``response_tool`` (see
+    compact JSON); thinking goes to ``reasoning_content``, never into ``content``, and the first
+    thinking block's signature to ``reasoning_signature`` (sent back on the assistant message of a
+    later turn, it rebuilds the thinking block); other blocks (redacted thinking, server tools,
+    citations) are dropped. A call of ``response_tool`` (see
     ``response_format_tool_name``) is the structured answer: its input becomes the text.
     ``created`` defaults to now.
     """
     texts: list[str] = []
     reasoning: list[str] = []
+    signature: str | None = None
     calls: list[dict[str, Any]] = []
     for block in message.get("content") or ():
         kind = block.get("type")
@@ -51,8 +55,11 @@ def message_to_chat_completion(
                     "function": {"name": block.get("name", ""), "arguments": arguments},
                 }
             )
-        elif kind == "thinking" and block.get("thinking"):
-            reasoning.append(block["thinking"])
+        elif kind == "thinking":
+            if block.get("thinking"):
+                reasoning.append(block["thinking"])
+            if signature is None:
+                signature = block.get("signature") or ""
     reply: dict[str, Any] = {
         "role": "assistant",
         "content": "".join(texts) if texts or not calls else None,
@@ -62,6 +69,8 @@ def message_to_chat_completion(
         reply["tool_calls"] = calls
     if reasoning:
         reply["reasoning_content"] = "".join(reasoning)
+    if signature:
+        reply["reasoning_signature"] = signature
     finish_reason = stop_reason_to_finish_reason(message.get("stop_reason"))
     if finish_reason == "tool_calls" and not calls:
         # Only the response-format tool (or a server tool) was called: the answer is complete.
@@ -81,12 +90,14 @@ def chat_completion_to_message(completion: dict[str, Any]) -> dict[str, Any]:
 
     ``content`` and ``refusal`` become text blocks, ``tool_calls`` become ``tool_use`` blocks with
     the parsed arguments (ids made valid for Anthropic, see ``tool_use_id``);
-    ``reasoning_content`` is dropped (it has no signature to send back). The completion is the
-    upstream's answer, so what breaks the protocol raises ``StreamProtocolError`` (a bad gateway,
-    not the client's fault): no choice, a call that is not an object, ``arguments`` that are
-    not a JSON object, two calls with one id. Only with ``finish_reason: "length"`` are cut
-    ``arguments`` expected: what parses of them is kept (``{}`` when nothing does) and
-    ``stop_reason`` is ``max_tokens``, as the live API reports a tool call cut by ``max_tokens``.
+    ``reasoning_content`` (or ``reasoning``, as some servers name it) becomes a first thinking
+    block, signed by ``reasoning_signature`` when the upstream sends one (else ``""``). The
+    completion is the upstream's answer, so what breaks the protocol raises
+    ``StreamProtocolError`` (a bad gateway, not the client's fault): no choice, a call that is
+    not an object, ``arguments`` that are not a JSON object, two calls with one id. Only with
+    ``finish_reason: "length"`` are cut ``arguments`` expected: what parses of them is kept
+    (``{}`` when nothing does) and ``stop_reason`` is ``max_tokens``, as the live API reports a
+    tool call cut by ``max_tokens``.
     """
     choices = completion.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
@@ -94,6 +105,11 @@ def chat_completion_to_message(completion: dict[str, Any]) -> dict[str, Any]:
     choice = choices[0]
     reply = choice.get("message") or {}
     blocks: list[dict[str, Any]] = []
+    reasoning = reasoning_text(reply)
+    if reasoning:
+        signature = reply.get("reasoning_signature")
+        signature = signature if isinstance(signature, str) else ""
+        blocks.append({"type": "thinking", "thinking": reasoning, "signature": signature})
     content = reply.get("content")
     if isinstance(content, str) and content:
         blocks.append({"type": "text", "text": content})

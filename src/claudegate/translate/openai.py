@@ -10,8 +10,11 @@ Responses
     ``message_to_chat_completion``, ``chat_completion_to_message``,
     ``stop_reason_to_finish_reason``, ``finish_reason_to_stop_reason``
 Streams
-    ``MessagesToChatStream`` (+ ``chunk_to_sse``, ``done_sse``), ``ChatToMessagesStream``,
-    ``validate_chat_stream``, ``validate_chat_sse``
+    ``MessagesToChatStream`` (+ ``chunk_to_sse``, ``done_sse``), ``ChatToMessagesStream``
+    (+ ``estimate_input_tokens`` for its ``message_start``), ``validate_chat_stream``,
+    ``validate_chat_sse``
+Reasoning
+    ``EFFORT_BUDGETS`` (``reasoning_effort`` -> thinking ``budget_tokens``)
 Errors
     ``TranslationError``, ``anthropic_error_to_openai``, ``openai_error_to_anthropic``
 """
@@ -26,6 +29,7 @@ from claudegate.translate._errors import (
     anthropic_error_to_openai,
     openai_error_to_anthropic,
 )
+from claudegate.translate._estimate import estimate_input_tokens
 from claudegate.translate._mapping import (
     FINISH_REASONS,
     finish_reason_to_stop_reason,
@@ -33,10 +37,12 @@ from claudegate.translate._mapping import (
 )
 from claudegate.translate._messages_request import messages_request_to_chat
 from claudegate.translate._messages_stream import ChatToMessagesStream
+from claudegate.translate._reasoning import EFFORT_BUDGETS
 from claudegate.translate._responses import chat_completion_to_message, message_to_chat_completion
 from claudegate.translate._validate import validate_chat_sse, validate_chat_stream
 
 __all__ = [
+    "EFFORT_BUDGETS",
     "FINISH_REASONS",
     "ChatToMessagesStream",
     "MessagesToChatStream",
@@ -46,6 +52,7 @@ __all__ = [
     "chat_request_to_messages",
     "chunk_to_sse",
     "done_sse",
+    "estimate_input_tokens",
     "finish_reason_to_stop_reason",
     "message_to_chat_completion",
     "messages_request_to_chat",
