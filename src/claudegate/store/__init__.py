@@ -1,4 +1,4 @@
-"""Durable state (API keys, usage ledger) in SQLite or PostgreSQL, and shared counters."""
+"""Durable state (API keys, usage ledger, stored responses) in SQLite or PostgreSQL, and shared counters."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from claudegate.store._database import DEFAULT_DATABASE_URL, Database
     from claudegate.store._keys import ApiKey, CreatedKey, KeyBudget, KeyLimits, KeyStore, hash_key
     from claudegate.store._redis_counters import RedisCounters
+    from claudegate.store._responses import ResponseStore, StoredResponse
     from claudegate.store._usage import UsageLedger, UsageRecord, UsageTotals, UsageWriter, period_bounds
 
 # The SQL and Redis layers load on first use, so that code needing only the counter types (the
@@ -36,6 +37,8 @@ _LAZY = {
     "KeyStore": "_keys",
     "hash_key": "_keys",
     "RedisCounters": "_redis_counters",
+    "ResponseStore": "_responses",
+    "StoredResponse": "_responses",
     "UsageLedger": "_usage",
     "UsageRecord": "_usage",
     "UsageTotals": "_usage",
@@ -70,7 +73,9 @@ __all__ = [
     "MemoryCounters",
     "RateLimit",
     "RedisCounters",
+    "ResponseStore",
     "Spend",
+    "StoredResponse",
     "UsageLedger",
     "UsageRecord",
     "UsageTotals",

@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     TypeDecorator,
 )
 
@@ -57,6 +58,7 @@ class Tables:
     metadata: MetaData
     api_keys: Table
     usage: Table
+    responses: Table
 
 
 def build_tables(prefix: str = "cg_") -> Tables:
@@ -100,4 +102,15 @@ def build_tables(prefix: str = "cg_") -> Tables:
         Column("stream", Boolean(), nullable=False),
         Index(f"{prefix}usage_key_time", "key_id", "time"),
     )
-    return Tables(metadata=metadata, api_keys=api_keys, usage=usage)
+    responses = Table(
+        f"{prefix}responses",
+        metadata,
+        Column("id", String(100), primary_key=True),
+        Column("owner", String(40), nullable=False),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("expires_at", UTCDateTime(), nullable=False),
+        Column("response", Text(), nullable=False),
+        Column("conversation", Text(), nullable=False),
+        Index(f"{prefix}responses_expires_at", "expires_at"),
+    )
+    return Tables(metadata=metadata, api_keys=api_keys, usage=usage, responses=responses)
