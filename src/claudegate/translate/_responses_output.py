@@ -2,7 +2,8 @@
 
 Each Anthropic block becomes an output item in order: a run of text blocks is one ``message`` item
 (one ``output_text`` part per block), ``tool_use`` a ``function_call`` (``call_id`` is the
-``tool_use`` id), thinking (and redacted thinking) a ``reasoning`` item. Server-tool blocks have
+``tool_use`` id), thinking (and redacted thinking) a ``reasoning`` item whose
+``encrypted_content`` holds the block itself, signature and all, opaque to the client. Server-tool blocks have
 no Responses item and are left out. Item ids derive from the response id and the item's position,
 so a stream and its final ``response.completed`` name every item alike.
 
@@ -50,8 +51,6 @@ class ResponseShell:
     fields: dict[str, Any]
     summary: bool = False
     """Reasoning items carry the thinking as ``summary_text`` (``reasoning.summary`` was asked)."""
-    encrypted: bool = False
-    """Reasoning items carry ``encrypted_content`` (``include: ["reasoning.encrypted_content"]``)."""
 
     def item_id(self, prefix: str, index: int) -> str:
         """The id of the output item at ``index`` (``msg``, ``fc`` or ``rs`` ``prefix``)."""
@@ -97,20 +96,22 @@ def response_shell(
         "metadata": body.get("metadata") or {},
         "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
         "previous_response_id": body.get("previous_response_id"),
+        "prompt_cache_key": body.get("prompt_cache_key"),
+        "prompt_cache_retention": body.get("prompt_cache_retention"),
         "reasoning": {"effort": effort, "summary": summary},
+        "safety_identifier": body.get("safety_identifier"),
         "service_tier": "default",
         "store": store,
         "temperature": 1.0 if temperature is None else temperature,
         "text": {"format": text_format, "verbosity": "medium"},
         "tool_choice": body.get("tool_choice") or "auto",
         "tools": _echo_tools(body.get("tools")),
+        "top_logprobs": 0,
         "top_p": 1.0 if top_p is None else top_p,
         "truncation": "disabled",
         "user": body.get("user"),
     }
-    include = body.get("include")
-    encrypted = isinstance(include, list) and "reasoning.encrypted_content" in include
-    return ResponseShell(response_id, created_at, fields, summary is not None, encrypted)
+    return ResponseShell(response_id, created_at, fields, summary is not None)
 
 
 def response_object(
@@ -139,8 +140,7 @@ def response_object(
         response["incomplete_details"] = {"reason": incomplete_reason}
     if error is not None:
         response["error"] = error
-    if status == "completed":
-        response["completed_at"] = completed_at
+    response["completed_at"] = completed_at if status == "completed" else None
     return response
 
 
@@ -215,8 +215,9 @@ def reasoning_item(shell: ResponseShell, index: int, block: Mapping[str, Any] | 
         return item
     if shell.summary and block.get("type") == "thinking":
         item["summary"] = [{"type": "summary_text", "text": block.get("thinking") or ""}]
-    if shell.encrypted:
-        item["encrypted_content"] = thinking_token(dict(block))
+    # Always, not only when ``include`` asks: clients that send output items back as input (the
+    # Agents SDK does) keep the thinking block an Anthropic upstream needs before a tool call.
+    item["encrypted_content"] = thinking_token(dict(block))
     return item
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from claudegate.sse import parse_partial_json
+from claudegate.translate._mapping import dumps
 from claudegate.translate._responses_output import (
     ResponseShell,
     function_call_item,
@@ -171,6 +172,9 @@ class MessagesToResponsesStream:
         self._close_message(out)
         if kind == _SKIPPED:
             self._blocks[event.get("index", -1)] = _Block(kind, block, -1, "")
+            target = block.get("to") if block.get("type") == "fallback" else None
+            if isinstance(target, dict) and isinstance(target.get("model"), str):
+                self._model = target["model"]  # the model that served the answer, as a JSON answer says
             return out
         index = len(self._items)
         if kind == _CALL:
@@ -256,8 +260,10 @@ class MessagesToResponsesStream:
             ]
         out: list[Event] = []
         if state.kind == _CALL:
-            arguments = text or "{}"
-            self._content.append({**state.source, "input": _tool_input(arguments)})
+            tool_input, whole = _tool_input(text)
+            # A call cut short sends what parses of its arguments, as a JSON answer would.
+            arguments = text if whole else dumps(tool_input)
+            self._content.append({**state.source, "input": tool_input})
             item = function_call_item(self.shell, index, state.source, arguments, "completed")
             out.append(
                 self._event(
@@ -283,6 +289,8 @@ class MessagesToResponsesStream:
 
     def _end(self) -> list[Event]:
         out: list[Event] = []
+        for index in list(self._blocks):  # the live API leaves a block cut by max_tokens unstopped
+            out += self._stop({"index": index})
         self._close_message(out)
         status, reason = response_status(self._stop_reason)
         if status == "incomplete" and self._items and "status" in self._items[-1]:
@@ -315,13 +323,15 @@ class MessagesToResponsesStream:
         ]
 
 
-def _tool_input(arguments: str) -> dict[str, Any]:
-    """The tool input of streamed ``arguments`` (what parses of them when the answer was cut)."""
+def _tool_input(arguments: str) -> tuple[dict[str, Any], bool]:
+    """The tool input of streamed ``arguments``, and whether they were whole JSON (else: what
+    parses of them, as when the answer was cut)."""
     try:
         value = orjson.loads(arguments)
     except orjson.JSONDecodeError:
         try:
-            value = parse_partial_json(arguments)
+            value = parse_partial_json(arguments) if arguments.strip() else None
         except ValueError:
             value = None
-    return value if isinstance(value, dict) else {}
+        return (value if isinstance(value, dict) else {}), False
+    return (value, True) if isinstance(value, dict) else ({}, False)
