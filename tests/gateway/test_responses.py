@@ -348,3 +348,13 @@ def test_stored_responses_expire(tmp_path: Path) -> None:
         now[0] += 2
         with pytest.raises(openai.NotFoundError):
             client.responses.retrieve(response.id)
+
+
+def test_an_open_gateway_without_storage_keeps_responses_in_memory(gateway: Live) -> None:
+    with openai.OpenAI(base_url=gateway.base_url + "/v1", api_key="sk-client", max_retries=0) as client:
+        first = client.responses.create(model=UPSTREAM_MODEL, input="Remember the number 7.")
+        second = client.responses.create(
+            model=UPSTREAM_MODEL, input="Which number?", previous_response_id=first.id
+        )
+        assert second.status == "completed"
+        assert client.responses.retrieve(first.id).id == first.id

@@ -35,8 +35,18 @@ object with a ``summary`` but no effort thinks at ``medium``, OpenAI's default f
 _MIN_BUDGET = 1024  # Anthropic's smallest thinking budget
 _SUMMARIES = frozenset({"auto", "concise", "detailed"})
 _INCLUDABLE = frozenset({"reasoning.encrypted_content"})
-# Accepted and without effect on the answer: routing and caching hints, ids for abuse tracking.
-_HINTS = ("prompt_cache_key", "prompt_cache_retention", "prompt_cache_options", "safety_identifier")
+# Fields the response object repeats (some without effect on the answer: caching hints, ids for
+# abuse tracking), checked so that what is repeated has the documented type.
+_ECHOED: tuple[tuple[str, type, str], ...] = (
+    ("prompt_cache_key", str, "a string"),
+    ("prompt_cache_retention", str, "a string"),
+    ("prompt_cache_options", dict, "an object"),
+    ("safety_identifier", str, "a string"),
+    ("user", str, "a string"),
+    ("max_tool_calls", int, "an integer"),
+    ("parallel_tool_calls", bool, "a boolean"),
+    ("stream", bool, "a boolean"),
+)
 _REFUSED = {
     "conversation": "conversations are not kept by this gateway: use previous_response_id",
     "prompt": "saved prompts cannot be served: send instructions and input",
@@ -123,9 +133,12 @@ def _refuse_unsupported(body: dict[str, Any]) -> None:
         not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values())
     ):
         raise fail("metadata", "must be an object of string values")
-    for hint in _HINTS:
-        if hint in body and body[hint] is not None and not isinstance(body[hint], str | dict):
-            raise fail(hint, "must be a string")
+    for name, kind, what in _ECHOED:
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise fail(name, f"must be {what}")
 
 
 def _thinking_budget(reasoning: Any) -> int:

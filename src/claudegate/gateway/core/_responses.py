@@ -1,8 +1,9 @@
 """The gateway's stored Responses (``store: true``): what ``previous_response_id`` continues and
 ``GET /v1/responses/{id}`` returns, kept per caller until they expire.
 
-They live in the durable store: the configured ``storage.database_url`` (PostgreSQL shares them
-between replicas), else the default SQLite file, opened on first use so a gateway that never
+They live in the durable store when there is one (``storage.database_url``, or the key database
+of ``auth``: SQLite, or PostgreSQL shared by every replica); without one, in an in-memory SQLite
+database that lasts as long as the process. Either is opened on first use, so a gateway that never
 serves a stored response never opens it. A response belongs to the key that created it: any other
 caller gets the same 404 as for an id that never existed. Expired responses are purged at most
 once an hour, by the next write.
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["ResponseHistory"]
 
 _PURGE_EVERY = 3600.0
+_IN_MEMORY = "sqlite+aiosqlite://"  # one connection (SQLAlchemy's StaticPool): one database
 
 
 def not_found(response_id: str, param: str | None = None) -> GatewayError:
@@ -55,13 +57,13 @@ class ResponseHistory:
             return store
         async with self._lock:
             if self._store is None:
-                from claudegate.store import DEFAULT_DATABASE_URL, Database, ResponseStore
+                from claudegate.store import Database, ResponseStore
 
                 policies = self._policies()
                 database = policies.database if policies is not None else None
                 if database is None:
                     storage = self._config().storage
-                    url = storage.database_url if storage is not None else DEFAULT_DATABASE_URL
+                    url = storage.database_url if storage is not None else _IN_MEMORY
                     prefix = storage.table_prefix if storage is not None else "cg_"
                     database = self._own = await Database.connect(url, table_prefix=prefix)
                 self._store = ResponseStore(database)
