@@ -4,7 +4,8 @@
 
 The gateway runs in its own process, one worker pinned to core 1; the upstream (raw asyncio,
 canned answers, 20-delta streams) and the load generator share core 0. For Anthropic
-pass-through and OpenAI→Anthropic translation, JSON and stream, it reports requests/s at
+pass-through, OpenAI Chat→Anthropic and OpenAI Responses→Anthropic translation, JSON and stream,
+it reports requests/s at
 concurrency 50, p50/p99 latency and added latency at concurrency 1, time to first byte, the
 gateway's CPU per request (utime+stime / requests; at concurrency 1, where every request pays its own
 system calls and loop wake-ups, and at concurrency 50), its RSS after 50,000 requests, and its cold
@@ -52,6 +53,9 @@ def cases() -> list[Case]:
     anthropic_stream = orjson.dumps({"model": MODEL, "max_tokens": 256, "messages": MESSAGES, "stream": True})
     chat = orjson.dumps({"model": MODEL, "messages": MESSAGES})
     chat_stream = orjson.dumps({"model": MODEL, "messages": MESSAGES, "stream": True})
+    # Not stored: these rows measure the translation (a stored answer adds one database write).
+    responses = orjson.dumps({"model": MODEL, "input": MESSAGES, "store": False})
+    responses_stream = orjson.dumps({"model": MODEL, "input": MESSAGES, "store": False, "stream": True})
     return [
         Case(
             "pass-through JSON",
@@ -75,6 +79,18 @@ def cases() -> list[Case]:
             "translated stream",
             post("/v1/messages", anthropic_stream, ANTHROPIC_HEADERS),
             post("/v1/chat/completions", chat_stream, OPENAI_HEADERS),
+            True,
+        ),
+        Case(
+            "Responses JSON",
+            post("/v1/messages", anthropic, ANTHROPIC_HEADERS),
+            post("/v1/responses", responses, OPENAI_HEADERS),
+            False,
+        ),
+        Case(
+            "Responses stream",
+            post("/v1/messages", anthropic_stream, ANTHROPIC_HEADERS),
+            post("/v1/responses", responses_stream, OPENAI_HEADERS),
             True,
         ),
     ]

@@ -38,10 +38,18 @@ _TEXT, _CALL, _THINKING, _REDACTED, _SKIPPED = range(5)
 _KINDS = {"text": _TEXT, "tool_use": _CALL, "thinking": _THINKING, "redacted_thinking": _REDACTED}
 
 
+_FRAME_STARTS: dict[str, bytes] = {}
+
+
 def response_event_to_sse(event: Event) -> bytes:
     """One Responses stream event as an SSE frame (``event:`` and ``data:`` lines)."""
     kind: str = event["type"]
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+    start = _FRAME_STARTS.get(kind)
+    if start is None:
+        start = b"event: " + kind.encode() + b"\ndata: "
+        if len(_FRAME_STARTS) < 256:  # event types are few; a bound all the same
+            _FRAME_STARTS[kind] = start
+    return start + orjson.dumps(event) + b"\n\n"
 
 
 class _Block:
@@ -204,20 +212,23 @@ class MessagesToResponsesStream:
         if state is None:
             return []
         kind = state.kind
-        if kind == _TEXT:
+        if kind == _TEXT:  # most events: built without the general helper
             text = delta.get("text")
             if not isinstance(text, str):
                 return []
             state.pieces.append(text)
+            sequence = self._sequence
+            self._sequence = sequence + 1
             return [
-                self._event(
-                    "response.output_text.delta",
-                    item_id=state.item_id,
-                    output_index=state.output_index,
-                    content_index=state.content_index,
-                    delta=text,
-                    logprobs=[],
-                )
+                {
+                    "type": "response.output_text.delta",
+                    "sequence_number": sequence,
+                    "item_id": state.item_id,
+                    "output_index": state.output_index,
+                    "content_index": state.content_index,
+                    "delta": text,
+                    "logprobs": [],
+                }
             ]
         if kind == _CALL:
             partial = delta.get("partial_json")
