@@ -358,3 +358,20 @@ def test_an_open_gateway_without_storage_keeps_responses_in_memory(gateway: Live
         )
         assert second.status == "completed"
         assert client.responses.retrieve(first.id).id == first.id
+
+
+def test_an_upstream_failure_is_an_openai_error_before_the_stream_and_an_error_event_after(
+    client: openai.OpenAI,
+) -> None:
+    with pytest.raises(openai.APIStatusError) as refused:
+        client.responses.create(model="via-simulator", input="Hi", extra_headers={"x-sim-fault": "529"})
+    assert refused.value.status_code == 529
+    events: list[Any] = []
+    with (
+        pytest.raises(openai.APIError, match=r"."),
+        client.responses.stream(
+            model="via-simulator", input="Tell me about tides.", extra_headers={"x-sim-fault": "error-mid:3"}
+        ) as stream,
+    ):
+        events.extend(stream)
+    assert events[0].type == "response.created"  # the stream had begun: the failure is an event
