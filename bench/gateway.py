@@ -4,9 +4,9 @@
 
 The gateway runs in its own process, one worker pinned to core 1; the upstream (raw asyncio,
 canned answers, 20-delta streams) and the load generator share core 0. For Anthropic
-pass-through, OpenAI→Anthropic translation, Anthropic client → OpenAI upstream and OpenAI
-pass-through (an OpenAI client to an OpenAI-compatible upstream), JSON and stream (``--only`` picks
-cases by name), it reports requests/s at
+pass-through, OpenAI Chat→Anthropic and OpenAI Responses→Anthropic translation, Anthropic
+client → OpenAI upstream and OpenAI pass-through (an OpenAI client to an OpenAI-compatible
+upstream), JSON and stream (``--only`` picks cases by name), it reports requests/s at
 concurrency 50, p50/p99 latency and added latency at concurrency 1, time to first byte, the
 gateway's CPU per request (utime+stime / requests; at concurrency 1, where every request pays its own
 system calls and loop wake-ups, and at concurrency 50), its RSS after 50,000 requests, and its cold
@@ -60,6 +60,9 @@ def cases() -> list[Case]:
     to_openai_stream = orjson.dumps(
         {"model": OPENAI_MODEL, "max_tokens": 256, "messages": MESSAGES, "stream": True}
     )
+    # Not stored: these rows measure the translation (a stored answer adds one database write).
+    responses = orjson.dumps({"model": MODEL, "input": MESSAGES, "store": False})
+    responses_stream = orjson.dumps({"model": MODEL, "input": MESSAGES, "store": False, "stream": True})
     return [
         Case(
             "pass-through JSON",
@@ -95,6 +98,18 @@ def cases() -> list[Case]:
             "to OpenAI stream",
             post("/v1/chat/completions", chat_stream, OPENAI_HEADERS),
             post("/v1/messages", to_openai_stream, ANTHROPIC_HEADERS),
+            True,
+        ),
+        Case(
+            "Responses JSON",
+            post("/v1/messages", anthropic, ANTHROPIC_HEADERS),
+            post("/v1/responses", responses, OPENAI_HEADERS),
+            False,
+        ),
+        Case(
+            "Responses stream",
+            post("/v1/messages", anthropic_stream, ANTHROPIC_HEADERS),
+            post("/v1/responses", responses_stream, OPENAI_HEADERS),
             True,
         ),
         *openai_passthrough_cases(),

@@ -22,7 +22,7 @@ from claudegate.gateway.core import (
     openai_body,
     shown,
 )
-from claudegate.gateway.surfaces import anthropic, models, openai, openapi, ops
+from claudegate.gateway.surfaces import anthropic, models, openai, openapi, ops, responses
 from claudegate.gateway.surfaces.websocket import WebSocketSurface
 
 __all__ = ["GatewayApp"]
@@ -38,6 +38,8 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/v1/messages/count_tokens"): anthropic.count_tokens,
     ("POST", "/v1/chat/completions"): openai.chat_completions,
     ("POST", "/chat/completions"): openai.chat_completions,
+    ("POST", "/v1/responses"): responses.create_response,
+    ("POST", "/responses"): responses.create_response,
     ("GET", "/v1/models"): models.list_models,
     ("GET", "/models"): models.list_models,
     ("GET", "/health"): ops.health,
@@ -141,6 +143,11 @@ class GatewayApp:
             return _options, path
         if exchange.method == "GET" and path.startswith(("/v1/models/", "/models/")):
             return models.retrieve_model, "/v1/models/{id}"
+        if path.startswith(responses.PREFIXES):
+            if exchange.method == "GET":
+                return responses.retrieve_response, "/v1/responses/{id}"
+            if exchange.method == "DELETE":
+                return responses.delete_response, "/v1/responses/{id}"
         if path.startswith(ADMIN_PATH) and (path == ADMIN_PATH or path[11:12] == "/"):
             from claudegate.gateway.surfaces.admin import admin_keys
 
@@ -198,7 +205,9 @@ class GatewayApp:
 
     @staticmethod
     def _openai_dialect(exchange: Exchange) -> bool:
-        if exchange.path.endswith("/chat/completions"):
+        if exchange.path.endswith("/chat/completions") or exchange.path.startswith(
+            ("/v1/responses", "/responses")
+        ):
             return True
         if exchange.path.startswith("/v1/messages"):
             return False

@@ -9,6 +9,7 @@
       stream_downgrade: false         # streamed requests with tools sent upstream as non-streamed
       timeouts: {connect: 5, read: 600, total: 600}
       edge: {header_timeout: 10, max_connections: 1000}   # HTTP limits a hostile client meets first
+      response_ttl: 2592000           # seconds a stored /v1/responses answer is kept (store: true)
     models:
       - name: claude-sonnet-5         # what clients ask for ("*" and globs match many names)
         tool_stream: buffer           # per-route override
@@ -26,7 +27,7 @@
     limits:
       per_key: {requests_per_minute: 60, input_tokens_per_minute: 100000,
                 output_tokens_per_minute: 20000, concurrent_requests: 8}   # for keys without their own
-    storage:                          # keys and the usage ledger; counters shared through Redis
+    storage:                          # keys, the usage ledger, stored responses; counters through Redis
       database_url: sqlite+aiosqlite:///claudegate.db   # or postgresql+asyncpg://...
       redis_url: redis://127.0.0.1:6379/0
       redis_failure_policy: fail_closed                 # or fail_open
@@ -297,6 +298,9 @@ class GatewaySettings(_Strict):
     timeouts: TimeoutConfig = TimeoutConfig()
     websocket: WebSocketSettings = WebSocketSettings()
     edge: EdgeConfig = EdgeConfig()
+    response_ttl: float = Field(default=30 * 24 * 3600.0, gt=0)
+    """Seconds a stored Responses API answer (``store: true``) is kept for ``previous_response_id``
+    and ``GET /v1/responses/{id}`` (OpenAI keeps them 30 days)."""
 
 
 class AuthConfig(_Strict):

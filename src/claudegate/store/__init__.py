@@ -1,4 +1,5 @@
-"""Durable state (API keys, usage ledger, message threads) in SQLite or PostgreSQL, and shared counters."""
+"""Durable state (API keys, usage ledger, message threads, stored responses) in SQLite or
+PostgreSQL, and shared counters."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from claudegate.store._database import DEFAULT_DATABASE_URL, Database
     from claudegate.store._keys import ApiKey, CreatedKey, KeyBudget, KeyLimits, KeyStore, hash_key
     from claudegate.store._redis_counters import RedisCounters
+    from claudegate.store._responses import ResponseStore, StoredResponse
     from claudegate.store._threads import ClaimRefusal, StoredThread, ThreadEntry, ThreadStore
     from claudegate.store._usage import UsageLedger, UsageRecord, UsageTotals, UsageWriter, period_bounds
 
@@ -41,6 +43,8 @@ _LAZY = {
     "StoredThread": "_threads",
     "ThreadEntry": "_threads",
     "ThreadStore": "_threads",
+    "ResponseStore": "_responses",
+    "StoredResponse": "_responses",
     "UsageLedger": "_usage",
     "UsageRecord": "_usage",
     "UsageTotals": "_usage",
@@ -76,7 +80,9 @@ __all__ = [
     "MemoryCounters",
     "RateLimit",
     "RedisCounters",
+    "ResponseStore",
     "Spend",
+    "StoredResponse",
     "StoredThread",
     "ThreadEntry",
     "ThreadStore",

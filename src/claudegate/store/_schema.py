@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     TypeDecorator,
 )
 
@@ -59,6 +60,7 @@ class Tables:
     usage: Table
     threads: Table
     thread_messages: Table
+    responses: Table
 
 
 def build_tables(prefix: str = "cg_") -> Tables:
@@ -103,8 +105,24 @@ def build_tables(prefix: str = "cg_") -> Tables:
         Index(f"{prefix}usage_key_time", "key_id", "time"),
     )
     threads, thread_messages = _thread_tables(metadata, prefix)
+    responses = Table(
+        f"{prefix}responses",
+        metadata,
+        Column("id", String(100), primary_key=True),
+        Column("owner", String(40), nullable=False),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("expires_at", UTCDateTime(), nullable=False),
+        Column("response", Text(), nullable=False),
+        Column("conversation", Text(), nullable=False),
+        Index(f"{prefix}responses_expires_at", "expires_at"),
+    )
     return Tables(
-        metadata=metadata, api_keys=api_keys, usage=usage, threads=threads, thread_messages=thread_messages
+        metadata=metadata,
+        api_keys=api_keys,
+        usage=usage,
+        threads=threads,
+        thread_messages=thread_messages,
+        responses=responses,
     )
 
 

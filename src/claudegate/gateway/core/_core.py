@@ -34,6 +34,7 @@ from claudegate.gateway.core._budget import COST_HEADER, usage_cost
 from claudegate.gateway.core._call import Call, Principal
 from claudegate.gateway.core._chat_passthrough import ChatStreamTap, completion_usage, log_estimate
 from claudegate.gateway.core._errors import GatewayError, classify, shown
+from claudegate.gateway.core._responses import ResponseHistory
 from claudegate.gateway.core._router import Deployment, Route, Router
 from claudegate.gateway.core._runtime import Runtime
 from claudegate.gateway.core._sampling import normalize_sampling
@@ -368,6 +369,8 @@ class GatewayCore:
             from claudegate.gateway.core._policies import Policies
 
             self.policies = Policies(config, clock=clock)
+        self.responses = ResponseHistory(lambda: self.config, lambda: self.policies, clock)
+        """Stored Responses API answers (``previous_response_id``), opened on first use."""
         self.ready = False
         self.reloaded_at: float | None = None
         self.reload_error: str | None = None
@@ -404,6 +407,7 @@ class GatewayCore:
         await self.runtime.close()
         await self.transport.aclose()
         await self.threads.close()
+        await self.responses.close()
         if self.policies is not None:
             await self.policies.close()
 

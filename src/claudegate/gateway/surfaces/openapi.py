@@ -494,6 +494,172 @@ def _answer_schemas() -> dict[str, Any]:
     }
 
 
+def _responses_schemas() -> dict[str, Any]:
+    """``POST /v1/responses``: its request (checked in full by the translation), the response
+    object, its stream events and the deletion receipt."""
+    nullable_string = {"type": ["string", "null"]}
+    item = {"type": "object", "additionalProperties": True}
+    message = _object(
+        {
+            "type": {"const": "message"},
+            "role": {"enum": ["user", "assistant", "system", "developer"]},
+            "content": {
+                "anyOf": [_TEXT, _array(_tagged("input_text", {"text": _TEXT}, "text"), min_items=1)]
+            },
+        },
+        "role",
+        "content",
+    )
+    call = _tagged(
+        "function_call",
+        {"call_id": _TEXT, "name": {"type": "string", "pattern": _TOOL_NAME}, "arguments": _TEXT},
+        "call_id",
+        "name",
+        "arguments",
+    )
+    call_output = _tagged("function_call_output", {"call_id": _TEXT, "output": _STRING}, "call_id", "output")
+    function = _tagged(
+        "function",
+        {
+            "name": {"type": "string", "pattern": _TOOL_NAME},
+            "description": nullable_string,
+            "parameters": {"anyOf": [item, {"type": "null"}]},
+            "strict": {"type": ["boolean", "null"]},
+        },
+        "name",
+    )
+    request = _object(
+        {
+            "model": _TEXT,
+            "input": {"anyOf": [_TEXT, _array({"anyOf": [message, call, call_output]}, min_items=1)]},
+            "instructions": nullable_string,
+            "previous_response_id": nullable_string,
+            "store": {"type": ["boolean", "null"]},
+            "stream": {"type": ["boolean", "null"]},
+            "max_output_tokens": {"type": ["integer", "null"], "minimum": 1},
+            "tools": _array(function),
+            "tool_choice": {
+                "anyOf": [
+                    {"enum": ["none", "auto", "required"]},
+                    _tagged("function", {"name": _TEXT}, "name"),
+                ]
+            },
+            "parallel_tool_calls": {"type": ["boolean", "null"]},
+            "text": _object(
+                {
+                    "format": {
+                        "anyOf": [
+                            _tagged("text", {}),
+                            _tagged("json_object", {}),
+                            _tagged(
+                                "json_schema",
+                                {"name": _TEXT, "schema": item, "strict": {"type": "boolean"}},
+                                "name",
+                                "schema",
+                            ),
+                        ]
+                    },
+                    "verbosity": {"enum": ["medium", None]},
+                }
+            ),
+            "reasoning": _object(
+                {
+                    "effort": {"enum": ["none", "minimal", "low", "medium", "high", "xhigh", "max", None]},
+                    "summary": {"enum": ["auto", "concise", "detailed", None]},
+                }
+            ),
+            "include": _array({"enum": ["reasoning.encrypted_content"]}),
+            "truncation": {"enum": ["disabled", None]},
+            "service_tier": {"enum": ["auto", "default", None]},
+            "metadata": {"type": "object", "additionalProperties": _STRING},
+            "temperature": {"type": ["number", "null"], "minimum": 0, "maximum": 2},
+            "top_p": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+            "user": nullable_string,
+        },
+        "model",
+        closed=False,
+    )
+    usage = _object(
+        {
+            "input_tokens": {"type": "integer"},
+            "input_tokens_details": item,
+            "output_tokens": {"type": "integer"},
+            "output_tokens_details": item,
+            "total_tokens": {"type": "integer"},
+        },
+        "input_tokens",
+        "output_tokens",
+        "total_tokens",
+        closed=False,
+    )
+    status = {"enum": ["completed", "failed", "in_progress", "cancelled", "queued", "incomplete"]}
+    response = _object(
+        {
+            "id": _STRING,
+            "object": {"const": "response"},
+            "created_at": {"type": "number"},
+            "status": status,
+            "model": _STRING,
+            "output": _array(_object({"type": _STRING}, "type", closed=False)),
+            "usage": {"anyOf": [usage, {"type": "null"}]},
+            "previous_response_id": nullable_string,
+        },
+        "id",
+        "object",
+        "created_at",
+        "status",
+        "model",
+        "output",
+        closed=False,
+    )
+    event = _object(
+        {"type": _STRING, "sequence_number": {"type": "integer"}}, "type", "sequence_number", closed=False
+    )
+    deleted = _object(
+        {"id": _STRING, "object": {"const": "response.deleted"}, "deleted": {"const": True}},
+        "id",
+        "object",
+        "deleted",
+    )
+    return {
+        "ResponsesRequest": request,
+        "ResponseObject": response,
+        "ResponsesServerSentEvent": event,
+        "ResponseDeleted": deleted,
+    }
+
+
+def _responses_paths() -> dict[str, Any]:
+    errors = _errors("OpenAIErrorResponse", "an OpenAI error envelope")
+    create = _post(
+        "Create a response (OpenAI Responses API), answered by Claude; `stream: true` answers with "
+        "typed server-sent events; `store` (default true) keeps it for `previous_response_id`.",
+        "ResponsesRequest",
+        {**_json(_ref("ResponseObject")), **_sse("ResponsesServerSentEvent")},
+        errors,
+    )
+    response_id = [{"name": "response_id", "in": "path", "required": True, "schema": _TEXT}]
+    stored = {
+        "get": {
+            "summary": "A stored response of the caller (404 for another key's).",
+            "parameters": response_id,
+            "responses": {
+                "200": {"description": "The response.", "content": _json(_ref("ResponseObject"))},
+                **errors,
+            },
+        },
+        "delete": {
+            "summary": "Delete a stored response of the caller.",
+            "parameters": response_id,
+            "responses": {
+                "200": {"description": "Deleted.", "content": _json(_ref("ResponseDeleted"))},
+                **errors,
+            },
+        },
+    }
+    return {"/v1/responses": create, "/v1/responses/{response_id}": stored}
+
+
 def _any_of(schema: Any) -> Any:
     """``schema`` with every ``oneOf`` read as ``anyOf``: a canonical union's catch-all member
     (``UnknownContentBlock``) also matches known blocks, and pydantic takes the first match."""
@@ -623,7 +789,7 @@ def document() -> dict[str, Any]:
     True
     """
     schemas = {**_anthropic_request_schemas(), **_chat_request_schemas()}
-    answers = _answer_schemas()
+    answers = {**_answer_schemas(), **_responses_schemas()}
     clashes = schemas.keys() & answers.keys()
     if clashes:  # a request schema named like a canonical model would silently replace it
         raise RuntimeError(f"schema names used twice: {sorted(clashes)}")
@@ -637,7 +803,7 @@ def document() -> dict[str, Any]:
         },
         # Keys are checked once any is issued; a gateway with none runs open.
         "security": [{"apiKey": []}, {"bearer": []}, {}],
-        "paths": _paths(),
+        "paths": {**_paths(), **_responses_paths()},
         "components": {
             "schemas": {**schemas, **answers},
             "securitySchemes": {
