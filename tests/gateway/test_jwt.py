@@ -7,6 +7,7 @@ carry the subject; gateway keys keep working beside tokens."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -203,7 +204,10 @@ EXPECTED = {
 }
 
 
-async def test_bad_tokens_are_refused_in_each_dialect_without_echoing_the_token(gateway: Gateway) -> None:
+async def test_bad_tokens_are_refused_in_each_dialect_without_echoing_or_logging_the_token(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     tokens = bad_tokens(gateway.idp)
     assert set(tokens) == set(EXPECTED)
     for case, token in tokens.items():
@@ -219,7 +223,11 @@ async def test_bad_tokens_are_refused_in_each_dialect_without_echoing_the_token(
         assert error["type"] == "authentication_error" and EXPECTED[case] in error["message"], case
         assert code == 4401 and reason.startswith("authentication_error: invalid JWT"), (case, reason)
         signed_part = token.rsplit(".", 1)[0].encode()  # header and claims
-        for shown in (anthropic_reply.body, openai_reply.body, reason.encode()):
+        # The test's own WebSocket client logs what it sends; the gateway's side must not.
+        logged = "\n".join(
+            r.getMessage() for r in caplog.records if not r.name.startswith("websockets.client")
+        )
+        for shown in (anthropic_reply.body, openai_reply.body, reason.encode(), logged.encode()):
             assert signed_part not in shown, case
 
 
@@ -279,6 +287,15 @@ def test_a_models_claim_narrows_the_routes_in_both_dialects(gateway: Gateway) ->
     assert "this token may not use model 'claude-sonnet-5'" in anthropic_refused.json()["error"]["message"]
     assert openai_refused.status == 403 and openai_refused.json()["error"]["param"] == "model"
 
+    async def over_websocket() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        async with connect(ws_url(gateway.url), additional_headers={"x-api-key": token}) as ws:
+            await open_session(ws)
+            return await stream(ws, "no", ASK), await stream(ws, "yes", {**ASK, "model": "claude-opus-5"})
+
+    refused, served = asyncio.run(over_websocket())
+    assert refused[-1]["type"] == "error" and refused[-1]["error"]["type"] == "permission_error"
+    assert served[-1]["type"] == "message.done"
+
 
 def test_a_limits_claim_narrows_the_configured_limits_and_never_widens_them(gateway: Gateway) -> None:
     narrow = gateway.idp.token("rsa-1", claims("narrow", cg_limits={"requests_per_minute": 1}))
@@ -288,6 +305,12 @@ def test_a_limits_claim_narrows_the_configured_limits_and_never_widens_them(gate
     assert narrow_statuses == [200, 429]
     assert [reply.status for reply in wide_replies] == [200] * PER_KEY_RPM + [429]
     assert wide_replies[0].headers["anthropic-ratelimit-requests-limit"] == str(PER_KEY_RPM)
+
+
+def test_a_budget_claim_caps_the_subjects_spend(gateway: Gateway) -> None:
+    spent = gateway.idp.token("rsa-1", claims("no-budget", cg_limits={"cost_per_day": 0}))
+    reply = chat(gateway.url, spent)
+    assert reply.status == 429 and "budget exhausted" in reply.json()["error"]["message"]
 
 
 def test_a_malformed_limits_claim_refuses_the_token_naming_the_field(gateway: Gateway) -> None:
