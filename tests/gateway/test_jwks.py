@@ -77,8 +77,12 @@ async def test_concurrent_callers_share_one_fetch() -> None:
         return 200, {}, IdentityProvider.key_set_bytes([rsa_key("k1")])
 
     cache = JwksCache("https://idp.test/jwks", algorithms=ALGORITHMS, fetch=fetch)
-    waiting = [asyncio.ensure_future(cache.keys("k1")) for _ in range(20)]
-    await asyncio.sleep(0)
+    first = asyncio.ensure_future(cache.keys("k1"))
+    while calls == 0:  # the fetch is under way before the others arrive
+        await asyncio.sleep(0)
+    waiting = [first, *(asyncio.ensure_future(cache.keys("k1")) for _ in range(19))]
+    for _ in range(5):
+        await asyncio.sleep(0)
     release.set()
     found = await asyncio.gather(*waiting)
     assert calls == 1 and all(len(keys) == 1 for keys in found)

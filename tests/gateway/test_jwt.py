@@ -34,6 +34,7 @@ from tests.gateway._idp import (
     rsa_key,
     unsigned,
 )
+from tests.gateway._process import gateway_process
 from tests.gateway._ws import ASK, open_session, refusal, send, stream, ws_url
 from tests.gateway.conftest import Live, serve, simulator_route
 
@@ -364,3 +365,14 @@ def test_ledger_rows_carry_the_subject_on_every_surface(tmp_path: Path) -> None:
         len(long_rows) == 1 and len(long_rows[0]) == 40 and long_rows[0].startswith("jwt:" + "a" * 19 + "~")
     )
     assert any(row["key_id"].startswith("key_") for row in rows)
+
+
+def test_claudegate_serve_with_jwt_needs_a_credential_and_accepts_a_token(tmp_path: Path) -> None:
+    idp = IdentityProvider()
+    idp.add(rsa_key("k1"))
+    with LiveServer(idp) as provider:
+        config = jwt_config(provider.base_url, tmp_path / "gateway.db")
+        with gateway_process(config, tmp_path) as url:
+            no_credential = _wire.post(url, "/v1/messages", ASK, {"anthropic-version": "2023-06-01"})
+            accepted = messages(url, idp.token("k1"))
+    assert no_credential.status == 401 and accepted.status == 200

@@ -219,7 +219,7 @@ class JwksCache:
         found = self._lookup(kid)
         if now < self._expires and found:
             return found
-        if now < self._next_fetch:  # fetched a moment ago: do not ask the provider again yet
+        if self._inflight is None and now < self._next_fetch:  # fetched a moment ago: not again yet
             if found or (self._by_kid is not None and not self._failed):
                 return found
             raise KeysUnavailable(self._next_fetch - now)
