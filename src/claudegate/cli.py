@@ -203,7 +203,8 @@ def serve(
         gateway = create_app(loaded, config_path=config)
         settings = loaded or default_config()
         explicit_open = settings.auth is not None and not settings.auth.enforce
-        issued = not explicit_open and asyncio.run(keys_issued(settings))
+        tokens = settings.auth is not None and settings.auth.jwt is not None
+        issued = not explicit_open and (tokens or asyncio.run(keys_issued(settings)))
     except ClaudegateError as exc:
         err_console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -216,7 +217,9 @@ def serve(
 
     def banner(base_url: str) -> None:
         console.print(f"[bold]claudegate gateway[/bold] on {base_url}", soft_wrap=True)
-        if gateway.core.auth_enforced and issued:
+        if gateway.core.auth_enforced and tokens:
+            console.print("JWTs (auth.jwt) and API keys: every request needs one (Authorization: Bearer)")
+        elif gateway.core.auth_enforced and issued:
             console.print("API keys issued: every request needs one (x-api-key or Authorization: Bearer)")
         elif explicit_open:
             console.print(

@@ -10,7 +10,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
-from websockets.asyncio.client import ClientConnection
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from claudegate.gateway import GatewayConfig, create_app, parse_config
 from claudegate.gateway.surfaces.websocket import WebSocketSettings, WebSocketSurface
@@ -66,6 +68,17 @@ async def receive_type(ws: ClientConnection, kind: str) -> dict[str, Any]:
         message = await receive(ws)
         if message["type"] == kind:
             return message
+
+
+async def refusal(url: str, **options: Any) -> tuple[int, str]:
+    """The close code and reason of a connection the server refuses after the handshake."""
+    async with connect(url, **options) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await receive(ws)
+    frame = closed.value.rcvd
+    assert frame is not None, "the server sent no close frame"
+    return frame.code, frame.reason
 
 
 async def open_session(ws: ClientConnection) -> dict[str, Any]:

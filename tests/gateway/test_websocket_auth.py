@@ -29,6 +29,7 @@ from tests.gateway._ws import (
     WAIT,
     open_session,
     receive,
+    refusal,
     send,
     serve_ws,
     stream,
@@ -75,17 +76,6 @@ async def keyed(tmp_path: Path) -> AsyncIterator[Keyed]:
     key, key_id, limited = await issue_keys(db)
     with serve_ws(keyed_config(db), WebSocketSettings(auth_timeout=2.0)) as live:
         yield Keyed(live, db, key, key_id, limited)
-
-
-async def refusal(url: str, **options: Any) -> tuple[int, str]:
-    """The close code and reason of a connection the server refuses after the handshake."""
-    async with connect(url, **options) as ws:
-        with pytest.raises(ConnectionClosed) as closed:
-            while True:
-                await receive(ws)
-    frame = closed.value.rcvd
-    assert frame is not None, "the server sent no close frame"
-    return frame.code, frame.reason
 
 
 async def test_a_key_in_a_header_opens_the_session(keyed: Keyed) -> None:

@@ -24,6 +24,10 @@
     auth:                             # gateway API keys (``claudegate keys``); open until one is issued
       admin_key: env:CLAUDEGATE_ADMIN_KEY  # guards /admin/keys
       cache_seconds: 5                # how long a looked-up key is trusted
+      jwt:                            # also admit JWTs from an identity provider (docs/auth.md)
+        jwks_url: https://idp.example.com/.well-known/jwks.json   # or public_key: env:NAME
+        issuer: https://idp.example.com/
+        audience: claudegate
     limits:
       per_key: {requests_per_minute: 60, input_tokens_per_minute: 100000,
                 output_tokens_per_minute: 20000, concurrent_requests: 8}   # for keys without their own
@@ -43,7 +47,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -53,6 +57,7 @@ from claudegate.errors import UserError
 from claudegate.simulator import SimulatorConfig
 
 __all__ = [
+    "JWT_ALGORITHMS",
     "AuthConfig",
     "BreakerConfig",
     "ConfigError",
@@ -61,6 +66,8 @@ __all__ = [
     "GatewayConfig",
     "GatewaySettings",
     "HealthCheckConfig",
+    "JwtClaims",
+    "JwtConfig",
     "LimitSpec",
     "LimitsConfig",
     "RetryConfig",
@@ -74,6 +81,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "resolve_secret",
+    "resolve_text",
 ]
 
 ProviderKind = Literal["anthropic", "openai", "salesforce", "simulator"]
@@ -174,6 +182,12 @@ def _check_secret_ref(value: str | None) -> str | None:
     return value
 
 
+def _check_http_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
 class DeploymentConfig(_Strict):
     """One upstream that can serve a route."""
 
@@ -203,12 +217,7 @@ class DeploymentConfig(_Strict):
 
     _check_refs = field_validator("api_key", "client_id", "client_secret")(_check_secret_ref)
 
-    @field_validator("base_url", "token_url")
-    @classmethod
-    def _check_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
+    _check_urls = field_validator("base_url", "token_url")(_check_http_url)
 
     @model_validator(mode="after")
     def _check_provider_fields(self) -> DeploymentConfig:
@@ -303,6 +312,61 @@ class GatewaySettings(_Strict):
     and ``GET /v1/responses/{id}`` (OpenAI keeps them 30 days)."""
 
 
+JwtAlgorithm = Literal[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"
+]
+JWT_ALGORITHMS = cast("tuple[JwtAlgorithm, ...]", get_args(JwtAlgorithm))
+"""The signature algorithms a JWT may use: asymmetric only, so a public key is never an HMAC secret."""
+
+
+class JwtClaims(_Strict):
+    """The names of the claims a JWT principal is read from."""
+
+    subject: str = Field(default="sub", min_length=1)
+    """Who the caller is: its limits, budgets and ledger rows are kept under ``jwt:<subject>``."""
+    models: str = Field(default="cg_models", min_length=1)
+    """Optional: the models (or ``*`` patterns) the caller may use, narrowing the configured routes."""
+    limits: str = Field(default="cg_limits", min_length=1)
+    """Optional: the caller's own rate limits and budget, capped by ``limits.per_key``."""
+
+
+class JwtConfig(_Strict):
+    """JWTs from an identity provider, admitted beside gateway keys (``auth.jwt``)."""
+
+    jwks_url: str | None = None
+    """Where the provider publishes its signing keys (a JWK Set)."""
+    public_key: str | None = None
+    """Instead of ``jwks_url``: one PEM public key, certificate or JWK (``env:NAME`` / ``secret:NAME``)."""
+    issuer: str = Field(min_length=1)
+    """The ``iss`` every token must carry."""
+    audience: str | list[str] = Field(min_length=1)
+    """The ``aud`` a token must name (one of these)."""
+    algorithms: list[JwtAlgorithm] = Field(default_factory=lambda: list(JWT_ALGORITHMS), min_length=1)
+    """The algorithms accepted (a subset of the asymmetric ones; never taken from the token)."""
+    leeway: float = Field(default=30.0, ge=0, le=300)
+    """Seconds of clock skew allowed on ``exp`` and ``nbf``."""
+    claims: JwtClaims = JwtClaims()
+    jwks_timeout: float = Field(default=5.0, gt=0, le=60)
+    """Seconds one fetch of the key set may take."""
+    jwks_refetch_interval: float = Field(default=30.0, ge=0)
+    """Fewest seconds between two fetches (an unknown ``kid`` refetches at most this often)."""
+    jwks_max_age: float = Field(default=3600.0, gt=0)
+    """Longest a fetched key set is used before it is fetched again (its ``Cache-Control: max-age``
+    is honoured within ``[jwks_refetch_interval, jwks_max_age]``)."""
+    token_cache: int = Field(default=10_000, ge=0)
+    """Verified tokens remembered until they expire (0: verify every request)."""
+
+    _check_refs = field_validator("public_key")(_check_secret_ref)
+
+    _check_url = field_validator("jwks_url")(_check_http_url)
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> JwtConfig:
+        if (self.jwks_url is None) == (self.public_key is None):
+            raise ValueError("set exactly one of 'jwks_url' and 'public_key'")
+        return self
+
+
 class AuthConfig(_Strict):
     """Gateway API keys: kept hashed in the database; with none issued the gateway runs open.
 
@@ -320,6 +384,8 @@ class AuthConfig(_Strict):
     cache_seconds: float = Field(default=5.0, ge=0)
     """How long a looked-up key is trusted before the database is asked again (revocations made
     through this gateway's admin API apply at once)."""
+    jwt: JwtConfig | None = None
+    """Also admit callers presenting a JWT (docs/auth.md); callers then need a key or a token."""
 
     _check_refs = field_validator("admin_key")(_check_secret_ref)
 
@@ -447,6 +513,16 @@ def load_config(path: str | Path) -> GatewayConfig:
 
 def resolve_secret(reference: str, field: str) -> ApiKey:
     """The secret an ``env:NAME`` or ``secret:NAME`` reference points at (``ConfigError`` if unset)."""
+    value = resolve_text(reference, field)
+    try:
+        return ApiKey(value.strip())
+    except UserError as exc:
+        raise ConfigError(f"{field}: {exc.message}", field=field) from None
+
+
+def resolve_text(reference: str, field: str) -> str:
+    """The text an ``env:NAME`` or ``secret:NAME`` reference points at, as it is (a PEM key spans
+    lines); ``ConfigError`` if unset."""
     kind, _, name = reference.partition(":")
     if kind == "env":
         value = os.environ.get(name)
@@ -459,7 +535,4 @@ def resolve_secret(reference: str, field: str) -> ApiKey:
         if not value:
             where = str(secrets_file) if secrets_file else "secret/-secrets.sh (not found)"
             raise ConfigError(f"{field}: {name} is not in the secrets file {where}", field=field)
-    try:
-        return ApiKey(value.strip())
-    except UserError as exc:
-        raise ConfigError(f"{field}: {exc.message}", field=field) from None
+    return value

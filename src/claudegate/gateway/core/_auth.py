@@ -1,8 +1,9 @@
-"""Who is calling: the gateway API key from ``x-api-key`` or ``Authorization: Bearer``.
+"""Who is calling: the gateway API key, or a JWT, from ``x-api-key`` or ``Authorization: Bearer``.
 
 Keys are looked up by hash in the ``KeyStore`` and trusted for ``auth.cache_seconds``; with no
-key ever issued the gateway runs open (``claudegate serve`` allows that on loopback only).
-The caller's key never leaves this module: it is not forwarded upstream and not logged.
+key ever issued and no ``auth.jwt`` the gateway runs open (``claudegate serve`` allows that on
+loopback only). A credential shaped like a JWT goes to the ``JwtVerifier`` when ``auth.jwt`` is set.
+The caller's credential never leaves this module: it is not forwarded upstream and not logged.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from claudegate.gateway.core._call import Principal
 from claudegate.gateway.core._errors import GatewayError
 
 if TYPE_CHECKING:  # the SQL layer loads only when keys are in use
+    from claudegate.gateway.core._jwt import JwtVerifier
     from claudegate.store import ApiKey, KeyStore
 
-__all__ = ["Authenticator", "credential_digest", "keys_issued", "presented_key"]
+__all__ = ["Authenticator", "credential_digest", "keys_issued", "looks_like_jwt", "presented_key"]
 
 _OPEN_RECHECK = 2.0  # seconds an "open: no keys issued" answer is trusted
 
@@ -39,19 +41,31 @@ def presented_key(headers: Mapping[bytes, bytes]) -> str | None:
     return None
 
 
+def looks_like_jwt(credential: str) -> bool:
+    """Whether a presented credential is a compact JWS (``eyJ…`` header, three parts), not a key."""
+    return credential.startswith("eyJ") and credential.count(".") == 2
+
+
 def credential_digest(credential: str | None) -> str | None:
     """A digest of what the caller presented (for sticky routing; the credential is never kept)."""
     return hashlib.sha256(credential.encode()).hexdigest() if credential else None
 
 
 class Authenticator:
-    """Turns a request's key into an ``ApiKey`` (``None``: the gateway is open), or a 401/403."""
+    """Turns a request's key or JWT into a ``Principal`` (anonymous: the gateway is open), or a 401."""
 
     def __init__(
-        self, keys: KeyStore, *, cache_seconds: float, admin_key: str | None = None, enforce: bool = True
+        self,
+        keys: KeyStore,
+        *,
+        cache_seconds: float,
+        admin_key: str | None = None,
+        enforce: bool = True,
+        jwt: JwtVerifier | None = None,
     ) -> None:
         self._keys = keys
         self.enforce = enforce
+        self.jwt = jwt
         self._ttl = cache_seconds
         self._admin = admin_key.encode() if admin_key else None
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
@@ -80,7 +94,9 @@ class Authenticator:
         return key
 
     async def principal(self, credential: str | None) -> Principal:
-        """The caller presenting ``credential``, or a 401 (see ``authenticate``)."""
+        """The caller presenting ``credential`` (a key or, with ``auth.jwt``, a JWT), or a 401."""
+        if credential is not None and self.jwt is not None and looks_like_jwt(credential):
+            return await self.jwt.principal(credential)
         return Principal(await self.authenticate(credential), credential_digest(credential))
 
     async def authenticate(self, plaintext: str | None) -> ApiKey | None:
@@ -90,13 +106,19 @@ class Authenticator:
             if key is None:
                 raise GatewayError(401, "authentication_error", "invalid or revoked API key")
             return key
-        if self.enforce and await self._any_keys():
+        if self.enforce and (self.jwt is not None or await self._any_keys()):
             if plaintext is None:
+                what = "an API key or a JWT" if self.jwt is not None else "an API key"
                 raise GatewayError(
-                    401, "authentication_error", "an API key is required (x-api-key or Authorization: Bearer)"
+                    401, "authentication_error", f"{what} is required (x-api-key or Authorization: Bearer)"
                 )
             raise GatewayError(401, "authentication_error", "invalid or revoked API key")
         return None
+
+    async def close(self) -> None:
+        """Release what the JWT verifier holds (a key-set fetch in flight)."""
+        if self.jwt is not None:
+            await self.jwt.close()
 
     def forget(self, key_id: str) -> None:
         """Drop a key from the cache at once (after it was revoked here)."""

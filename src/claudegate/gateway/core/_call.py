@@ -8,6 +8,8 @@ call raised.
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 import os
 import time
 from collections.abc import Mapping
@@ -19,9 +21,9 @@ from claudegate.gateway._config import ToolStreamMode
 if TYPE_CHECKING:
     from claudegate.gateway.core._chat_passthrough import ChatRequest
     from claudegate.gateway.core._errors import GatewayError
-    from claudegate.store import ApiKey
+    from claudegate.store import ApiKey, KeyBudget, KeyLimits
 
-__all__ = ["ANONYMOUS", "Call", "Dialect", "Outcome", "Principal", "new_request_id"]
+__all__ = ["ANONYMOUS", "Call", "Dialect", "Outcome", "Principal", "new_request_id", "subject_owner"]
 
 Dialect = Literal["anthropic", "openai", "websocket"]
 
@@ -34,24 +36,67 @@ def new_request_id() -> str:
     return "req_" + os.urandom(12).hex()
 
 
+def subject_owner(subject: str) -> str:
+    """The owner id of a JWT subject: ``jwt:<subject>``, 40 characters at most (the ledger's
+    ``key_id``); a longer subject keeps its first 19 characters and a digest of the whole."""
+    owner = "jwt:" + subject
+    if len(owner) <= 40:
+        return owner
+    return f"jwt:{subject[:19]}~{hashlib.sha256(subject.encode()).hexdigest()[:16]}"
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: a gateway key, or nobody in particular on an open gateway.
+    """Who is calling: a gateway key, a verified JWT subject, or nobody in particular on an open
+    gateway.
 
     ``credential_digest`` (a SHA-256 of what the caller presented, never the credential) keeps a
-    caller on one deployment under the ``sticky`` strategy.
+    caller on one deployment under the ``sticky`` strategy. A JWT principal's ``models``,
+    ``limits`` and ``budget`` come from its token's claims (a key's own are on ``key``).
     """
 
     key: ApiKey | None = None
     credential_digest: str | None = None
+    subject: str | None = None
+    """The verified JWT subject (``auth.jwt``)."""
+    models: tuple[str, ...] | None = None
+    """The models (``*`` patterns allowed) the token narrows the caller to; None: not narrowed."""
+    limits: KeyLimits | None = None
+    """The token's own rate limits (capped by the configured ones where they apply)."""
+    budget: KeyBudget | None = None
+    """The token's own spend caps."""
+    account: str | None = field(default=None, init=False)
+    """The id its limits, budgets and ledger rows are kept under; None for an anonymous caller."""
+
+    def __post_init__(self) -> None:
+        if self.key is not None:
+            account: str | None = self.key.id
+        else:
+            account = subject_owner(self.subject) if self.subject is not None else None
+        object.__setattr__(self, "account", account)
 
     @property
     def owner(self) -> str:
         """The id its limits, budgets and ledger rows are kept under."""
-        return self.key.id if self.key is not None else ANONYMOUS
+        return self.account if self.account is not None else ANONYMOUS
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether the caller presented a valid key or token."""
+        return self.account is not None
+
+    @property
+    def kind(self) -> str:
+        """What the caller authenticated with, as error messages name it."""
+        return "token" if self.subject is not None and self.key is None else "API key"
 
     def may_use(self, model: str) -> bool:
-        return self.key is None or self.key.allows_model(model)
+        if self.key is not None and not self.key.allows_model(model):
+            return False
+        allowed = self.models
+        return allowed is None or any(
+            model == pattern or fnmatch.fnmatchcase(model, pattern) for pattern in allowed
+        )
 
     def __repr__(self) -> str:
         return f"Principal(owner={self.owner!r})"

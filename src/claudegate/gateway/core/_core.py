@@ -435,7 +435,7 @@ class GatewayCore:
             return
         if credential is not None and policies.auth.is_admin(credential):
             return
-        await policies.auth.authenticate(credential)
+        await policies.auth.principal(credential)
 
     def check_admin(self, credential: str | None) -> Policies:
         """The policies, when ``credential`` is the admin key (else a 401/403/404)."""
@@ -457,8 +457,9 @@ class GatewayCore:
         if route.normalize_sampling:
             normalize_sampling(call)
         if not call.principal.may_use(call.model):
+            what = call.principal.kind
             raise GatewayError(
-                403, "permission_error", f"this API key may not use model {shown(call.model)!r}", "model"
+                403, "permission_error", f"this {what} may not use model {shown(call.model)!r}", "model"
             )
         if self.policies is not None:
             try:

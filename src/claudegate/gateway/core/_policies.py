@@ -1,5 +1,8 @@
 """Keys, per-key limits, budgets and the ledger: what the core asks before and after each call.
 
+A JWT principal (``auth.jwt``) is limited like a key: its token's own limits where it carries
+them, never above the configured ``limits.per_key`` (an unset configured limit leaves the token's).
+
 It exists only when keys, limits or storage are in use (an ``auth``, ``limits`` or ``storage``
 section, or keys issued in the default database); without them the core pays nothing for it. The
 database (keys and the usage ledger) is opened when ``auth`` or ``storage`` is set; counters live
@@ -26,6 +29,7 @@ from claudegate.store import (
     Counters,
     Database,
     FailurePolicy,
+    KeyLimits,
     KeyStore,
     MemoryCounters,
     RedisCounters,
@@ -45,6 +49,21 @@ def _limits(key: ApiKey | None, default: LimitSpec) -> Limits:
     def pick(name: str) -> int | None:
         value: int | None = getattr(own, name) if own is not None else None
         return value if value is not None else getattr(default, name)
+
+    return Limits(
+        requests_per_minute=pick("requests_per_minute"),
+        input_tokens_per_minute=pick("input_tokens_per_minute"),
+        output_tokens_per_minute=pick("output_tokens_per_minute"),
+        concurrent_requests=pick("concurrent_requests"),
+    )
+
+
+def _capped(claimed: KeyLimits, default: LimitSpec) -> Limits:
+    """A token's limits, none of them above the configured one (so a token never widens them)."""
+
+    def pick(name: str) -> int | None:
+        values = [v for v in (getattr(claimed, name), getattr(default, name)) if v is not None]
+        return min(values) if values else None
 
     return Limits(
         requests_per_minute=pick("requests_per_minute"),
@@ -75,10 +94,11 @@ class Policies:
         self.keys: KeyStore | None = None
         self.auth: Authenticator | None = None
         self.writer: UsageWriter | None = None
+        self._clock = clock
         self.counters: Counters = MemoryCounters(clock=clock)
         lease = (config.gateway.timeouts.total or 600.0) + 60.0
         self.limiter = RateLimiter(self.counters, lease=lease)
-        self._limits_cache: dict[str, tuple[ApiKey, Limits]] = {}
+        self._limits_cache: dict[str, tuple[ApiKey | KeyLimits, Limits]] = {}
         self.configure(config)
 
     def configure(self, config: GatewayConfig) -> None:
@@ -110,17 +130,26 @@ class Policies:
         if self.auth_config is not None:
             admin = self.auth_config.admin_key
             secret = resolve_secret(admin, "auth.admin_key").reveal() if admin else None
+            jwt_config = self.auth_config.jwt
+            verifier = None
+            if jwt_config is not None:
+                from claudegate.gateway.core._jwt import JwtVerifier  # PyJWT loads only when used
+
+                verifier = JwtVerifier.from_config(jwt_config, clock=self._clock)
             self.auth = Authenticator(
                 self.keys,
                 cache_seconds=self.auth_config.cache_seconds,
                 admin_key=secret,
                 enforce=self.auth_config.enforce,
+                jwt=verifier,
             )
 
     async def close(self) -> None:
         """Write every pending ledger row, then release the database and the counters."""
         if self.writer is not None:
             await self.writer.close()
+        if self.auth is not None:
+            await self.auth.close()
         await self.counters.close()
         if self.database is not None:
             await self.database.close()
@@ -131,14 +160,14 @@ class Policies:
 
     async def admit(self, call: Call) -> Admitted:
         """Charge the call to its caller's limits and budget, or raise the 429 (a ledger row too)."""
-        key = call.principal.key
+        principal = call.principal
         openai = call.dialect == "openai"
         input_estimate = max(1, math.ceil(call.size / 3))
         cap = call.request.get("max_tokens")
         output_estimate = cap if isinstance(cap, int) and cap > 0 else self.config.gateway.default_max_tokens
-        budget = key.budget if key is not None else None
+        budget = principal.key.budget if principal.key is not None else principal.budget
         charge = await self.limiter.admit(
-            call.principal.owner, self._limits(key), input_estimate, output_estimate, openai, budget
+            principal.owner, self._limits(principal), input_estimate, output_estimate, openai, budget
         )
         outcome = call.outcome
         outcome.headers.extend(limit_headers(charge.headers, openai).items())
@@ -149,8 +178,7 @@ class Policies:
     async def admit_counting(self, call: Call) -> None:
         """Charge a token count to its own per-minute request budget (the caller's
         ``requests_per_minute``, counted apart from model calls), or raise the 429."""
-        key = call.principal.key
-        per_minute = self._limits(key).requests_per_minute
+        per_minute = self._limits(call.principal).requests_per_minute
         if per_minute is None:
             return
         await self.limiter.admit(
@@ -161,17 +189,24 @@ class Policies:
             call.dialect == "openai",
         )
 
-    def _limits(self, key: ApiKey | None) -> Limits:
-        # Keys are cached objects (see ``auth.cache_seconds``), so their limits are worked out once.
-        if key is None:
-            return self._anonymous_limits
-        cached = self._limits_cache.get(key.id)
-        if cached is not None and cached[0] is key:
+    def _limits(self, principal: Principal) -> Limits:
+        # Keys and verified tokens are cached objects (see ``auth.cache_seconds``, ``auth.jwt``),
+        # so their limits are worked out once.
+        key = principal.key
+        source = key if key is not None else principal.limits
+        if source is None:
+            return self._anonymous_limits  # the configured ``limits.per_key``
+        owner = principal.owner
+        cached = self._limits_cache.get(owner)
+        if cached is not None and cached[0] is source:
             return cached[1]
         if len(self._limits_cache) > 10_000:
             self._limits_cache.clear()
-        limits = _limits(key, self._default_limits)
-        self._limits_cache[key.id] = (key, limits)
+        if isinstance(source, KeyLimits):
+            limits = _capped(source, self._default_limits)
+        else:
+            limits = _limits(source, self._default_limits)
+        self._limits_cache[owner] = (source, limits)
         return limits
 
     async def settle(self, call: Call, admitted: Admitted | None) -> None:
@@ -179,13 +214,12 @@ class Policies:
         outcome = call.outcome
         if admitted is not None:
             input_tokens, output_tokens = token_counts(outcome.usage)
-            key = call.principal.key
             try:
                 await self.limiter.settle(
                     admitted.charge,
                     input_tokens,
                     output_tokens,
-                    cost=outcome.cost if key is not None else 0.0,
+                    cost=outcome.cost if call.principal.account is not None else 0.0,
                 )
             except Exception:
                 log.exception("settling the counters of request %s failed", call.request_id)
@@ -199,7 +233,7 @@ class Policies:
         self.writer.record(
             UsageRecord(
                 request_id=call.request_id,
-                key_id=call.principal.key.id if call.principal.key is not None else None,
+                key_id=call.principal.account,
                 model=outcome.model or call.model,
                 deployment=outcome.deployment,
                 input_tokens=_int(usage.get("input_tokens")),

@@ -53,6 +53,8 @@ class CloseCode(IntEnum):
     GOING_AWAY = 1001
     """The server is shutting down."""
     INTERNAL_ERROR = 1011
+    TRY_AGAIN_LATER = 1013
+    """The credential cannot be checked now (a JWT whose signing keys cannot be fetched)."""
     IDLE_TIMEOUT = 4001
     """No message either way and no stream running for ``idle_timeout`` seconds."""
     SLOW_CONSUMER = 4008

@@ -191,7 +191,8 @@ class Session:
         try:
             self.principal = await self.core.principal(credential)
         except GatewayError as error:
-            self.close(CloseCode.UNAUTHENTICATED, f"{error.error_type}: {error.message}")
+            code = CloseCode.TRY_AGAIN_LATER if error.status >= 500 else CloseCode.UNAUTHENTICATED
+            self.close(code, f"{error.error_type}: {error.message}")
             return False
         return True
 
@@ -199,7 +200,7 @@ class Session:
         return {
             "id": self.id,
             "protocol": PROTOCOL,
-            "authenticated": self.principal.key is not None,
+            "authenticated": self.principal.authenticated,
             "limits": self.settings.limits(),
             "capabilities": {
                 "messages": list(TYPES),
