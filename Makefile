@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/websocket.py
 	$(BIN)/python bench/tools.py
+	$(BIN)/python bench/jwt_auth.py
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache
