@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ANONYMOUS", "Call", "Dialect", "Outcome", "Principal", "new_request_id"]
 
-Dialect = Literal["anthropic", "openai", "websocket"]
+Dialect = Literal["anthropic", "openai", "websocket", "socketio"]
 
 ANONYMOUS = "anonymous"
 """The counter owner of callers of an open gateway."""
