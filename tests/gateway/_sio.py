@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 import socketio
 
 from tests.gateway._ws import WAIT
@@ -20,7 +21,10 @@ class Client:
     """A python-socketio ``AsyncClient`` whose every event (and ``connect_error``) is queued."""
 
     def __init__(self, **options: Any) -> None:
-        self.sio = socketio.AsyncClient(**options)
+        # The client's HTTP session is ours, so that it is closed however the transport ended
+        # (python-engineio leaves a cut long-polling request's connection to the collector).
+        self.http = aiohttp.ClientSession()
+        self.sio = socketio.AsyncClient(http_session=self.http, **options)
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.refusals: asyncio.Queue[Any] = asyncio.Queue()
         self.sio.on("*", self._any)
@@ -49,6 +53,10 @@ class Client:
             if name is None or event[0] == name:
                 return event
 
+    async def close(self) -> None:
+        await self.sio.disconnect()
+        await self.http.close()
+
     async def call(self, name: str, data: Any) -> Any:
         return await self.sio.call(name, data, timeout=WAIT)
 
@@ -68,11 +76,15 @@ async def connected(
     base_url: str, auth: dict[str, Any] | None = None, **options: Any
 ) -> AsyncIterator[Client]:
     client = Client()
-    await client.connect(base_url, auth, **options)
+    try:
+        await client.connect(base_url, auth, **options)
+    except BaseException:
+        await client.close()
+        raise
     try:
         yield client
     finally:
-        await client.sio.disconnect()
+        await client.close()
 
 
 def events(seen: list[Event]) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ with an ``error`` naming the field."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,12 @@ def keyed(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         yield server.base_url, key, db
 
 
-@pytest.mark.parametrize("transport", ["websocket", "polling"])
+# python-engineio's client leaves the response of a long-polling request unreleased (its
+# connection is reported when collected): collected here, inside the test that made it.
+LEAKY_POLLING = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+
+@pytest.mark.parametrize("transport", ["websocket", pytest.param("polling", marks=LEAKY_POLLING)])
 async def test_a_keyed_client_streams_exactly_the_events_of_the_sse_answer(
     tmp_path: Path, transport: str
 ) -> None:
@@ -60,6 +66,7 @@ async def test_a_keyed_client_streams_exactly_the_events_of_the_sse_answer(
             ack = await client.call("message.create", {"stream_id": "s1", "request": ASK})
             seen = await client.until_done("s1")
             assert client.sio.transport() == transport
+        gc.collect()
         sse = _wire.messages(server.base_url, {**ASK, "stream": True}, headers={"x-api-key": key})
         metrics = _wire.call(server.base_url, "GET", "/metrics", headers={"x-api-key": key}).body.decode()
     expected = _wire.anthropic_events(sse.body)
@@ -83,10 +90,13 @@ async def test_a_refused_handshake_is_a_connect_error_saying_why(keyed: tuple[st
     seen = []
     for auth in ({"token": key + "x"}, None, {"token": 42}, "a string"):
         client = Client(reconnection=False)
-        with pytest.raises(socketio.exceptions.ConnectionError):
-            await client.sio.connect(base_url, auth=auth, wait_timeout=WAIT)
-        seen.append(await asyncio.wait_for(client.refusals.get(), WAIT))
-        assert client.events.empty()
+        try:
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                await client.sio.connect(base_url, auth=auth, wait_timeout=WAIT)
+            seen.append(await asyncio.wait_for(client.refusals.get(), WAIT))
+            assert client.events.empty()
+        finally:
+            await client.close()
     wrong, missing, not_string, not_object = seen
     assert wrong["data"] == {
         "type": "authentication_error",
