@@ -156,10 +156,7 @@ class SocketIOSurface:
         for connection in list(self.connections.values()):
             await connection.drop()
         await server.shutdown()
-        listener = getattr(server.manager, "thread", None)  # the Redis manager's reader
-        if isinstance(listener, asyncio.Task):
-            listener.cancel()
-            await asyncio.gather(listener, return_exceptions=True)
+        await server.manager.aclose()
         if self.hub is not None:
             await self.hub.close()
         if self.sessions is not None:
