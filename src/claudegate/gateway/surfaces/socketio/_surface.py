@@ -219,16 +219,17 @@ class SocketIOSurface:
             clock=self.clock,
         )
         self.connections[sid] = connection
-        resumed: list[str] = []
-        if accepted.resumed is not None:
-            for room, last_sent in accepted.resumed.rooms.items():
-                since = accepted.offsets.get(room, last_sent)
-                try:
-                    await self._enter(connection, room, since, resumed=True)
-                except FrameError:
-                    continue
-                resumed.append(room)
-        await emit("session.created", self._describe(connection, accepted.resumed is not None, resumed))
+        kept = accepted.resumed
+        rooms = list(kept.rooms) if kept is not None else []
+        # session.created first: a resumed room's replay follows it.
+        await emit("session.created", self._describe(connection, kept is not None, rooms))
+        for room in rooms:
+            assert kept is not None
+            since = accepted.offsets.get(room, kept.rooms[room])
+            try:
+                await self._enter(connection, room, since, resumed=True)
+            except FrameError as exc:
+                await emit("error", {**_error_payload(exc), "room": room})
 
     def _describe(self, connection: Connection, recovered: bool, rooms: list[str]) -> dict[str, Any]:
         settings = self.settings
