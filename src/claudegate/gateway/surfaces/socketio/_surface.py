@@ -220,10 +220,10 @@ class SocketIOSurface:
         )
         self.connections[sid] = connection
         kept = accepted.resumed
-        rooms = list(kept.rooms) if kept is not None else []
+        resumed = list(kept.rooms) if kept is not None else []
         # session.created first: a resumed room's replay follows it.
-        await emit("session.created", self._describe(connection, kept is not None, rooms))
-        for room in rooms:
+        await emit("session.created", self._describe(connection, kept is not None, resumed))
+        for room in resumed:
             assert kept is not None
             since = accepted.offsets.get(room, kept.rooms[room])
             try:
