@@ -9,21 +9,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import socketio
 
 from claudegate.gateway._http import Receive, Scope, Send
 from claudegate.gateway.core import GatewayError, anthropic_error, new_request_id
 from claudegate.gateway.surfaces.websocket import FrameError
 
-__all__ = ["Handshake", "refuse"]
+__all__ = ["Handshake", "refusal", "refuse"]
 
 _ROOM = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
 _SESSION = re.compile(r"sio_[0-9a-f]{32}")
 
 
-def _bad(field_name: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
+def refusal(message: str, data: dict[str, Any]) -> Exception:
+    """The exception that refuses a handshake: the client's ``connect_error`` with ``message`` and
+    ``data``."""
+    from socketio.exceptions import ConnectionRefusedError
+
+    error: Exception = ConnectionRefusedError(message, data)
+    return error
+
+
+def _bad(field_name: str, message: str) -> Exception:
     data = {"type": "invalid_request_error", "message": f"{field_name}: {message}", "param": field_name}
-    return socketio.exceptions.ConnectionRefusedError(f"invalid_request_error: {field_name}: {message}", data)
+    return refusal(f"invalid_request_error: {field_name}: {message}", data)
 
 
 @dataclass(frozen=True, slots=True)

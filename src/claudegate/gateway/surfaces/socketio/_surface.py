@@ -24,8 +24,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import socketio
-
 from claudegate.gateway._config import SocketIOSettings
 from claudegate.gateway._http import FORWARDED_HEADERS, Receive, Scope, Send
 from claudegate.gateway.core import (
@@ -36,10 +34,8 @@ from claudegate.gateway.core import (
     open_room_hub,
     presented_key,
 )
-from claudegate.gateway.surfaces.socketio import _json
 from claudegate.gateway.surfaces.socketio._connection import Connection, new_session_id
-from claudegate.gateway.surfaces.socketio._handshake import Handshake, refuse
-from claudegate.gateway.surfaces.socketio._managers import announcing_manager
+from claudegate.gateway.surfaces.socketio._handshake import Handshake, refusal, refuse
 from claudegate.gateway.surfaces.socketio._rooms import Memberships
 from claudegate.gateway.surfaces.socketio._sessions import Detached, Sessions, open_sessions
 from claudegate.gateway.surfaces.websocket import FrameError
@@ -102,9 +98,10 @@ class SocketIOSurface:
         self.hub = hub
         self.sessions = sessions
         self.clock = clock
-        self.server: socketio.AsyncServer | None = None
+        self.server: Any = None
+        """The ``socketio.AsyncServer`` (built by ``start()``)."""
         self.connections: dict[str, Connection] = {}
-        self._app: socketio.ASGIApp | None = None
+        self._app: Any = None
         self._accepted: dict[str, _Accepted] = {}
 
     @property
@@ -113,6 +110,11 @@ class SocketIOSurface:
 
     async def start(self) -> None:
         """Build the server and open the room hub and the session store (at the app's startup)."""
+        # Loaded here, not with the gateway: a gateway starts as fast whether or not it serves Socket.IO.
+        import socketio
+        from claudegate.gateway.surfaces.socketio import _json
+        from claudegate.gateway.surfaces.socketio._managers import announcing_manager
+
         settings, config = self.settings, self.core.config
         storage = config.storage
         redis_url = storage.redis_url if storage is not None else None
@@ -181,9 +183,7 @@ class SocketIOSurface:
             principal = await self.core.principal(credential)
         except GatewayError as error:
             data = {"type": error.error_type, "message": error.message, "status": error.status}
-            raise socketio.exceptions.ConnectionRefusedError(
-                f"{error.error_type}: {error.message}", data
-            ) from None
+            raise refusal(f"{error.error_type}: {error.message}", data) from None
         resumed = None
         if handshake.session_id is not None and self.sessions is not None:
             kept = await self.sessions.take(handshake.session_id)
