@@ -23,11 +23,13 @@ from claudegate.gateway.core import (
     shown,
 )
 from claudegate.gateway.surfaces import anthropic, models, openai, openapi, ops, responses
+from claudegate.gateway.surfaces.socketio import SocketIOSurface
 from claudegate.gateway.surfaces.websocket import WebSocketSurface
 
 __all__ = ["GatewayApp"]
 
 ADMIN_PATH = "/admin/keys"
+SOCKETIO_PATH = "/socket.io/"
 
 log = logging.getLogger("claudegate.gateway")
 
@@ -93,10 +95,14 @@ class GatewayApp:
         self.watcher = ConfigWatcher(self.core) if config_path is not None else None
         self.websocket = WebSocketSurface(self.core)
         """``/v1/ws`` (replace it before startup to change its settings)."""
+        self.socketio = SocketIOSurface(self.core)
+        """``/socket.io/`` (replace it before startup to change its settings)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
+        if kind != "lifespan" and scope.get("path", "").startswith(SOCKETIO_PATH):
+            await self.socketio(scope, receive, send)
+        elif kind == "http":
             await self._http(Exchange(scope, receive, send))
         elif kind == "websocket":
             await self.websocket(scope, receive, send)
@@ -107,6 +113,7 @@ class GatewayApp:
         """Open the core (called by the ASGI lifespan), then watch the config file if there is one."""
         await self.core.start()
         await self.websocket.start()
+        await self.socketio.start()
         if self.watcher is not None:
             self.watcher.start()
 
@@ -115,6 +122,7 @@ class GatewayApp:
         if self.watcher is not None:
             await self.watcher.stop()
         await self.websocket.close()  # its streams settle through the core: before the core closes
+        await self.socketio.close()
         await self.core.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -73,6 +73,7 @@ __all__ = [
     "RetryConfig",
     "RouteConfig",
     "SamplingConfig",
+    "SocketIOSettings",
     "StorageConfig",
     "ThreadsConfig",
     "TimeoutConfig",
@@ -145,6 +146,35 @@ class WebSocketSettings(_Strict):
     def limits(self) -> dict[str, Any]:
         """The limits a client is told in ``session.created``."""
         return self.model_dump()
+
+
+class SocketIOSettings(_Strict):
+    """Per-connection limits and timers of ``/socket.io/`` (``gateway.socketio``; seconds, counts
+    and bytes). A reload applies them to connections opened afterwards (the server's own timers,
+    origins and sizes at the next start)."""
+
+    max_streams: int = Field(default=8, gt=0)
+    """Streams running at once on one connection."""
+    messages_per_minute: int | None = Field(default=120, gt=0)
+    """``message.create`` and ``tool_result`` events per rolling minute (None: no limit)."""
+    max_message_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    """Largest Engine.IO message the server reads."""
+    max_rooms: int = Field(default=16, gt=0)
+    """Rooms one connection may be a member of."""
+    room_history: int = Field(default=1000, gt=0)
+    """Events each room retains for replay after a reconnection."""
+    room_buffer: int = Field(default=1000, gt=0)
+    """Room events buffered per member before it is dropped as lagging."""
+    recovery_window: float = Field(default=120.0, ge=0)
+    """How long a dropped connection's session (its rooms) waits for the client to reconnect."""
+    max_conversations: int = Field(default=16, gt=0)
+    """Finished ``tool_use`` streams kept per connection for ``tool_result`` continuations."""
+    conversation_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    """Total size of the kept conversations (the oldest go first)."""
+    ping_interval: float = Field(default=25.0, gt=0)
+    ping_timeout: float = Field(default=20.0, gt=0)
+    cors_allowed_origins: list[str] | None = None
+    """Origins browsers may connect from (None: the gateway's own origin only; ``["*"]``: any)."""
 
 
 class RetryConfig(_Strict):
@@ -306,6 +336,7 @@ class GatewaySettings(_Strict):
     stream_downgrade: bool = False
     timeouts: TimeoutConfig = TimeoutConfig()
     websocket: WebSocketSettings = WebSocketSettings()
+    socketio: SocketIOSettings = SocketIOSettings()
     edge: EdgeConfig = EdgeConfig()
     response_ttl: float = Field(default=30 * 24 * 3600.0, gt=0)
     """Seconds a stored Responses API answer (``store: true``) is kept for ``previous_response_id``
