@@ -16,7 +16,7 @@ from claudegate.gateway.webhooks._signing import (
     new_secret,
     verify,
 )
-from claudegate.gateway.webhooks._webhooks import CreatedSecret, Webhooks
+from claudegate.gateway.webhooks._webhooks import CreatedSecret, UnknownOwner, Webhooks, secret_owner
 
 __all__ = [
     "WEBHOOK_SCHEDULE",
@@ -24,11 +24,13 @@ __all__ = [
     "CreatedSecret",
     "Refused",
     "SigningSecret",
+    "UnknownOwner",
     "WebhookAttempt",
     "WebhookSettings",
     "WebhookVerificationError",
     "Webhooks",
     "check_secret",
     "new_secret",
+    "secret_owner",
     "verify",
 ]

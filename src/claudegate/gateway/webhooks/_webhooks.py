@@ -33,7 +33,7 @@ from aiohttp.abc import AbstractResolver
 from claudegate._version import __version__
 from claudegate.errors import UserError
 from claudegate.gateway._config import ConfigError, WebhookSettings, resolve_text
-from claudegate.gateway.core._call import ANONYMOUS
+from claudegate.gateway.core._call import ANONYMOUS, subject_owner
 from claudegate.gateway.webhooks._attempt import Outcome, WebhookAttempt, post
 from claudegate.gateway.webhooks._guard import AddressPolicy, GuardedResolver, Refused, checked_url, shown_url
 from claudegate.gateway.webhooks._schedule import retry_delay
@@ -41,9 +41,9 @@ from claudegate.gateway.webhooks._signing import SigningSecret, check_secret, ne
 from claudegate.gateway.webhooks._store import MemoryWebhookStore, SqlWebhookStore, WebhookStore
 
 if TYPE_CHECKING:
-    from claudegate.store import Database
+    from claudegate.store import Database, KeyStore
 
-__all__ = ["CreatedSecret", "Webhooks"]
+__all__ = ["CreatedSecret", "UnknownOwner", "Webhooks", "secret_owner"]
 
 log = logging.getLogger("claudegate.gateway.webhooks")
 
@@ -57,6 +57,24 @@ class CreatedSecret:
     created_at: datetime
     previous_expires_at: datetime | None
     """Until when the secret it replaces still signs (None: it replaced none)."""
+
+
+class UnknownOwner(UserError):
+    """No API key has the id a secret was asked for."""
+
+
+async def secret_owner(keys: KeyStore, owner: str) -> str:
+    """The id a webhook secret is kept under: a live key's id, or ``jwt:<subject>`` for a JWT
+    subject (any subject: tokens are not stored). ``UnknownOwner`` for no such key, ``UserError``
+    for a revoked one."""
+    if owner.startswith("jwt:") and len(owner) > 4:
+        return subject_owner(owner.removeprefix("jwt:"))
+    key = await keys.get(owner)
+    if key is None:
+        raise UnknownOwner(f"no API key with id {owner!r}", field="owner")
+    if key.revoked_at is not None:
+        raise UserError(f"API key {owner!r} is revoked", field="owner")
+    return key.id
 
 
 def _iso(moment: datetime) -> str:
