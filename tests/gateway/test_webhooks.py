@@ -5,6 +5,7 @@ SSRF guard, and the retry schedule. No request leaves loopback."""
 from __future__ import annotations
 
 import ipaddress
+import secrets
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from claudegate.store import Database
 from tests.gateway._receiver import Receiver, receiver
 
 LOOPBACK = ["127.0.0.0/8"]
+POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
 class FakeResolver(AbstractResolver):
@@ -60,14 +62,19 @@ async def hooks() -> AsyncIterator[Receiver]:
         yield state
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database | None]:
+    """Secrets and disabled endpoints in memory, in SQLite, and in the real PostgreSQL (own tables)."""
     if request.param == "memory":
         yield None
         return
-    db = await Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
-    yield db
-    await db.close()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'w.db'}" if request.param == "sqlite" else POSTGRES_URL
+    db = await Database.connect(url, table_prefix=f"t{secrets.token_hex(6)}_")
+    try:
+        yield db
+    finally:
+        await db.drop_tables()
+        await db.close()
 
 
 async def started(settings: dict[str, Any], database: Database | None = None, **kw: Any) -> Webhooks:
