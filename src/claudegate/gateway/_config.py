@@ -39,12 +39,17 @@
       ttl: 300                        # seconds a thread lives after its last turn
       max_thread_bytes: 33554432      # stored bytes of one thread (null: no limit)
       max_key_bytes: 268435456        # stored bytes of one key's live threads (null: no limit)
+    webhooks:                         # signed job webhooks (docs/webhooks.md)
+      secret: env:CLAUDEGATE_WEBHOOK_SECRET   # whsec_…: signs for keys without their own secret
+      allow_private: ["127.0.0.0/8"]  # addresses allowed despite the SSRF guard (default: none)
+      timeout: 10                     # seconds per attempt
 
 With no file, every model name routes to the in-process simulator.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -58,6 +63,7 @@ from claudegate.simulator import SimulatorConfig
 
 __all__ = [
     "JWT_ALGORITHMS",
+    "WEBHOOK_SCHEDULE",
     "AuthConfig",
     "BreakerConfig",
     "ConfigError",
@@ -78,6 +84,7 @@ __all__ = [
     "ThreadsConfig",
     "TimeoutConfig",
     "WebSocketSettings",
+    "WebhookSettings",
     "default_config",
     "load_config",
     "parse_config",
@@ -470,6 +477,50 @@ class ThreadsConfig(_Strict):
     """Where the gateway keeps threads: default the ``storage`` database, else a database in memory."""
 
 
+WEBHOOK_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+"""The Standard Webhooks retry schedule: seconds before each attempt, after the previous one."""
+
+
+class WebhookSettings(_Strict):
+    """Webhook deliveries (``webhooks``): signing, the SSRF guard, timeouts and the retry schedule.
+
+    See docs/webhooks.md. A reload does not change them; they take effect at the next start."""
+
+    secret: str | None = None
+    """The gateway-wide ``whsec_…`` secret (``env:NAME`` / ``secret:NAME``): signs for keys and JWT
+    subjects without their own secret, and for an open gateway."""
+    allow_private: list[str] = Field(default_factory=list)
+    """Networks (CIDRs) a webhook may reach despite the SSRF guard, e.g. ``["127.0.0.0/8"]``."""
+    timeout: float = Field(default=10.0, gt=0)
+    """Seconds one attempt may take, connecting and answering."""
+    schedule: list[float] = Field(default_factory=lambda: list(WEBHOOK_SCHEDULE), min_length=1)
+    """Seconds to wait before each attempt after the previous one (the first is the wait before
+    the first attempt); past the last, delivery gives up."""
+    schedule_scale: float = Field(default=1.0, ge=0)
+    """Multiplies the schedule (tests compress it, e.g. 0.001)."""
+    rotation_overlap: float = Field(default=24 * 3600.0, ge=0)
+    """Seconds a key's previous secret keeps signing after a new one is created."""
+
+    _check_refs = field_validator("secret")(_check_secret_ref)
+
+    @field_validator("allow_private")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for text in value:
+            try:
+                ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise ValueError(f"{text!r} is not an address or network (CIDR, e.g. 127.0.0.0/8)") from None
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: list[float]) -> list[float]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("delays must not be negative")
+        return value
+
+
 class GatewayConfig(_Strict):
     """The whole configuration."""
 
@@ -479,6 +530,7 @@ class GatewayConfig(_Strict):
     limits: LimitsConfig | None = None
     storage: StorageConfig | None = None
     threads: ThreadsConfig = ThreadsConfig()
+    webhooks: WebhookSettings = WebhookSettings()
 
     @model_validator(mode="after")
     def _unique_names(self) -> GatewayConfig:
