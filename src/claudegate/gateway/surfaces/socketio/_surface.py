@@ -112,6 +112,7 @@ class SocketIOSurface:
         """Build the server and open the room hub and the session store (at the app's startup)."""
         # Loaded here, not with the gateway: a gateway starts as fast whether or not it serves Socket.IO.
         import socketio
+
         from claudegate.gateway.surfaces.socketio import _json
         from claudegate.gateway.surfaces.socketio._managers import announcing_manager
 
