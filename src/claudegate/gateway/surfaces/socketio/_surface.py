@@ -112,6 +112,7 @@ class SocketIOSurface:
         """Build the server and open the room hub and the session store (at the app's startup)."""
         # Loaded here, not with the gateway: a gateway starts as fast whether or not it serves Socket.IO.
         import socketio
+
         from claudegate.gateway.surfaces.socketio import _json
         from claudegate.gateway.surfaces.socketio._managers import announcing_manager
 
@@ -205,7 +206,7 @@ class SocketIOSurface:
         emit = self._emitter(sid)
         principal = accepted.principal
         rooms = Memberships(
-            self.hub, emit, sid, principal.owner, self.settings.max_rooms, on_lagged=self._lagged(sid)
+            self.hub, emit, sid, principal.room_owner, self.settings.max_rooms, on_lagged=self._lagged(sid)
         )
         connection = Connection(
             self.core,
@@ -237,7 +238,7 @@ class SocketIOSurface:
             "session_id": connection.session_id,
             "recovered": recovered,
             "rooms": rooms,
-            "authenticated": connection.principal.key is not None,
+            "authenticated": connection.principal.authenticated,
             "limits": {
                 "max_streams": settings.max_streams,
                 "messages_per_minute": settings.messages_per_minute,
