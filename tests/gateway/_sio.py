@@ -27,6 +27,8 @@ class Client:
         self.sio = socketio.AsyncClient(http_session=self.http, **options)
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.refusals: asyncio.Queue[Any] = asyncio.Queue()
+        self.session: dict[str, Any] = {}
+        """The last ``session.created``."""
         self.sio.on("*", self._any)
         self.sio.on("connect_error", self._refused)
 
@@ -43,8 +45,8 @@ class Client:
         await self.sio.connect(base_url, auth=auth, wait_timeout=WAIT, **options)
         name, session = await self.next()
         assert name == "session.created", (name, session)
-        created: dict[str, Any] = session
-        return created
+        self.session = session
+        return self.session
 
     async def next(self, name: str | None = None) -> Event:
         """The next event (of type ``name`` when given: others are skipped)."""

@@ -36,6 +36,22 @@ async def upstream_log(sim_url: str, count: int) -> list[dict[str, Any]]:
         await asyncio.sleep(0.02)  # polling the simulator's log, not synchronising
 
 
+async def run_script(script: Path, env: dict[str, str]) -> str:
+    """What a Node script wrote to its standard output (it must exit 0)."""
+    completed = await asyncio.to_thread(
+        subprocess.run,
+        [node_executable(), str(script)],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout
+
+
 def events(seen: list[list[Any]]) -> list[dict[str, Any]]:
     return [data["event"] for name, data in seen if name == "message.event"]
 
@@ -55,20 +71,10 @@ async def test_the_npm_client_streams_cancels_shares_a_room_and_is_refused_a_bad
             "ASK": orjson.dumps(ASK).decode(),
             "LONG": orjson.dumps(LONG).decode(),
         }
-        completed = await asyncio.to_thread(
-            subprocess.run,
-            [node_executable(), str(SCRIPT)],
-            env=env,
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert completed.returncode == 0, completed.stderr
+        output = await run_script(SCRIPT, env)
         log = await upstream_log(sim_upstream, 3)
         sse = _wire.messages(server.base_url, {**ASK, "stream": True}, headers={"x-api-key": key})
-    seen = orjson.loads(completed.stdout)
+    seen = orjson.loads(output)
     expected = _wire.anthropic_events(sse.body)
     assert seen["session"]["authenticated"] is True and seen["ack"] == {"stream_id": "s1"}
     assert events(seen["stream"]) == expected

@@ -366,6 +366,9 @@ class JwtClaims(_Strict):
     """Optional: the models (or ``*`` patterns) the caller may use, narrowing the configured routes."""
     limits: str = Field(default="cg_limits", min_length=1)
     """Optional: the caller's own rate limits and budget, capped by ``limits.per_key``."""
+    rooms: str | None = Field(default=None, min_length=1)
+    """Optional: the claim naming the caller's tenant; subjects of one tenant share rooms
+    (``/v1/ws``, Socket.IO). Unset, or absent from a token: a subject's rooms are its own."""
 
 
 class JwtConfig(_Strict):

@@ -39,10 +39,15 @@ def new_request_id() -> str:
 def subject_owner(subject: str) -> str:
     """The owner id of a JWT subject: ``jwt:<subject>``, 40 characters at most (the ledger's
     ``key_id``); a longer subject keeps its first 19 characters and a digest of the whole."""
-    owner = "jwt:" + subject
-    if len(owner) <= 40:
-        return owner
-    return f"jwt:{subject[:19]}~{hashlib.sha256(subject.encode()).hexdigest()[:16]}"
+    return _bounded("jwt:", subject)
+
+
+def _bounded(prefix: str, name: str) -> str:
+    whole = prefix + name
+    if len(whole) <= 40:
+        return whole
+    kept = 40 - len(prefix) - 17
+    return f"{prefix}{name[:kept]}~{hashlib.sha256(name.encode()).hexdigest()[:16]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,8 @@ class Principal:
     """The token's own rate limits (capped by the configured ones where they apply)."""
     budget: KeyBudget | None = None
     """The token's own spend caps."""
+    tenant: str | None = None
+    """The tenant whose rooms a JWT principal shares (the ``auth.jwt.claims.rooms`` claim)."""
     account: str | None = field(default=None, init=False)
     """The id its limits, budgets and ledger rows are kept under; None for an anonymous caller."""
 
@@ -79,6 +86,14 @@ class Principal:
     def owner(self) -> str:
         """The id its limits, budgets and ledger rows are kept under."""
         return self.account if self.account is not None else ANONYMOUS
+
+    @property
+    def room_owner(self) -> str:
+        """Whose rooms it joins: its tenant's (``tenant:<name>``, shared by every subject of the
+        tenant) or else its own (the owner)."""
+        if self.tenant is None:
+            return self.owner
+        return _bounded("tenant:", self.tenant)
 
     @property
     def authenticated(self) -> bool:

@@ -5,12 +5,12 @@ asymmetric ones *and* one the key can verify (``alg: none`` and an HMAC algorith
 public key are refused before any signature is checked); then the signature, ``iss``, ``aud``;
 then ``exp`` (required) and ``nbf`` against this verifier's clock, with ``leeway`` seconds of skew.
 
-The principal's subject, and optionally the models and the limits it is narrowed to, are read
-from the claims named in ``auth.jwt.claims``; a claim that cannot be read refuses the token (a
-narrowing the gateway cannot apply is never silently dropped). A verified token is remembered
-until it expires (``token_cache`` entries at most; forgotten when the key set changes), so a
-request with a known token costs a dictionary lookup. Refusals are 401 ``authentication_error``
-naming what failed; no message, log line or repr carries the token.
+The principal's subject, and optionally the models and the limits it is narrowed to and the
+tenant whose rooms it shares, are read from the claims named in ``auth.jwt.claims``; a claim that
+cannot be read refuses the token (a narrowing the gateway cannot apply is never silently dropped).
+A verified token is remembered until it expires (``token_cache`` entries at most; forgotten when
+the key set changes), so a request with a known token costs a dictionary lookup. Refusals are
+401 ``authentication_error`` naming what failed; no message, log line or repr carries the token.
 """
 
 from __future__ import annotations
@@ -199,12 +199,16 @@ class JwtVerifier:
         if not isinstance(subject, str) or not subject or len(subject) > _MAX_SUBJECT:
             raise _refused(f"the '{names.subject}' claim must be a string of 1 to {_MAX_SUBJECT} characters")
         limits, budget = _limits(claims.get(names.limits), names.limits)
+        tenant = claims.get(names.rooms) if names.rooms is not None else None
+        if tenant is not None and (not isinstance(tenant, str) or not tenant or len(tenant) > _MAX_SUBJECT):
+            raise _refused(f"the '{names.rooms}' claim must be a string of 1 to {_MAX_SUBJECT} characters")
         return Principal(
             credential_digest=hashlib.sha256(token.encode()).hexdigest(),
             subject=subject,
             models=_models(claims.get(names.models), names.models),
             limits=limits,
             budget=budget,
+            tenant=tenant,
         )
 
 

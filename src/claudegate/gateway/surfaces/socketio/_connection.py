@@ -17,7 +17,8 @@ import orjson
 
 from claudegate.gateway._config import SocketIOSettings
 from claudegate.gateway.core import GatewayCore, Principal
-from claudegate.gateway.surfaces.socketio._rooms import Emit, Memberships
+from claudegate.gateway.surfaces.socketio._rooms import Memberships
+from claudegate.gateway.surfaces.socketio._sender import Sender
 from claudegate.gateway.surfaces.websocket import (
     FrameError,
     MessageCancel,
@@ -33,6 +34,10 @@ ROUTE = "/socket.io"
 """The route label of Socket.IO streams in the gateway's metrics."""
 
 
+_TYPED = '{"type":"'
+_NAME_AT = len(_TYPED)
+
+
 def new_session_id() -> str:
     """A fresh session id: what a client presents to resume after a reconnection (keep it private)."""
     return "sio_" + os.urandom(16).hex()
@@ -45,10 +50,13 @@ def _object(data: Any) -> dict[str, Any]:
 
 
 class EventSink:
-    """A stream's messages as Socket.IO events: the ``type`` is the event name, the rest its object."""
+    """A stream's messages as Socket.IO events: the ``type`` is the event name, the rest its object.
 
-    def __init__(self, emit: Emit) -> None:
-        self._emit = emit
+    Messages that come already encoded (``{"type":"<name>",…}``, as ``Streams`` writes them) are
+    sent without being decoded: the event's object is the same text without its ``type``."""
+
+    def __init__(self, sender: Sender) -> None:
+        self._sender = sender
         self._counter = 0
 
     def next_event_id(self) -> str:
@@ -59,9 +67,14 @@ class EventSink:
         # The frame is shared with the room's copy: read it, never change it.
         payload = {key: value for key, value in frame.items() if key != "type"}
         payload.setdefault("event_id", self.next_event_id())
-        await self._emit(frame["type"], payload)
+        await self._sender.emit(frame["type"], payload)
 
     async def put_text(self, text: str) -> None:
+        if text.startswith(_TYPED):
+            end = text.find('",', _NAME_AT)
+            if end > 0:
+                await self._sender.emit_text(text[_NAME_AT:end], "{" + text[end + 2 :])
+                return
         await self.put(orjson.loads(text))
 
     async def put_texts(self, texts: list[str]) -> None:
@@ -80,7 +93,7 @@ class Connection:
         principal: Principal,
         *,
         rooms: Memberships,
-        emit: Emit,
+        sender: Sender,
         session_id: str,
         forwarded: Mapping[str, str],
         clock: Callable[[], float],
@@ -89,10 +102,11 @@ class Connection:
         self.principal = principal
         self.session_id = session_id
         self.rooms = rooms
+        self.sender = sender
         self.streams = Streams(
             core,
             settings,
-            EventSink(emit),
+            EventSink(sender),
             rooms,
             session_id=session_id,
             principal=lambda: principal,

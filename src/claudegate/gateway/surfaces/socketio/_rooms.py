@@ -4,7 +4,8 @@ room's events to the client, leaving, and publishing the connection's own room s
 Room events travel through the gateway's room hub (memory, or Redis shared by every replica), the
 same hub the WebSocket surface uses: it orders each room's events, gives them ids and keeps a
 bounded history, so a member that reconnects is sent exactly the events after the last id it saw.
-Rooms are scoped to the caller (``<owner>/<room>``), as on ``/v1/ws``. Copies of a stream's events
+Rooms are scoped to the caller (``<owner>/<room>``, the owner being a JWT's tenant when the token
+names one), as on ``/v1/ws``. Copies of a stream's events
 carry its connection's id as ``origin`` and are not relayed back to that connection.
 """
 

@@ -37,6 +37,7 @@ from claudegate.gateway.core import (
 from claudegate.gateway.surfaces.socketio._connection import Connection, new_session_id
 from claudegate.gateway.surfaces.socketio._handshake import Handshake, refusal, refuse
 from claudegate.gateway.surfaces.socketio._rooms import Memberships
+from claudegate.gateway.surfaces.socketio._sender import Sender
 from claudegate.gateway.surfaces.socketio._sessions import Detached, Sessions, open_sessions
 from claudegate.gateway.surfaces.websocket import FrameError
 
@@ -203,10 +204,11 @@ class SocketIOSurface:
         accepted = self._accepted.pop(sid, None)
         if accepted is None or self.hub is None:
             return
-        emit = self._emitter(sid)
+        sender = Sender(self.server, sid)
+        emit = sender.emit
         principal = accepted.principal
         rooms = Memberships(
-            self.hub, emit, sid, principal.owner, self.settings.max_rooms, on_lagged=self._lagged(sid)
+            self.hub, emit, sid, principal.room_owner, self.settings.max_rooms, on_lagged=self._lagged(sid)
         )
         connection = Connection(
             self.core,
@@ -214,7 +216,7 @@ class SocketIOSurface:
             sid,
             principal,
             rooms=rooms,
-            emit=emit,
+            sender=sender,
             session_id=accepted.session_id,
             forwarded=accepted.forwarded,
             clock=self.clock,
@@ -238,7 +240,7 @@ class SocketIOSurface:
             "session_id": connection.session_id,
             "recovered": recovered,
             "rooms": rooms,
-            "authenticated": connection.principal.key is not None,
+            "authenticated": connection.principal.authenticated,
             "limits": {
                 "max_streams": settings.max_streams,
                 "messages_per_minute": settings.messages_per_minute,
@@ -337,13 +339,11 @@ class SocketIOSurface:
     # -- sending ---------------------------------------------------------------------------
 
     def _emitter(self, sid: str) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
-        async def emit(name: str, payload: dict[str, Any]) -> None:
-            server = self.server
-            if server is not None:
-                # The connection is on this replica: no trip through the Redis manager.
-                await server.emit(name, payload, to=sid, ignore_queue=True)
-
-        return emit
+        connection = self.connections.get(sid)
+        if connection is not None:
+            return connection.sender.emit
+        # The connection is on this replica: no trip through the Redis manager.
+        return Sender(self.server, sid).emit
 
     def _lagged(self, sid: str) -> Callable[[str, str | None], Awaitable[None]]:
         async def lagged(room: str, last_id: str | None) -> None:

@@ -1,8 +1,9 @@
 """The rooms of one WebSocket connection: joining (with an optional replay), relaying each room's
 events to the client, leaving, and publishing the connection's own room streams.
 
-Rooms are scoped to the caller: the hub sees ``<owner>/<room>`` (the key id, or ``anonymous`` on
-an open gateway), so callers with different keys never share a room by picking the same name.
+Rooms are scoped to the caller: the hub sees ``<owner>/<room>`` (the key id, the JWT subject, or
+``anonymous`` on an open gateway; a JWT's tenant, ``tenant:<name>``, when ``auth.jwt.claims.rooms``
+names one), so callers with different keys never share a room by picking the same name.
 A stream's own client gets its events directly; its copies in the room carry the connection id as
 ``origin`` and are not relayed back to it.
 """

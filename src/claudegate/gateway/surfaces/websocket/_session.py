@@ -108,7 +108,9 @@ class Session:
             on_broken=self._broken,
             send_texts=send_texts,
         )
-        self._rooms = Memberships(hub, self.outbox, self.id, lambda: self.principal.owner, settings.max_rooms)
+        self._rooms = Memberships(
+            hub, self.outbox, self.id, lambda: self.principal.room_owner, settings.max_rooms
+        )
         self.streams = Streams(
             core,
             settings,
