@@ -39,6 +39,12 @@
       ttl: 300                        # seconds a thread lives after its last turn
       max_thread_bytes: 33554432      # stored bytes of one thread (null: no limit)
       max_key_bytes: 268435456        # stored bytes of one key's live threads (null: no limit)
+    jobs:                             # /v1/jobs (docs/jobs.md)
+      backend: auto                   # embedded (the store + this process) | pgqueuer | auto
+      workers: 64                     # jobs one process runs at once
+      per_key: 16                     # of them, jobs of one key
+      lease: 30                       # seconds a claim lasts without a heartbeat
+      max_attempts: 5                 # a lost lease or a retryable failure counts as one
 
 With no file, every model name routes to the in-process simulator.
 """
@@ -66,6 +72,7 @@ __all__ = [
     "GatewayConfig",
     "GatewaySettings",
     "HealthCheckConfig",
+    "JobsConfig",
     "JwtClaims",
     "JwtConfig",
     "LimitSpec",
@@ -439,6 +446,33 @@ class ThreadsConfig(_Strict):
     """Where the gateway keeps threads: default the ``storage`` database, else a database in memory."""
 
 
+class JobsConfig(_Strict):
+    """Asynchronous jobs (``/v1/jobs``, docs/jobs.md): where they are queued and how many run."""
+
+    enabled: bool | None = None
+    """Unset: the engine starts with the first ``/v1/jobs`` request, or at startup when unfinished
+    jobs wait; ``true``: at startup (replicas sharing the work); ``false``: ``/v1/jobs`` is off."""
+    backend: Literal["auto", "embedded", "pgqueuer"] = "auto"
+    """``embedded``: the store's job table, this process runs the workers; ``pgqueuer``: PostgreSQL
+    holds the record and PgQueuer shares the work among replicas; ``auto``: ``pgqueuer`` when
+    ``storage.database_url`` is PostgreSQL."""
+    workers: int = Field(default=64, ge=1)
+    """Jobs one gateway process runs at once."""
+    per_key: int | None = Field(default=16, ge=1)
+    """Jobs of one key (or JWT subject) one gateway process runs at once (null: no limit)."""
+    lease: float = Field(default=30.0, gt=0)
+    """Seconds a worker's claim on a job lasts without a heartbeat; then another worker retries it."""
+    heartbeat: float | None = Field(default=None, gt=0)
+    """Seconds between a worker's lease renewals (default: a third of ``lease``)."""
+    max_attempts: int = Field(default=5, ge=1)
+    """Attempts (a lost lease counts as one) before a job fails with its last error."""
+    backoff: float = Field(default=1.0, ge=0)
+    """Seconds before the first retry; doubled at each attempt, up to ``backoff_max``."""
+    backoff_max: float = Field(default=60.0, ge=0)
+    poll: float = Field(default=1.0, gt=0)
+    """Seconds between looks for due work when nothing announced any (embedded backend)."""
+
+
 class GatewayConfig(_Strict):
     """The whole configuration."""
 
@@ -448,6 +482,7 @@ class GatewayConfig(_Strict):
     limits: LimitsConfig | None = None
     storage: StorageConfig | None = None
     threads: ThreadsConfig = ThreadsConfig()
+    jobs: JobsConfig = JobsConfig()
 
     @model_validator(mode="after")
     def _unique_names(self) -> GatewayConfig:

@@ -1,0 +1,126 @@
+"""``/v1/jobs``: submit → 202 and a status URL, the job runs through the core (ledger, budgets,
+errors), the caller reads, lists and cancels only its own jobs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.gateway import _ledger, _wire
+from tests.gateway.conftest import serve, simulator_route
+
+ADMIN = "admin-secret-for-jobs-tests-0123456789"
+ASK = {"model": "claude-sonnet-5", "max_tokens": 30, "messages": [{"role": "user", "content": "hello there"}]}
+CHAT = {"model": "claude-sonnet-5", "messages": [{"role": "user", "content": "hello there"}]}
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("CG_TEST_ADMIN_KEY", ADMIN)
+    return {
+        "models": [simulator_route()],
+        "auth": {"admin_key": "env:CG_TEST_ADMIN_KEY", "cache_seconds": 0},
+        "storage": {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'g.db'}"},
+        "jobs": {"backoff": 0.01},
+    }
+
+
+def new_key(base_url: str, **fields: Any) -> str:
+    reply = _wire.call(
+        base_url, "POST", "/admin/keys", {"name": "j", **fields}, {"authorization": f"Bearer {ADMIN}"}
+    )
+    assert reply.status == 201, reply.body
+    key: str = reply.json()["key"]
+    return key
+
+
+def submit(base_url: str, key: str, body: dict[str, Any]) -> _wire.Reply:
+    return _wire.call(base_url, "POST", "/v1/jobs", body, {"x-api-key": key})
+
+
+def wait(base_url: str, key: str, job_id: str) -> dict[str, Any]:
+    reply = _wire.call(base_url, "GET", f"/v1/jobs/{job_id}?wait=30", None, {"x-api-key": key})
+    assert reply.status == 200, reply.body
+    job: dict[str, Any] = reply.json()
+    assert job["status"] in ("succeeded", "failed", "canceled"), job
+    return job
+
+
+def test_a_job_is_accepted_then_answered_like_a_direct_call(config: dict[str, Any], tmp_path: Path) -> None:
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        body = {"request": ASK, "metadata": {"ticket": "T-1"}, "priority": "high"}
+        reply = submit(live.base_url, key, body)
+        assert reply.status == 202, reply.body
+        accepted = reply.json()
+        assert accepted["status"] == "queued" and accepted["id"].startswith("job_")
+        assert reply.headers["location"] == accepted["status_url"]
+        assert accepted["status_url"].endswith(f"/v1/jobs/{accepted['id']}")
+        job = wait(live.base_url, key, accepted["id"])
+        direct = _wire.messages(live.base_url, ASK, {"x-api-key": key}).json()
+    assert job["status"] == "succeeded" and job["attempts"] == 1
+    assert job["metadata"] == {"ticket": "T-1"} and job["priority"] == "high"
+    assert job["result"]["type"] == "message" and job["result"]["content"] == direct["content"]
+    assert job["usage"]["output_tokens"] == direct["usage"]["output_tokens"] and job["cost"] > 0
+    assert job["created_at"] <= job["started_at"] <= job["finished_at"]
+    rows = _ledger.rows(tmp_path / "g.db")
+    assert len(rows) == 2  # the job's request and the direct one: one row each
+    assert sum(1 for row in rows if row["request_id"].startswith("req_" + accepted["id"][4:])) == 1
+
+
+def test_an_openai_job_answers_a_chat_completion(config: dict[str, Any]) -> None:
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        reply = submit(live.base_url, key, {"request": CHAT, "dialect": "openai"})
+        assert reply.status == 202
+        job = wait(live.base_url, key, reply.json()["id"])
+    assert job["status"] == "succeeded"
+    assert job["result"]["object"] == "chat.completion"
+    assert job["result"]["choices"][0]["message"]["role"] == "assistant"
+
+
+def test_bad_submissions_name_the_field_in_the_callers_dialect(config: dict[str, Any]) -> None:
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        missing = submit(live.base_url, key, {"request": {"model": "m", "messages": []}})
+        openai = submit(live.base_url, key, {"request": {"messages": []}, "dialect": "openai"})
+        priority = submit(live.base_url, key, {"request": ASK, "priority": "urgent"})
+        hook = submit(live.base_url, key, {"request": ASK, "webhook": {"url": "ftp://x"}})
+        streamed = submit(live.base_url, key, {"request": {**ASK, "stream": True}})
+    assert missing.status == 400
+    assert missing.json()["error"]["type"] == "invalid_request_error"
+    assert "request.max_tokens" in missing.json()["error"]["message"]
+    assert openai.status == 400 and openai.json()["error"]["param"] == "request.model"  # OpenAI's envelope
+    assert "priority" in priority.json()["error"]["message"]
+    assert "webhook.url" in hook.json()["error"]["message"]
+    assert "request.stream" in streamed.json()["error"]["message"]
+
+
+def test_a_key_sees_only_its_own_jobs(config: dict[str, Any]) -> None:
+    with serve(config) as live:
+        alice, bob = new_key(live.base_url), new_key(live.base_url)
+        ids = [submit(live.base_url, alice, {"request": ASK}).json()["id"] for _ in range(3)]
+        theirs = _wire.call(live.base_url, "GET", f"/v1/jobs/{ids[0]}", None, {"x-api-key": bob})
+        cancel = _wire.call(live.base_url, "DELETE", f"/v1/jobs/{ids[0]}", None, {"x-api-key": bob})
+        bobs = _wire.call(live.base_url, "GET", "/v1/jobs", None, {"x-api-key": bob}).json()
+        first = _wire.call(live.base_url, "GET", "/v1/jobs?limit=2", None, {"x-api-key": alice}).json()
+        path = f"/v1/jobs?limit=2&after_id={first['last_id']}"
+        second = _wire.call(live.base_url, "GET", path, None, {"x-api-key": alice})
+    assert theirs.status == 404 and cancel.status == 404
+    assert bobs["data"] == [] and bobs["has_more"] is False
+    assert first["has_more"] is True and len(first["data"]) == 2
+    listed = [job["id"] for job in first["data"]] + [job["id"] for job in second.json()["data"]]
+    assert sorted(listed) == sorted(ids) and second.json()["has_more"] is False
+
+
+def test_a_key_over_budget_gets_its_job_failed_not_run(config: dict[str, Any], tmp_path: Path) -> None:
+    with serve(config) as live:
+        key = new_key(live.base_url, budget={"cost_per_day": 0.0000001})
+        assert _wire.messages(live.base_url, ASK, {"x-api-key": key}).status == 200  # spends the budget
+        job = wait(live.base_url, key, submit(live.base_url, key, {"request": ASK}).json()["id"])
+    assert job["status"] == "failed" and job["attempts"] == 1  # not retried
+    assert job["error_status"] == 429 and "budget" in job["error"]["error"]["message"]
+    statuses = sorted(row["status"] for row in _ledger.rows(tmp_path / "g.db"))
+    assert statuses == [200, 429]
