@@ -3,11 +3,13 @@ errors), the caller reads, lists and cancels only its own jobs."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from claudegate.gateway.jobs import Job
 from tests.gateway import _ledger, _wire
 from tests.gateway.conftest import serve, simulator_route
 
@@ -36,8 +38,8 @@ def new_key(base_url: str, **fields: Any) -> str:
     return key
 
 
-def submit(base_url: str, key: str, body: dict[str, Any]) -> _wire.Reply:
-    return _wire.call(base_url, "POST", "/v1/jobs", body, {"x-api-key": key})
+def submit(base_url: str, key: str, body: dict[str, Any], extra: dict[str, str] | None = None) -> _wire.Reply:
+    return _wire.call(base_url, "POST", "/v1/jobs", body, {"x-api-key": key, **(extra or {})})
 
 
 def wait(base_url: str, key: str, job_id: str) -> dict[str, Any]:
@@ -124,3 +126,66 @@ def test_a_key_over_budget_gets_its_job_failed_not_run(config: dict[str, Any], t
     assert job["error_status"] == 429 and "budget" in job["error"]["error"]["message"]
     statuses = sorted(row["status"] for row in _ledger.rows(tmp_path / "g.db"))
     assert statuses == [200, 429]
+
+
+def observe(live: Any, status: str) -> tuple[threading.Event, list[str]]:
+    """An event set once a job of this gateway reaches ``status`` (the engine's own notice)."""
+    reached, ids = threading.Event(), []
+
+    def seen(job: Job) -> None:
+        if job.status == status:
+            ids.append(job.id)
+            reached.set()
+
+    engine = live.app.jobs.engine_if_open
+    assert engine is not None
+    engine.observers.append(seen)
+    return reached, ids
+
+
+def test_an_upstream_overload_is_retried_and_a_client_error_is_not(
+    config: dict[str, Any], tmp_path: Path
+) -> None:
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        overloaded = _wire.call(
+            live.base_url,
+            "POST",
+            "/v1/jobs",
+            {"request": ASK},
+            {"x-api-key": key, "x-sim-fault": "529;times=2"},
+        )
+        refused = _wire.call(
+            live.base_url, "POST", "/v1/jobs", {"request": ASK}, {"x-api-key": key, "x-sim-fault": "400"}
+        )
+        retried = wait(live.base_url, key, overloaded.json()["id"])
+        failed = wait(live.base_url, key, refused.json()["id"])
+    assert retried["status"] == "succeeded" and retried["attempts"] == 3
+    assert failed["status"] == "failed" and failed["attempts"] == 1 and failed["error_status"] == 400
+    statuses = sorted(row["status"] for row in _ledger.rows(tmp_path / "g.db"))
+    assert statuses == [200, 400, 529, 529]  # one row per executed request
+
+
+def test_canceling_a_running_job_cancels_its_upstream_call(config: dict[str, Any], tmp_path: Path) -> None:
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        queued = submit(live.base_url, key, {"request": ASK}).json()  # opens the engine
+        wait(live.base_url, key, queued["id"])
+        running, _ = observe(live, "running")
+        slow = _wire.call(
+            live.base_url,
+            "POST",
+            "/v1/jobs",
+            {"request": ASK},
+            {"x-api-key": key, "x-sim-latency": "ttft=60"},
+        ).json()
+        assert running.wait(30)
+        canceled = _wire.call(live.base_url, "DELETE", f"/v1/jobs/{slow['id']}", None, {"x-api-key": key})
+        engine = live.app.jobs.engine_if_open
+        assert engine is not None
+        again = _wire.call(live.base_url, "GET", f"/v1/jobs/{slow['id']}", None, {"x-api-key": key}).json()
+    assert canceled.status == 200 and canceled.json()["status"] == "canceled"
+    assert again["status"] == "canceled" and again["finished_at"] is not None
+    assert slow["id"] not in engine.running
+    statuses = sorted(row["status"] for row in _ledger.rows(tmp_path / "g.db"))
+    assert statuses == [200, 499]  # the canceled call was cut short (and recorded once)

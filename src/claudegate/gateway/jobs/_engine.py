@@ -87,7 +87,9 @@ class JobEngine:
         self.dispatcher: Dispatcher | None = None
         self.running: dict[str, _Running] = {}
         self.changed = asyncio.Condition()
-        """Notified whenever a job this process runs or cancels changes state (tests wait on it)."""
+        """Notified whenever a job this process runs or cancels changes state."""
+        self.observers: list[Callable[[Job], None]] = []
+        """Called with a job this process starts an attempt at, ends, queues again or cancels."""
         self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -278,6 +280,7 @@ class JobEngine:
         call = build_call(self.core, job, principal, headers, f"req_{job.id[4:]}_{job.attempts}")
         task = asyncio.get_running_loop().create_task(execute(self.core, job, call))
         self.running[job.id] = _Running(job.owner, job.attempts, task)
+        await self._notify([job])
         try:
             await asyncio.wait((task,))
         finally:
@@ -346,22 +349,26 @@ class JobEngine:
                 "lease_until": None,
             }
             event = "job.failed"
-        ended: Job | None = None
+        ended = _ended(job, values) if values else job
 
         async def extra(connection: AsyncConnection) -> None:
-            nonlocal ended
             if ledger is not None:
                 await connection.execute(self.database.tables.usage.insert().values(**ledger))
             if again is not None:
                 await dispatcher.enqueue(connection, "job", [job.id], [job.priority], again)
             if event is not None and job.webhook_url:
-                ended = _ended(job, values)
                 await self._deliver(connection, ended, event)
 
         if values and await self.store.transition(job.id, self.worker, job.attempts, values, extra):
             dispatcher.wake()
+            await self._notify([ended])
         elif ledger is not None:
             await self._orphan_ledger(job.id, ledger)
+
+    async def _notify(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            for observer in self.observers:
+                observer(job)
         async with self.changed:
             self.changed.notify_all()
 
@@ -393,8 +400,7 @@ class JobEngine:
                 running.task.cancel()
         if jobs and self.dispatcher is not None:
             self.dispatcher.wake()
-        async with self.changed:
-            self.changed.notify_all()
+        await self._notify(jobs)
         return jobs
 
     async def _beat(self) -> None:
@@ -425,6 +431,7 @@ def _ended(job: Job, values: dict[str, Any]) -> Job:
     return replace(
         job,
         status=values["status"],
+        next_attempt_at=values.get("next_attempt_at", job.next_attempt_at),
         result=values.get("result"),
         usage=values.get("usage"),
         cost=values.get("cost"),
