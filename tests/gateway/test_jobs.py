@@ -189,3 +189,25 @@ def test_canceling_a_running_job_cancels_its_upstream_call(config: dict[str, Any
     assert slow["id"] not in engine.running
     statuses = sorted(row["status"] for row in _ledger.rows(tmp_path / "g.db"))
     assert statuses == [200, 499]  # the canceled call was cut short (and recorded once)
+
+
+def test_the_cli_lists_shows_and_cancels_a_keys_jobs(config: dict[str, Any]) -> None:
+    from typer.testing import CliRunner
+
+    from claudegate.cli import app
+
+    runner = CliRunner()
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        done = submit(live.base_url, key, {"request": ASK}).json()["id"]
+        wait(live.base_url, key, done)
+        slow = submit(live.base_url, key, {"request": ASK}, {"x-sim-latency": "ttft=60"}).json()["id"]
+        target = ["--url", live.base_url, "--key", key]
+        listed = runner.invoke(app, ["jobs", "list", *target])
+        shown = runner.invoke(app, ["jobs", "show", done, *target])
+        canceled = runner.invoke(app, ["jobs", "cancel", slow, *target])
+        unknown = runner.invoke(app, ["jobs", "show", "job_nope", *target])
+    assert listed.exit_code == 0 and done in listed.output and slow in listed.output
+    assert shown.exit_code == 0 and '"status": "succeeded"' in shown.output
+    assert canceled.exit_code == 0 and f"{slow}: canceled" in canceled.output
+    assert unknown.exit_code == 1 and "404" in unknown.output and key not in unknown.output

@@ -26,6 +26,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "type": "job",
         "status": job.status,
         "dialect": job.dialect,
+        "model": job.request.get("model"),
         "priority": job.priority_name,
         "attempts": job.attempts,
         "created_at": timestamp(job.created_at),
