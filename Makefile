@@ -53,6 +53,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/websocket.py
 	$(BIN)/python bench/tools.py
+	$(BIN)/python bench/jwt_auth.py
+	$(BIN)/python bench/socketio_streams.py
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache

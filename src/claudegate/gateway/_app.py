@@ -26,11 +26,13 @@ from claudegate.gateway.jobs import JobService
 from claudegate.gateway.surfaces import anthropic, models, openai, openapi, ops, responses
 from claudegate.gateway.surfaces.jobs import PREFIX as JOBS_PREFIX
 from claudegate.gateway.surfaces.jobs import JobsSurface
+from claudegate.gateway.surfaces.socketio import SocketIOSurface
 from claudegate.gateway.surfaces.websocket import WebSocketSurface
 
 __all__ = ["GatewayApp"]
 
 ADMIN_PATH = "/admin/keys"
+SOCKETIO_PATH = "/socket.io/"
 
 log = logging.getLogger("claudegate.gateway")
 
@@ -99,10 +101,14 @@ class GatewayApp:
         self.jobs = JobService(self.core, clock)
         """The job engine behind ``/v1/jobs`` (``await app.jobs.engine()``)."""
         self._jobs_surface = JobsSurface(self.jobs)
+        self.socketio = SocketIOSurface(self.core)
+        """``/socket.io/`` (replace it before startup to change its settings)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
+        if kind != "lifespan" and scope.get("path", "").startswith(SOCKETIO_PATH):
+            await self.socketio(scope, receive, send)
+        elif kind == "http":
             await self._http(Exchange(scope, receive, send))
         elif kind == "websocket":
             await self.websocket(scope, receive, send)
@@ -114,6 +120,7 @@ class GatewayApp:
         await self.core.start()
         await self.websocket.start()
         await self.jobs.start()
+        await self.socketio.start()
         if self.watcher is not None:
             self.watcher.start()
 
@@ -123,6 +130,7 @@ class GatewayApp:
             await self.watcher.stop()
         await self.websocket.close()  # its streams settle through the core: before the core closes
         await self.jobs.close()  # running attempts are cancelled: their leases lapse, others retry
+        await self.socketio.close()
         await self.core.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -45,12 +45,17 @@
       per_key: 16                     # of them, jobs of one key
       lease: 30                       # seconds a claim lasts without a heartbeat
       max_attempts: 5                 # a lost lease or a retryable failure counts as one
+    webhooks:                         # signed job webhooks (docs/webhooks.md)
+      secret: env:CLAUDEGATE_WEBHOOK_SECRET   # whsec_…: signs for keys without their own secret
+      allow_private: ["127.0.0.0/8"]  # addresses allowed despite the SSRF guard (default: none)
+      timeout: 10                     # seconds per attempt
 
 With no file, every model name routes to the in-process simulator.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -64,6 +69,7 @@ from claudegate.simulator import SimulatorConfig
 
 __all__ = [
     "JWT_ALGORITHMS",
+    "WEBHOOK_SCHEDULE",
     "AuthConfig",
     "BreakerConfig",
     "ConfigError",
@@ -80,10 +86,12 @@ __all__ = [
     "RetryConfig",
     "RouteConfig",
     "SamplingConfig",
+    "SocketIOSettings",
     "StorageConfig",
     "ThreadsConfig",
     "TimeoutConfig",
     "WebSocketSettings",
+    "WebhookSettings",
     "default_config",
     "load_config",
     "parse_config",
@@ -152,6 +160,35 @@ class WebSocketSettings(_Strict):
     def limits(self) -> dict[str, Any]:
         """The limits a client is told in ``session.created``."""
         return self.model_dump()
+
+
+class SocketIOSettings(_Strict):
+    """Per-connection limits and timers of ``/socket.io/`` (``gateway.socketio``; seconds, counts
+    and bytes). A reload applies them to connections opened afterwards (the server's own timers,
+    origins and sizes at the next start)."""
+
+    max_streams: int = Field(default=8, gt=0)
+    """Streams running at once on one connection."""
+    messages_per_minute: int | None = Field(default=120, gt=0)
+    """``message.create`` and ``tool_result`` events per rolling minute (None: no limit)."""
+    max_message_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    """Largest Engine.IO message the server reads."""
+    max_rooms: int = Field(default=16, gt=0)
+    """Rooms one connection may be a member of."""
+    room_history: int = Field(default=1000, gt=0)
+    """Events each room retains for replay after a reconnection."""
+    room_buffer: int = Field(default=1000, gt=0)
+    """Room events buffered per member before it is dropped as lagging."""
+    recovery_window: float = Field(default=120.0, ge=0)
+    """How long a dropped connection's session (its rooms) waits for the client to reconnect."""
+    max_conversations: int = Field(default=16, gt=0)
+    """Finished ``tool_use`` streams kept per connection for ``tool_result`` continuations."""
+    conversation_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    """Total size of the kept conversations (the oldest go first)."""
+    ping_interval: float = Field(default=25.0, gt=0)
+    ping_timeout: float = Field(default=20.0, gt=0)
+    cors_allowed_origins: list[str] | None = None
+    """Origins browsers may connect from (None: the gateway's own origin only; ``["*"]``: any)."""
 
 
 class RetryConfig(_Strict):
@@ -313,6 +350,7 @@ class GatewaySettings(_Strict):
     stream_downgrade: bool = False
     timeouts: TimeoutConfig = TimeoutConfig()
     websocket: WebSocketSettings = WebSocketSettings()
+    socketio: SocketIOSettings = SocketIOSettings()
     edge: EdgeConfig = EdgeConfig()
     response_ttl: float = Field(default=30 * 24 * 3600.0, gt=0)
     """Seconds a stored Responses API answer (``store: true``) is kept for ``previous_response_id``
@@ -473,6 +511,50 @@ class JobsConfig(_Strict):
     """Seconds between looks for due work when nothing announced any (embedded backend)."""
 
 
+WEBHOOK_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+"""The Standard Webhooks retry schedule: seconds before each attempt, after the previous one."""
+
+
+class WebhookSettings(_Strict):
+    """Webhook deliveries (``webhooks``): signing, the SSRF guard, timeouts and the retry schedule.
+
+    See docs/webhooks.md. A reload does not change them; they take effect at the next start."""
+
+    secret: str | None = None
+    """The gateway-wide ``whsec_…`` secret (``env:NAME`` / ``secret:NAME``): signs for keys and JWT
+    subjects without their own secret, and for an open gateway."""
+    allow_private: list[str] = Field(default_factory=list)
+    """Networks (CIDRs) a webhook may reach despite the SSRF guard, e.g. ``["127.0.0.0/8"]``."""
+    timeout: float = Field(default=10.0, gt=0)
+    """Seconds one attempt may take, connecting and answering."""
+    schedule: list[float] = Field(default_factory=lambda: list(WEBHOOK_SCHEDULE), min_length=1)
+    """Seconds to wait before each attempt after the previous one (the first is the wait before
+    the first attempt); past the last, delivery gives up."""
+    schedule_scale: float = Field(default=1.0, ge=0)
+    """Multiplies the schedule (tests compress it, e.g. 0.001)."""
+    rotation_overlap: float = Field(default=24 * 3600.0, ge=0)
+    """Seconds a key's previous secret keeps signing after a new one is created."""
+
+    _check_refs = field_validator("secret")(_check_secret_ref)
+
+    @field_validator("allow_private")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for text in value:
+            try:
+                ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise ValueError(f"{text!r} is not an address or network (CIDR, e.g. 127.0.0.0/8)") from None
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: list[float]) -> list[float]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("delays must not be negative")
+        return value
+
+
 class GatewayConfig(_Strict):
     """The whole configuration."""
 
@@ -483,6 +565,7 @@ class GatewayConfig(_Strict):
     storage: StorageConfig | None = None
     threads: ThreadsConfig = ThreadsConfig()
     jobs: JobsConfig = JobsConfig()
+    webhooks: WebhookSettings = WebhookSettings()
 
     @model_validator(mode="after")
     def _unique_names(self) -> GatewayConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -27,6 +28,15 @@ def _enable_wal(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _quiet_driver_logs() -> None:
+    """aiosqlite logs each call with its SQL parameters at DEBUG (webhook secrets among them): its
+    logger stays at INFO or above whatever the root logger's level, as SQLAlchemy's statements are
+    logged with their parameters hidden (``hide_parameters``)."""
+    driver = logging.getLogger("aiosqlite")
+    if driver.level < logging.INFO:  # NOTSET too: the root logger may be set to DEBUG later
+        driver.setLevel(logging.INFO)
 
 
 class Database:
@@ -63,10 +73,13 @@ class Database:
             raise UserError(f"invalid table prefix {table_prefix!r}", field="table_prefix")
         if parsed.drivername.startswith("sqlite") and parsed.database in (None, "", ":memory:"):
             # An in-memory database lives in its one connection: every user shares it.
-            engine = create_async_engine(parsed, poolclass=StaticPool)
+            engine = create_async_engine(parsed, poolclass=StaticPool, hide_parameters=True)
         else:
-            engine = create_async_engine(parsed, pool_pre_ping=parsed.drivername.startswith("postgresql"))
+            engine = create_async_engine(
+                parsed, pool_pre_ping=parsed.drivername.startswith("postgresql"), hide_parameters=True
+            )
         if engine.dialect.name == "sqlite":
+            _quiet_driver_logs()
             event.listen(engine.sync_engine, "connect", _enable_wal)
         database = cls(engine, build_tables(table_prefix))
         if create_tables:

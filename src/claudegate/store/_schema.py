@@ -65,6 +65,8 @@ class Tables:
     responses: Table
     jobs: Table
     job_deliveries: Table
+    webhook_secrets: Table
+    webhook_endpoints: Table
 
 
 def build_tables(prefix: str = "cg_") -> Tables:
@@ -130,6 +132,7 @@ def build_tables(prefix: str = "cg_") -> Tables:
         threads=threads,
         thread_messages=thread_messages,
         responses=responses,
+        **_webhook_tables(metadata, prefix),
     )
 
 
@@ -162,3 +165,29 @@ def _thread_tables(metadata: MetaData, prefix: str) -> tuple[Table, Table]:
         Index(f"{prefix}thread_messages_id", "message_id"),
     )
     return threads, thread_messages
+
+
+def _webhook_tables(metadata: MetaData, prefix: str) -> dict[str, Table]:
+    """Webhook signing secrets (a key's current one, and previous ones until their overlap ends) and
+    the endpoints disabled by a ``410 Gone``; ``owner`` is a key id, ``jwt:<subject>`` or
+    ``anonymous``."""
+    secrets = Table(
+        f"{prefix}webhook_secrets",
+        metadata,
+        Column("id", _ROW_ID, primary_key=True, autoincrement=True),
+        Column("owner", String(40), nullable=False),
+        Column("secret", String(200), nullable=False),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("expires_at", UTCDateTime(), nullable=True),
+        Index(f"{prefix}webhook_secrets_owner", "owner"),
+    )
+    endpoints = Table(
+        f"{prefix}webhook_endpoints",
+        metadata,
+        Column("owner", String(40), primary_key=True),
+        Column("url_digest", String(64), primary_key=True),
+        Column("url", Text(), nullable=False),
+        Column("disabled_at", UTCDateTime(), nullable=False),
+        Column("status", Integer(), nullable=False),
+    )
+    return {"webhook_secrets": secrets, "webhook_endpoints": endpoints}

@@ -41,6 +41,7 @@ from claudegate.gateway.core._sampling import normalize_sampling
 from claudegate.gateway.core._threads import Threads, ThreadTurn
 from claudegate.gateway.core._toolstream import buffer_tool_arguments
 from claudegate.gateway.core._usage import UsageTap
+from claudegate.gateway.webhooks import Webhooks
 from claudegate.providers import ProviderRequest, ProviderResponse, ProviderStream
 from claudegate.sse import SSEDecoder, message_to_events
 from claudegate.store import MemoryCounters
@@ -371,6 +372,8 @@ class GatewayCore:
             self.policies = Policies(config, clock=clock)
         self.responses = ResponseHistory(lambda: self.config, lambda: self.policies, clock)
         """Stored Responses API answers (``previous_response_id``), opened on first use."""
+        self.webhooks = Webhooks(config.webhooks, None, clock=clock)
+        """Signed webhook attempts (``webhooks``); after ``start`` its secrets live in the database."""
         self.ready = False
         self.reloaded_at: float | None = None
         self.reload_error: str | None = None
@@ -398,6 +401,8 @@ class GatewayCore:
             storage = config.storage
             if storage is not None and storage.redis_url:
                 self.runtime.bind(self.policies.counters, shared=True)
+            self.webhooks = Webhooks(config.webhooks, self.policies.database, clock=self.clock)
+        await self.webhooks.start()
         await self.runtime.start()
         self.ready = True
 
@@ -408,6 +413,7 @@ class GatewayCore:
         await self.transport.aclose()
         await self.threads.close()
         await self.responses.close()
+        await self.webhooks.close()
         if self.policies is not None:
             await self.policies.close()
 
@@ -576,6 +582,8 @@ class GatewayCore:
                 new.bind(policies.counters, shared=True)
             if (config.auth, config.storage) != (old.config.auth, old.config.storage):
                 log.warning("the auth and storage sections take effect at the next restart")
+        if config.webhooks != old.config.webhooks:
+            log.warning("the webhooks section takes effect at the next restart")
         try:
             await new.start()
         except BaseException:

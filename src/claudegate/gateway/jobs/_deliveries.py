@@ -119,10 +119,11 @@ class Deliveries:
         url: str,
         event_type: str,
         data: dict[str, Any],
-    ) -> str:
-        """Write a due delivery inside the job's transaction; its webhook id."""
+    ) -> tuple[str, float]:
+        """Write a delivery inside the job's transaction; its webhook id and when it is due."""
         webhook_id = new_webhook_id()
         now = self.clock()
+        first = self.sender.retry_delay(0) if self.sender is not None else None
         await connection.execute(
             self.table.insert().values(
                 id=webhook_id,
@@ -134,11 +135,11 @@ class Deliveries:
                 status="pending",
                 attempts=0,
                 created_at=now,
-                next_attempt_at=now,
+                next_attempt_at=now + (first or 0.0),
                 log=[],
             )
         )
-        return webhook_id
+        return webhook_id, now + (first or 0.0)
 
     async def of_job(self, job_id: str) -> list[Delivery]:
         query = select(self.table).where(self.table.c.job_id == job_id).order_by(self.table.c.created_at)

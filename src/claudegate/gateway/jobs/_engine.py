@@ -382,10 +382,10 @@ class JobEngine:
 
     async def _deliver(self, connection: AsyncConnection, job: Job, event: str) -> None:
         assert job.webhook_url is not None
-        webhook_id = await self.deliveries.add(
+        webhook_id, due = await self.deliveries.add(
             connection, job.id, job.owner, job.webhook_url, event, job_json(job)
         )
-        await self._dispatcher().enqueue(connection, "delivery", [webhook_id], [job.priority], self.clock())
+        await self._dispatcher().enqueue(connection, "delivery", [webhook_id], [job.priority], due)
 
     async def _cancel(self, condition: Any) -> list[Job]:
         async def extra(connection: AsyncConnection, jobs: list[Job]) -> None:

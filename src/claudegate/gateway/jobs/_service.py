@@ -86,6 +86,7 @@ class JobService:
                 storage.database_url, table_prefix=storage.table_prefix
             )
         engine = JobEngine(self.core, database, config.jobs, clock=self.clock)
+        engine.deliveries.sender = self.core.webhooks
         backend = config.jobs.backend
         if backend == "auto":
             backend = "pgqueuer" if database.dialect == "postgresql" else "embedded"

@@ -1,4 +1,5 @@
-"""The admin API for gateway keys: ``POST /admin/keys``, ``GET /admin/keys``, ``DELETE /admin/keys/{id}``.
+"""The admin API for gateway keys: ``POST /admin/keys``, ``GET /admin/keys``, ``DELETE /admin/keys/{id}``,
+and ``POST /admin/keys/{id}/webhook-secret`` (see ``webhook_secrets``).
 
 Every call needs the admin key (``auth.admin_key``), compared in constant time. A created key's
 plaintext is in the ``POST`` answer only; the database keeps its hash.
@@ -14,6 +15,7 @@ from claudegate.errors import UserError
 from claudegate.gateway._http import Exchange
 from claudegate.gateway.core import GatewayCore, GatewayError, parse_json_body
 from claudegate.gateway.core._policies import Policies
+from claudegate.gateway.surfaces import webhook_secrets
 from claudegate.store import ApiKey, KeyBudget, KeyLimits
 
 __all__ = ["ADMIN_PATH", "admin_keys", "key_to_json"]
@@ -83,6 +85,9 @@ async def admin_keys(core: GatewayCore, exchange: Exchange) -> None:
     elif path == ADMIN_PATH and method == "GET":
         keys = await policies.keys.list()
         await exchange.send_bytes(200, orjson.dumps({"data": [key_to_json(key) for key in keys]}))
+    elif path.startswith(ADMIN_PATH + "/") and path.endswith(webhook_secrets.SUFFIX) and method == "POST":
+        owner = path[len(ADMIN_PATH) + 1 : -len(webhook_secrets.SUFFIX)]
+        await webhook_secrets.create_webhook_secret(core, policies, exchange, owner)
     elif path.startswith(ADMIN_PATH + "/") and method == "DELETE":
         key_id = path.removeprefix(ADMIN_PATH + "/")
         if await policies.keys.get(key_id) is None:

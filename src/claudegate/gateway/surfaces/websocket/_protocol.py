@@ -32,6 +32,7 @@ __all__ = [
     "ToolResult",
     "WebSocketSettings",
     "parse_frame",
+    "parse_message",
 ]
 
 PATH = "/v1/ws"
@@ -305,11 +306,17 @@ def parse_frame(message: Mapping[str, Any], max_bytes: int) -> ClientFrame:
         raise FrameError(f"the message is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise FrameError("the message must be a JSON object")
+    return parse_message(body.get("type"), body)
+
+
+def parse_message(kind: object, body: Mapping[str, Any]) -> ClientFrame:
+    """The client message of type ``kind`` whose fields are ``body``, checked; ``FrameError`` naming
+    the field if it is not one. For transports that carry the type beside the object (Socket.IO's
+    event names) as well as for ``parse_frame``."""
     event_id = body.get("event_id")
     if event_id is not None and (not isinstance(event_id, str) or _ID.fullmatch(event_id) is None):
         raise FrameError("event_id: 1 to 128 letters, digits or _ . : -", "event_id")
     stream_id = body.get("stream_id")
-    kind = body.get("type")
     parser = _PARSERS.get(kind) if isinstance(kind, str) else None
     try:
         if parser is None:

@@ -12,27 +12,51 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import orjson
 
 from claudegate.gateway._http import DEFAULT_VERSION
-from claudegate.gateway.core import Call, GatewayCore, Principal, classify, new_request_id, require
-from claudegate.gateway.surfaces.websocket._flow import MessageRate, Outbox
+from claudegate.gateway.core import Call, Dialect, GatewayCore, Principal, classify, new_request_id, require
+from claudegate.gateway.surfaces.websocket._flow import MessageRate
 from claudegate.gateway.surfaces.websocket._protocol import (
     FrameError,
     MessageCancel,
     MessageCreate,
     ToolResult,
-    WebSocketSettings,
 )
-from claudegate.gateway.surfaces.websocket._rooms import Memberships
-from claudegate.gateway.surfaces.websocket._streams import Conversations, StreamRun, continuation
+from claudegate.gateway.surfaces.websocket._streams import (
+    ROUTE,
+    Conversations,
+    Publish,
+    Sink,
+    StreamRun,
+    continuation,
+)
 from claudegate.translate import chat_request_to_messages, response_format_tool_name
 
-__all__ = ["Streams"]
+__all__ = ["RoomPublishers", "StreamLimits", "Streams"]
 
 log = logging.getLogger("claudegate.gateway")
+
+
+class StreamLimits(Protocol):
+    """A connection's caps on its streams (``WebSocketSettings``, ``SocketIOSettings``)."""
+
+    @property
+    def max_streams(self) -> int: ...
+    @property
+    def messages_per_minute(self) -> int | None: ...
+    @property
+    def max_conversations(self) -> int: ...
+    @property
+    def conversation_bytes(self) -> int: ...
+
+
+class RoomPublishers(Protocol):
+    """A connection's rooms, as far as its streams need them: a way to copy messages into one."""
+
+    def publisher(self, room: str) -> Publish: ...
 
 
 def _check_request(request: dict[str, Any]) -> None:
@@ -61,14 +85,16 @@ class Streams:
     def __init__(
         self,
         core: GatewayCore,
-        settings: WebSocketSettings,
-        outbox: Outbox,
-        rooms: Memberships,
+        settings: StreamLimits,
+        outbox: Sink,
+        rooms: RoomPublishers,
         *,
         session_id: str,
         principal: Callable[[], Principal],
         forwarded: Mapping[str, str],
         clock: Callable[[], float],
+        dialect: Dialect = "websocket",
+        route: str = ROUTE,
     ) -> None:
         self.running: dict[str, StreamRun] = {}
         self.started = False
@@ -82,6 +108,8 @@ class Streams:
         self._forwarded = dict(forwarded)
         self._rate = MessageRate(settings.messages_per_minute, clock)
         self._conversations = Conversations(settings.max_conversations, settings.conversation_bytes)
+        self._dialect: Dialect = dialect
+        self._route = route
 
     def __len__(self) -> int:
         return len(self.running)
@@ -197,7 +225,7 @@ class Streams:
         headers.setdefault("anthropic-version", DEFAULT_VERSION)
         call = Call(
             self._principal(),
-            "websocket",
+            self._dialect,
             request,
             stream=True,
             size=len(orjson.dumps(request)),
@@ -219,6 +247,7 @@ class Streams:
             conversations=self._conversations,
             on_end=self._ended,
             batch=frame.batch,
+            route=self._route,
         )
         self.running[stream_id] = run
         run.start()

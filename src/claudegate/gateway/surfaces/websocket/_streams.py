@@ -14,23 +14,36 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import orjson
 
 from claudegate.errors import ClaudegateError
 from claudegate.gateway.core import Call, GatewayCore, GatewayError, StreamReply, anthropic_error, classify
-from claudegate.gateway.surfaces.websocket._flow import Outbox, OutboxClosed
+from claudegate.gateway.surfaces.websocket._flow import OutboxClosed
 from claudegate.gateway.surfaces.websocket._protocol import FrameError, ToolResult
 from claudegate.sse import MessageAccumulator
 from claudegate.translate import MessagesToChatStream
 
-__all__ = ["ROUTE", "Conversation", "Conversations", "StreamRun", "continuation", "stream_error"]
+__all__ = ["ROUTE", "Conversation", "Conversations", "Sink", "StreamRun", "continuation", "stream_error"]
 
 ROUTE = "/v1/ws"
 """The route label of WebSocket streams in the gateway's metrics."""
 
 Publish = Callable[[Sequence[dict[str, Any]]], Awaitable[None]]
+
+
+class Sink(Protocol):
+    """Where a stream's messages go: a connection's ``Outbox``, or another transport's sender.
+    ``put_text`` / ``put_texts`` take messages already encoded (each carries its ``event_id``)."""
+
+    def next_event_id(self) -> str: ...
+
+    async def put(self, frame: dict[str, Any]) -> None: ...
+
+    async def put_text(self, text: str) -> None: ...
+
+    async def put_texts(self, texts: list[str]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +162,7 @@ class StreamRun:
     def __init__(
         self,
         core: GatewayCore,
-        outbox: Outbox,
+        outbox: Sink,
         stream_id: str,
         call: Call,
         *,
@@ -161,8 +174,11 @@ class StreamRun:
         conversations: Conversations,
         on_end: Callable[[StreamRun], None],
         batch: bool = False,
+        route: str = ROUTE,
     ) -> None:
         self.core = core
+        self.route = route
+        """The route label of the stream's metrics."""
         self.outbox = outbox
         self.stream_id = stream_id
         self.call = call
@@ -218,8 +234,8 @@ class StreamRun:
             metrics.active_streams -= 1
             outcome = call.outcome
             label = outcome.model_label or "other"  # bounded: made-up model names fold into "other"
-            metrics.requests.inc((ROUTE, label, outcome.deployment, str(outcome.status)))
-            metrics.latency.observe((ROUTE,), time.perf_counter() - call.started)
+            metrics.requests.inc((self.route, label, outcome.deployment, str(outcome.status)))
+            metrics.latency.observe((self.route,), time.perf_counter() - call.started)
             self._on_end(self)
 
     def _cancel_accepted(self) -> bool:
@@ -282,7 +298,7 @@ class StreamRun:
                 if first:
                     first = False
                     elapsed = time.perf_counter() - self.call.started
-                    self.core.metrics.time_to_first_byte.observe((ROUTE,), elapsed)
+                    self.core.metrics.time_to_first_byte.observe((self.route,), elapsed)
                 await self._emit(self._batched(frames) if self.batch else frames)
         if self._translator is not None:
             await self._emit([self._frame(chunk) for chunk in self._translator.finish()])
@@ -314,7 +330,7 @@ class StreamRun:
                 if first:
                     first = False
                     elapsed = time.perf_counter() - self.call.started
-                    self.core.metrics.time_to_first_byte.observe((ROUTE,), elapsed)
+                    self.core.metrics.time_to_first_byte.observe((self.route,), elapsed)
                 await self._send_raw(stream, events)
         return None
 

@@ -1,6 +1,6 @@
 """What authenticating a request with a JWT costs the gateway, in microseconds per request.
 
-    .venv/bin/python bench/jwt.py [--seconds 1]
+    .venv/bin/python bench/jwt_auth.py [--seconds 1]
 
 For RS256 (RSA 2048), ES256 (P-256) and EdDSA (Ed25519) tokens, with the provider's key set
 already fetched: a token seen before (the verified-token cache: the cost every request after the
@@ -92,9 +92,6 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=0.5, help="measuring time per figure")
     args = parser.parse_args()
     pin_to_core(1)
-    # Run as a script, this file's folder is on the path, where this file would shadow PyJWT.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != here]
     asyncio.run(run(args.seconds))
 
 
