@@ -3,14 +3,18 @@ errors), the caller reads, lists and cancels only its own jobs."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from standardwebhooks import Webhook
 
 from claudegate.gateway.jobs import Job
 from tests.gateway import _ledger, _wire
+from tests.gateway._receiver import receiver
 from tests.gateway.conftest import serve, simulator_route
 
 ADMIN = "admin-secret-for-jobs-tests-0123456789"
@@ -211,3 +215,46 @@ def test_the_cli_lists_shows_and_cancels_a_keys_jobs(config: dict[str, Any]) -> 
     assert shown.exit_code == 0 and '"status": "succeeded"' in shown.output
     assert canceled.exit_code == 0 and f"{slow}: canceled" in canceled.output
     assert unknown.exit_code == 1 and "404" in unknown.output and key not in unknown.output
+
+
+async def test_a_jobs_webhook_is_logged_and_can_be_redelivered(
+    config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "whsec_" + base64.b64encode(b"jobs-test-webhook-secret-0123").decode()
+    monkeypatch.setenv("CG_TEST_WEBHOOK_SECRET", secret)
+    config["webhooks"] = {"secret": "env:CG_TEST_WEBHOOK_SECRET", "allow_private": ["127.0.0.0/8"]}
+    async with receiver() as hooks:
+        with serve(config) as live:
+            key = await asyncio.to_thread(new_key, live.base_url)
+            body = {"request": ASK, "webhook": {"url": hooks.url()}}
+            job_id = (await asyncio.to_thread(submit, live.base_url, key, body)).json()["id"]
+            engine = live.app.jobs.engine_if_open
+            assert engine is not None
+            attempts = threading.Semaphore(0)
+            engine.deliveries.on_attempt = lambda _: attempts.release()
+            assert await asyncio.to_thread(attempts.acquire, True, 30)
+            path = f"/v1/jobs/{job_id}/deliveries"
+            log = await asyncio.to_thread(_wire.call, live.base_url, "GET", path, None, {"x-api-key": key})
+            again = await asyncio.to_thread(_wire.call, live.base_url, "POST", path, None, {"x-api-key": key})
+            assert await asyncio.to_thread(attempts.acquire, True, 30)
+            after = await asyncio.to_thread(_wire.call, live.base_url, "GET", path, None, {"x-api-key": key})
+    (delivery,) = log.json()["data"]
+    assert delivery["event_type"] == "job.succeeded" and delivery["status"] == "delivered"
+    assert delivery["log"][0]["status"] == 204 and delivery["log"][0]["outcome"] == "delivered"
+    assert again.status == 202
+    assert [entry["outcome"] for entry in after.json()["data"][0]["log"]] == ["delivered", "delivered"]
+    ids = {received.headers["webhook-id"] for received in hooks.received}
+    assert ids == {delivery["webhook_id"]} and len(hooks.received) == 2
+    for received in hooks.received:
+        payload = Webhook(secret).verify(received.body, received.headers)
+        assert payload["type"] == "job.succeeded" and payload["data"]["id"] == job_id
+        assert payload["data"]["result"]["type"] == "message"
+
+
+def test_a_webhook_the_guard_refuses_or_none_can_sign_is_a_400(config: dict[str, Any]) -> None:
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        private = submit(live.base_url, key, {"request": ASK, "webhook": {"url": "http://10.0.0.1/h"}})
+        unsigned = submit(live.base_url, key, {"request": ASK, "webhook": {"url": "https://example.com/h"}})
+    assert private.status == 400 and "webhook.url" in private.json()["error"]["message"]
+    assert unsigned.status == 400 and "secret" in unsigned.json()["error"]["message"]
