@@ -77,11 +77,16 @@ class EmbeddedDispatcher:
                 if free > 0:
                     skip = engine.saturated()
                     now = engine.clock()
+                    chosen: list[str] = []
+                    per_owner: dict[str, int] = {}
+                    cap = engine.config.per_key
                     for job_id, owner in await store.due(now, free, skip):
-                        if engine.free <= 0 or owner in engine.saturated():
-                            continue
-                        job = await store.claim(job_id, engine.worker, now, engine.config.lease)
-                        if job is not None:
+                        running = per_owner.get(owner, 0) + engine.owner_load(owner)
+                        if cap is None or running < cap:
+                            chosen.append(job_id)
+                            per_owner[owner] = per_owner.get(owner, 0) + 1
+                    if chosen:
+                        for job in await store.claim_many(chosen, engine.worker, now, engine.config.lease):
                             self._spawn(engine.run(job))
                             started += 1
                 next_due = None if started or engine.free <= 0 else await store.next_due()

@@ -133,17 +133,21 @@ class PgQueueDispatcher:
     async def _job(self, entry: QueueEntry) -> None:
         engine = self.engine
         job_id = (entry.payload or b"").decode()
-        current = await engine.store.get(job_id)
-        if current is None or current.done:
-            return
-        if current.owner in engine.saturated():  # this process runs as many of the key's jobs as allowed
-            await self._later("job", job_id, current.priority, engine.clock() + min(engine.config.poll, 0.2))
-            return
         now = engine.clock()
         job = await engine.store.claim(job_id, engine.worker, now, engine.config.lease)
-        if job is None:  # not due yet, or leased to a live worker: look again when that changes
-            later = current.next_attempt_at if current.status == "queued" else now + engine.config.lease
-            await self._later("job", job_id, current.priority, max(later, now))
+        if job is not None and job.owner in engine.saturated():
+            # This process runs as many of the key's jobs as allowed: hand this one back for later.
+            await engine.release(job, now + min(engine.config.poll, 0.2))
+            return
+        if job is None:
+            current = await engine.store.get(job_id)
+            if current is None or current.done:
+                return
+            if current.status == "queued":
+                later = max(current.next_attempt_at, now)
+            else:  # leased to a live worker: look again when the lease would lapse
+                later = now + engine.config.lease
+            await self._later("job", job_id, current.priority, later)
             return
         await engine.run(job)
 

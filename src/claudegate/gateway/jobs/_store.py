@@ -158,10 +158,15 @@ class JobStore:
 
     async def claim(self, job_id: str, worker: str, now: float, lease: float) -> Job | None:
         """Take ``job_id`` for one attempt when it is due; None when it is not (or not there)."""
+        claimed = await self.claim_many([job_id], worker, now, lease)
+        return claimed[0] if claimed else None
+
+    async def claim_many(self, ids: Sequence[str], worker: str, now: float, lease: float) -> list[Job]:
+        """Take those of ``ids`` that are due, each for one attempt (one statement)."""
         table, c = self.table, self.table.c
         statement = (
             update(table)
-            .where(c.id == job_id, self._claimable(now))
+            .where(c.id.in_(list(ids)), self._claimable(now))
             .values(
                 status="running",
                 attempts=c.attempts + 1,
@@ -172,8 +177,8 @@ class JobStore:
             .returning(*table.c)
         )
         async with self.database.engine.begin() as connection:
-            row = (await connection.execute(statement)).first()
-        return _job(row) if row is not None else None
+            rows = (await connection.execute(statement)).all()
+        return [_job(row) for row in rows]
 
     def _held(self, job_id: str, worker: str, attempt: int) -> Any:
         c = self.table.c
