@@ -23,6 +23,7 @@ UNDOCUMENTED = {
 }
 # Served by prefix, not by the route table.
 PREFIX_ROUTED = {"/v1/models/{model_id}", "/v1/responses/{response_id}"}
+PREFIX_ROUTED |= {"/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/deliveries"}  # the jobs surface's own
 
 
 def _document(gateway: Live) -> dict[str, Any]:

@@ -22,7 +22,10 @@ from claudegate.gateway.core import (
     openai_body,
     shown,
 )
+from claudegate.gateway.jobs import JobService
 from claudegate.gateway.surfaces import anthropic, models, openai, openapi, ops, responses
+from claudegate.gateway.surfaces.jobs import PREFIX as JOBS_PREFIX
+from claudegate.gateway.surfaces.jobs import JobsSurface
 from claudegate.gateway.surfaces.socketio import SocketIOSurface
 from claudegate.gateway.surfaces.websocket import WebSocketSurface
 
@@ -95,6 +98,9 @@ class GatewayApp:
         self.watcher = ConfigWatcher(self.core) if config_path is not None else None
         self.websocket = WebSocketSurface(self.core)
         """``/v1/ws`` (replace it before startup to change its settings)."""
+        self.jobs = JobService(self.core, clock)
+        """The job engine behind ``/v1/jobs`` (``await app.jobs.engine()``)."""
+        self._jobs_surface = JobsSurface(self.jobs)
         self.socketio = SocketIOSurface(self.core)
         """``/socket.io/`` (replace it before startup to change its settings)."""
 
@@ -113,6 +119,7 @@ class GatewayApp:
         """Open the core (called by the ASGI lifespan), then watch the config file if there is one."""
         await self.core.start()
         await self.websocket.start()
+        await self.jobs.start()
         await self.socketio.start()
         if self.watcher is not None:
             self.watcher.start()
@@ -122,6 +129,7 @@ class GatewayApp:
         if self.watcher is not None:
             await self.watcher.stop()
         await self.websocket.close()  # its streams settle through the core: before the core closes
+        await self.jobs.close()  # running attempts are cancelled: their leases lapse, others retry
         await self.socketio.close()
         await self.core.close()
 
@@ -156,6 +164,10 @@ class GatewayApp:
                 return responses.retrieve_response, "/v1/responses/{id}"
             if exchange.method == "DELETE":
                 return responses.delete_response, "/v1/responses/{id}"
+        if path == JOBS_PREFIX or path.startswith(JOBS_PREFIX + "/"):
+            job_route = self._jobs_surface.route(exchange.method, path)
+            if job_route is not None:
+                return job_route, JOBS_PREFIX
         if path.startswith(ADMIN_PATH) and (path == ADMIN_PATH or path[11:12] == "/"):
             from claudegate.gateway.surfaces.admin import admin_keys
 

@@ -39,6 +39,12 @@
       ttl: 300                        # seconds a thread lives after its last turn
       max_thread_bytes: 33554432      # stored bytes of one thread (null: no limit)
       max_key_bytes: 268435456        # stored bytes of one key's live threads (null: no limit)
+    jobs:                             # /v1/jobs (docs/jobs.md)
+      backend: auto                   # embedded (the store + this process) | pgqueuer | auto
+      workers: 64                     # jobs one process runs at once
+      per_key: 16                     # of them, jobs of one key
+      lease: 30                       # seconds a claim lasts without a heartbeat
+      max_attempts: 5                 # a lost lease or a retryable failure counts as one
     webhooks:                         # signed job webhooks (docs/webhooks.md)
       secret: env:CLAUDEGATE_WEBHOOK_SECRET   # whsec_…: signs for keys without their own secret
       allow_private: ["127.0.0.0/8"]  # addresses allowed despite the SSRF guard (default: none)
@@ -72,6 +78,7 @@ __all__ = [
     "GatewayConfig",
     "GatewaySettings",
     "HealthCheckConfig",
+    "JobsConfig",
     "JwtClaims",
     "JwtConfig",
     "LimitSpec",
@@ -480,6 +487,33 @@ class ThreadsConfig(_Strict):
     """Where the gateway keeps threads: default the ``storage`` database, else a database in memory."""
 
 
+class JobsConfig(_Strict):
+    """Asynchronous jobs (``/v1/jobs``, docs/jobs.md): where they are queued and how many run."""
+
+    enabled: bool | None = None
+    """Unset: the engine starts with the first ``/v1/jobs`` request, or at startup when unfinished
+    jobs wait; ``true``: at startup (replicas sharing the work); ``false``: ``/v1/jobs`` is off."""
+    backend: Literal["auto", "embedded", "pgqueuer"] = "auto"
+    """``embedded``: the store's job table, this process runs the workers; ``pgqueuer``: PostgreSQL
+    holds the record and PgQueuer shares the work among replicas; ``auto``: ``pgqueuer`` when
+    ``storage.database_url`` is PostgreSQL."""
+    workers: int = Field(default=64, ge=1)
+    """Jobs one gateway process runs at once."""
+    per_key: int | None = Field(default=16, ge=1)
+    """Jobs of one key (or JWT subject) one gateway process runs at once (null: no limit)."""
+    lease: float = Field(default=30.0, gt=0)
+    """Seconds a worker's claim on a job lasts without a heartbeat; then another worker retries it."""
+    heartbeat: float | None = Field(default=None, gt=0)
+    """Seconds between a worker's lease renewals (default: a third of ``lease``)."""
+    max_attempts: int = Field(default=5, ge=1)
+    """Attempts (a lost lease counts as one) before a job fails with its last error."""
+    backoff: float = Field(default=1.0, ge=0)
+    """Seconds before the first retry; doubled at each attempt, up to ``backoff_max``."""
+    backoff_max: float = Field(default=60.0, ge=0)
+    poll: float = Field(default=1.0, gt=0)
+    """Seconds between looks for due work when nothing announced any (embedded backend)."""
+
+
 WEBHOOK_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 """The Standard Webhooks retry schedule: seconds before each attempt, after the previous one."""
 
@@ -533,6 +567,7 @@ class GatewayConfig(_Strict):
     limits: LimitsConfig | None = None
     storage: StorageConfig | None = None
     threads: ThreadsConfig = ThreadsConfig()
+    jobs: JobsConfig = JobsConfig()
     webhooks: WebhookSettings = WebhookSettings()
 
     @model_validator(mode="after")

@@ -23,6 +23,8 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
+from claudegate.store._job_tables import job_tables
+
 __all__ = ["Tables", "UTCDateTime", "build_tables"]
 
 
@@ -61,6 +63,8 @@ class Tables:
     threads: Table
     thread_messages: Table
     responses: Table
+    jobs: Table
+    job_deliveries: Table
     webhook_secrets: Table
     webhook_endpoints: Table
 
@@ -118,8 +122,11 @@ def build_tables(prefix: str = "cg_") -> Tables:
         Column("conversation", Text(), nullable=False),
         Index(f"{prefix}responses_expires_at", "expires_at"),
     )
+    jobs, job_deliveries = job_tables(metadata, prefix)
     return Tables(
         metadata=metadata,
+        jobs=jobs,
+        job_deliveries=job_deliveries,
         api_keys=api_keys,
         usage=usage,
         threads=threads,

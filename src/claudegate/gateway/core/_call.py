@@ -163,6 +163,8 @@ class Call:
     """Overrides the route's tool-stream mode for this call."""
     metered: bool = True
     """Counted against the caller's limits and budget (``count_tokens`` has its own)."""
+    ledger: bool = True
+    """Its ledger row written at settlement; a job writes it itself, with the job's end."""
     chat: ChatRequest | None = None
     """An OpenAI client's own request, for OpenAI-speaking deployments to be sent as it is (then
     ``request`` is its canonical translation, or a stand-in when ``chat.untranslatable``)."""

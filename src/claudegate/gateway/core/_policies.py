@@ -223,29 +223,32 @@ class Policies:
                 )
             except Exception:
                 log.exception("settling the counters of request %s failed", call.request_id)
-        self.record(call)
+        if call.ledger:
+            self.record(call)
 
     def record(self, call: Call) -> None:
         """Write the call's ledger row (off the hot path)."""
         if self.writer is None:
             return
+        self.writer.record(self.usage_record(call))
+
+    def usage_record(self, call: Call) -> UsageRecord:
+        """The call's ledger row (what ``record`` writes)."""
         outcome, usage = call.outcome, call.outcome.usage
-        self.writer.record(
-            UsageRecord(
-                request_id=call.request_id,
-                key_id=call.principal.account,
-                model=outcome.model or call.model,
-                deployment=outcome.deployment,
-                input_tokens=_int(usage.get("input_tokens")),
-                output_tokens=_int(usage.get("output_tokens")),
-                cache_write_tokens=_int(usage.get("cache_creation_input_tokens")),
-                cache_read_tokens=_int(usage.get("cache_read_input_tokens")),
-                cost=outcome.cost,
-                latency_ms=(time.perf_counter() - call.started) * 1000,
-                status=outcome.status,
-                dialect=call.dialect,
-                stream=call.stream,
-            )
+        return UsageRecord(
+            request_id=call.request_id,
+            key_id=call.principal.account,
+            model=outcome.model or call.model,
+            deployment=outcome.deployment,
+            input_tokens=_int(usage.get("input_tokens")),
+            output_tokens=_int(usage.get("output_tokens")),
+            cache_write_tokens=_int(usage.get("cache_creation_input_tokens")),
+            cache_read_tokens=_int(usage.get("cache_read_input_tokens")),
+            cost=outcome.cost,
+            latency_ms=(time.perf_counter() - call.started) * 1000,
+            status=outcome.status,
+            dialect=call.dialect,
+            stream=call.stream,
         )
 
     async def principal(self, credential: str | None) -> Principal:

@@ -1,0 +1,250 @@
+"""Webhook deliveries of ended jobs: one durable row per (job, event), written with the job's end.
+
+A row keeps the delivery's stable ``webhook_id``, its URL, owner, event type and payload, when the
+next attempt is due, and the log of every attempt. A worker claims a due row under a lease (as a
+job is claimed), makes one attempt through the sender (``claudegate.gateway.webhooks``: signing,
+the SSRF guard, the HTTP request), logs it, and either ends the row (delivered, disabled, refused,
+or given up once the sender's schedule has no further delay) or sets its next attempt. A manual
+redelivery makes the row due again with a fresh schedule, under the same ``webhook_id``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row
+
+    from claudegate.store import Database
+
+__all__ = ["Deliveries", "Delivery", "Schedule", "Sender", "SentAttempt", "new_webhook_id"]
+
+log = logging.getLogger("claudegate.gateway")
+
+Schedule = Callable[[AsyncConnection, str, float], Awaitable[None]]
+"""Writes a delivery's next queue entry (its id, when) in the transaction that logs an attempt."""
+
+
+def new_webhook_id() -> str:
+    """A fresh ``msg_…`` id: one per (job, event), the same on every attempt."""
+    return "msg_" + os.urandom(12).hex()
+
+
+class SentAttempt(Protocol):
+    """What one attempt reports (``claudegate.gateway.webhooks.WebhookAttempt``)."""
+
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def elapsed(self) -> float: ...
+
+
+class Sender(Protocol):
+    """Makes one signed attempt and knows the retry schedule (``Webhooks``)."""
+
+    async def deliver(
+        self, *, owner: str | None, url: str, webhook_id: str, event_type: str, data: dict[str, Any]
+    ) -> SentAttempt: ...
+
+    def retry_delay(self, attempts_made: int) -> float | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A delivery and its log (one entry per attempt: ``at``, ``outcome``, ``status``, ``error``,
+    ``elapsed``)."""
+
+    id: str
+    job_id: str
+    owner: str
+    url: str
+    event_type: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    created_at: float
+    next_attempt_at: float | None
+    log: list[dict[str, Any]]
+
+
+def _delivery(row: Row[Any]) -> Delivery:
+    data = row._mapping
+    return Delivery(
+        id=data["id"],
+        job_id=data["job_id"],
+        owner=data["owner"],
+        url=data["url"],
+        event_type=data["event_type"],
+        payload=data["payload"],
+        status=data["status"],
+        attempts=data["attempts"],
+        created_at=data["created_at"],
+        next_attempt_at=data["next_attempt_at"],
+        log=list(data["log"]),
+    )
+
+
+class Deliveries:
+    """The deliveries table and one attempt at a row (see the module docstring)."""
+
+    def __init__(self, database: Database, clock: Callable[[], float], worker: str, lease: float) -> None:
+        self.table = database.tables.job_deliveries
+        self.database = database
+        self.clock = clock
+        self.worker = worker
+        self.lease = lease
+        self.sender: Sender | None = None
+        """Set once webhooks are configured; rows wait (pending) until then."""
+        self.on_attempt: Callable[[Delivery], None] | None = None
+
+    async def add(
+        self,
+        connection: AsyncConnection,
+        job_id: str,
+        owner: str,
+        url: str,
+        event_type: str,
+        data: dict[str, Any],
+    ) -> tuple[str, float]:
+        """Write a delivery inside the job's transaction; its webhook id and when it is due."""
+        webhook_id = new_webhook_id()
+        now = self.clock()
+        first = self.sender.retry_delay(0) if self.sender is not None else None
+        await connection.execute(
+            self.table.insert().values(
+                id=webhook_id,
+                job_id=job_id,
+                owner=owner,
+                url=url,
+                event_type=event_type,
+                payload=data,
+                status="pending",
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now + (first or 0.0),
+                log=[],
+            )
+        )
+        return webhook_id, now + (first or 0.0)
+
+    async def of_job(self, job_id: str) -> list[Delivery]:
+        query = select(self.table).where(self.table.c.job_id == job_id).order_by(self.table.c.created_at)
+        async with self.database.engine.connect() as connection:
+            return [_delivery(row) for row in (await connection.execute(query)).all()]
+
+    async def redeliver(self, job_id: str) -> list[Delivery]:
+        """Make the job's deliveries due now with a fresh schedule (same webhook ids)."""
+        c = self.table.c
+        statement = (
+            update(self.table)
+            .where(c.job_id == job_id)
+            .values(
+                status="pending", attempts=0, next_attempt_at=self.clock(), lease_owner=None, lease_until=None
+            )
+            .returning(*self.table.c)
+        )
+        async with self.database.engine.begin() as connection:
+            return [_delivery(row) for row in (await connection.execute(statement)).all()]
+
+    def _claimable(self, now: float) -> Any:
+        c = self.table.c
+        return and_(
+            c.status == "pending", c.next_attempt_at <= now, or_(c.lease_until.is_(None), c.lease_until < now)
+        )
+
+    async def due(self, limit: int) -> list[str]:
+        query = (
+            select(self.table.c.id)
+            .where(self._claimable(self.clock()))
+            .order_by(self.table.c.next_attempt_at)
+            .limit(limit)
+        )
+        async with self.database.engine.connect() as connection:
+            return [row[0] for row in (await connection.execute(query)).all()]
+
+    async def next_due(self) -> float | None:
+        c = self.table.c
+        query = select(func.min(func.coalesce(c.lease_until, c.next_attempt_at))).where(c.status == "pending")
+        async with self.database.engine.connect() as connection:
+            value = (await connection.execute(query)).scalar()
+        return float(value) if value is not None else None
+
+    async def get(self, webhook_id: str) -> Delivery | None:
+        async with self.database.engine.connect() as connection:
+            row = (await connection.execute(select(self.table).where(self.table.c.id == webhook_id))).first()
+        return _delivery(row) if row is not None else None
+
+    async def run(self, webhook_id: str, schedule: Schedule | None = None) -> float | None:
+        """One attempt at a due delivery; when the next one is due (None: ended, or not claimable).
+        ``schedule`` writes the next attempt's queue entry with the attempt's log."""
+        sender = self.sender
+        if sender is None:
+            return None
+        now = self.clock()
+        c = self.table.c
+        claim = (
+            update(self.table)
+            .where(c.id == webhook_id, self._claimable(now))
+            .values(lease_owner=self.worker, lease_until=now + self.lease)
+            .returning(*self.table.c)
+        )
+        async with self.database.engine.begin() as connection:
+            row = (await connection.execute(claim)).first()
+        if row is None:
+            return None
+        delivery = _delivery(row)
+        attempt = await sender.deliver(
+            owner=None if delivery.owner == "anonymous" else delivery.owner,
+            url=delivery.url,
+            webhook_id=delivery.id,
+            event_type=delivery.event_type,
+            data=delivery.payload,
+        )
+        attempts = delivery.attempts + 1
+        entry = {
+            "at": attempt.started_at.astimezone(UTC).isoformat(),
+            "outcome": attempt.outcome,
+            "status": attempt.status,
+            "error": attempt.error,
+            "elapsed": round(attempt.elapsed, 6),
+        }
+        status, next_at = attempt.outcome, None
+        if attempt.outcome == "failed":
+            delay = sender.retry_delay(attempts)
+            if delay is not None:
+                status, next_at = "pending", self.clock() + delay
+        ended = update(self.table).where(c.id == webhook_id, c.lease_owner == self.worker)
+        async with self.database.engine.begin() as connection:
+            await connection.execute(
+                ended.values(
+                    status=status,
+                    attempts=attempts,
+                    next_attempt_at=next_at,
+                    lease_owner=None,
+                    lease_until=None,
+                    log=[*delivery.log, entry],
+                )
+            )
+            if next_at is not None and schedule is not None:
+                await schedule(connection, webhook_id, next_at)
+        if status == "failed":
+            log.warning(
+                "webhook %s of job %s: gave up after %d attempts", webhook_id, delivery.job_id, attempts
+            )
+        if self.on_attempt is not None:
+            self.on_attempt(delivery)
+        return next_at

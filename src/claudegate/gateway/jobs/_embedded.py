@@ -1,0 +1,138 @@
+"""The embedded dispatcher: the store's tables are the queue and this process runs the workers.
+
+One loop claims due jobs (highest priority first, owners at their ``jobs.per_key`` skipped) as
+long as workers are free, and starts an attempt for each; another makes due webhook deliveries.
+Each sleeps until woken (a submit, an attempt's end, a retry) or until the next job is due or
+the next lease expires, at most ``jobs.poll`` seconds. A job whose worker died (its lease expired)
+is due again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+if TYPE_CHECKING:
+    from claudegate.gateway.jobs._engine import JobEngine
+
+__all__ = ["EmbeddedDispatcher"]
+
+log = logging.getLogger("claudegate.gateway")
+
+_DELIVERY_WORKERS = 16
+
+
+class EmbeddedDispatcher:
+    """Due work from the store, run in this process (see the module docstring)."""
+
+    def __init__(self, engine: JobEngine) -> None:
+        self.engine = engine
+        self._wake = asyncio.Event()
+        self._wake_deliveries = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._attempts: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._jobs()), loop.create_task(self._deliveries())]
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+
+    async def enqueue(
+        self, connection: AsyncConnection, kind: str, ids: Sequence[str], priorities: Sequence[int], at: float
+    ) -> None:
+        """Nothing to add: a row in the store is its own queue entry."""
+
+    def wake(self) -> None:
+        self._wake.set()
+        self._wake_deliveries.set()
+
+    async def _sleep(self, wake: asyncio.Event, next_due: float | None) -> None:
+        engine = self.engine
+        timeout = engine.config.poll
+        if next_due is not None:
+            timeout = min(timeout, max(next_due - engine.clock(), 0.0))
+        try:
+            await asyncio.wait_for(wake.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    async def _jobs(self) -> None:
+        engine, store = self.engine, self.engine.store
+        while not self._closing:
+            self._wake.clear()
+            started = 0
+            try:
+                free = engine.free
+                if free > 0:
+                    skip = engine.saturated()
+                    now = engine.clock()
+                    chosen: list[str] = []
+                    per_owner: dict[str, int] = {}
+                    cap = engine.config.per_key
+                    for job_id, owner in await store.due(now, free, skip):
+                        running = per_owner.get(owner, 0) + engine.owner_load(owner)
+                        if cap is None or running < cap:
+                            chosen.append(job_id)
+                            per_owner[owner] = per_owner.get(owner, 0) + 1
+                    if chosen:
+                        for job in await store.claim_many(chosen, engine.worker, now, engine.config.lease):
+                            self._spawn(engine.run(job))
+                            started += 1
+                next_due = None if started or engine.free <= 0 else await store.next_due()
+            except Exception:
+                log.exception("claiming due jobs failed")
+                next_due = None
+            if started and engine.free > 0:
+                continue  # more may be due at once
+            await self._sleep(self._wake, next_due)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._attempts.add(task)
+        task.add_done_callback(self._attempt_done)
+
+    def _attempt_done(self, task: asyncio.Task[None]) -> None:
+        self._attempts.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a job attempt failed inside the gateway", exc_info=task.exception())
+        self._wake.set()
+
+    async def _deliveries(self) -> None:
+        deliveries = self.engine.deliveries
+        running: set[asyncio.Task[float | None]] = set()
+        while not self._closing:
+            self._wake_deliveries.clear()
+            next_due: float | None = None
+            try:
+                if deliveries.sender is not None:
+                    free = _DELIVERY_WORKERS - len(running)
+                    for webhook_id in await deliveries.due(free) if free > 0 else []:
+                        task = asyncio.get_running_loop().create_task(deliveries.run(webhook_id))
+                        running.add(task)
+                        task.add_done_callback(self._delivery_done(running))
+                    next_due = await deliveries.next_due()
+            except Exception:
+                log.exception("claiming due webhook deliveries failed")
+            await self._sleep(self._wake_deliveries, next_due)
+
+    def _delivery_done(
+        self, running: set[asyncio.Task[float | None]]
+    ) -> Callable[[asyncio.Task[float | None]], None]:
+        def done(task: asyncio.Task[float | None]) -> None:
+            running.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                log.error("a webhook delivery failed inside the gateway", exc_info=task.exception())
+            self._wake_deliveries.set()
+
+        return done

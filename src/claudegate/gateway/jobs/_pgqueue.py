@@ -1,0 +1,174 @@
+"""The PgQueuer dispatcher: PostgreSQL holds the job record, PgQueuer shares the work among the
+gateway processes (replicas) that use the same database and table prefix.
+
+Every change that makes work due (a submit, a retry, a webhook to send) adds a PgQueuer entry in
+the same transaction as the record's change, so the two never disagree after a crash. An entry
+carries the job's (or delivery's) id and priority; PgQueuer hands it to one worker, keeps its
+heartbeat while it runs, and gives it to another worker when the heartbeat stops (``kill -9``).
+The worker then claims the record under its own lease (see ``JobStore``): a record not yet due,
+or still leased to a live worker, gets a fresh entry for when it will be. Entries whose handler
+failed are kept (``on_failure="hold"``), not deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+if TYPE_CHECKING:
+    from pgqueuer import QueueManager
+    from pgqueuer.models import Job as QueueEntry
+
+    from claudegate.gateway.jobs._engine import JobEngine
+
+__all__ = ["PgQueueDispatcher"]
+
+log = logging.getLogger("claudegate.gateway")
+
+_JOB = "claudegate_job"
+_DELIVERY = "claudegate_webhook"
+_DELIVERY_CONCURRENCY = 16
+
+
+class PgQueueDispatcher:
+    """Work handed out by PgQueuer (see the module docstring)."""
+
+    def __init__(self, engine: JobEngine, url: str, prefix: str) -> None:
+        from pgqueuer.adapters.persistence.qb import QueryBuilderEnvironment, QueryQueueBuilder
+        from pgqueuer.domain.settings import DBSettings
+
+        self.engine = engine
+        self._dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._settings = DBSettings(prefix=prefix)
+        self._qbe = QueryBuilderEnvironment(self._settings)
+        self._qbq = QueryQueueBuilder(self._settings)
+        self._pool: Any = None
+        self._manager: QueueManager | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def _queries(self, driver: Any) -> Any:
+        from pgqueuer import Queries
+
+        return Queries(driver, qbe=self._qbe, qbq=self._qbq)
+
+    async def start(self) -> None:
+        import asyncpg  # type: ignore[import-untyped]
+        from pgqueuer import AsyncpgDriver, AsyncpgPoolDriver, QueueManager
+        from pgqueuer.domain.types import Channel
+
+        config = self.engine.config
+        self._pool = await asyncpg.create_pool(self._dsn, min_size=2, max_size=6)
+        async with self._pool.acquire() as connection:  # one connection: the install lock binds it
+            queries = self._queries(AsyncpgDriver(connection))
+            async with queries.schema_lock():
+                if not await queries.schema_is_installed():
+                    await queries.install()
+        manager = self._manager = QueueManager(
+            self._queries(AsyncpgPoolDriver(self._pool)), channel=Channel(self._settings.channel)
+        )
+
+        @manager.entrypoint(_JOB, on_failure="hold")
+        async def run_job(entry: QueueEntry) -> None:
+            await self._job(entry)
+
+        @manager.entrypoint(_DELIVERY, concurrency_limit=_DELIVERY_CONCURRENCY, on_failure="hold")
+        async def run_delivery(entry: QueueEntry) -> None:
+            await self._delivery(entry)
+
+        batch = max(1, min(10, config.workers // 2))
+        self._task = asyncio.get_running_loop().create_task(
+            manager.run(
+                dequeue_timeout=timedelta(seconds=config.poll),
+                batch_size=batch,
+                max_concurrent_tasks=max(config.workers, 2 * batch),
+                heartbeat_timeout=timedelta(seconds=config.lease),
+            )
+        )
+
+    async def close(self) -> None:
+        if self._manager is not None:
+            self._manager.shutdown.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 5.0)
+            except Exception:
+                self._task.cancel()
+                await asyncio.wait((self._task,))
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def enqueue(
+        self, connection: AsyncConnection, kind: str, ids: Sequence[str], priorities: Sequence[int], at: float
+    ) -> None:
+        """Add PgQueuer entries through the transaction's own connection (they commit with it)."""
+        from pgqueuer import AsyncpgDriver
+
+        if not ids:
+            return
+        raw = await connection.get_raw_connection()
+        queries = self._queries(AsyncpgDriver(raw.driver_connection))
+        delay = max(at - self.engine.clock(), 0.0)
+        after = timedelta(seconds=delay) if delay > 0 else None
+        entrypoint = _JOB if kind == "job" else _DELIVERY
+        await queries.enqueue(
+            [entrypoint] * len(ids),
+            [item.encode() for item in ids],
+            list(priorities),
+            [after] * len(ids),
+        )
+
+    def wake(self) -> None:
+        """PgQueuer's own notification wakes the workers."""
+
+    async def _later(self, kind: str, item: str, priority: int, at: float) -> None:
+        async with self.engine.database.engine.begin() as connection:
+            await self.enqueue(connection, kind, [item], [priority], at)
+
+    async def _job(self, entry: QueueEntry) -> None:
+        engine = self.engine
+        job_id = (entry.payload or b"").decode()
+        now = engine.clock()
+        job = await engine.store.claim(job_id, engine.worker, now, engine.config.lease)
+        if job is not None and job.owner in engine.saturated():
+            # This process runs as many of the key's jobs as allowed: hand this one back for later.
+            await engine.release(job, now + min(engine.config.poll, 0.2))
+            return
+        if job is None:
+            current = await engine.store.get(job_id)
+            if current is None or current.done:
+                return
+            if current.status == "queued":
+                later = max(current.next_attempt_at, now)
+            else:  # leased to a live worker: look again when the lease would lapse
+                later = now + engine.config.lease
+            await self._later("job", job_id, current.priority, later)
+            return
+        await engine.run(job)
+
+    async def _delivery(self, entry: QueueEntry) -> None:
+        deliveries = self.engine.deliveries
+        webhook_id = (entry.payload or b"").decode()
+        delivery = await deliveries.get(webhook_id)
+        if delivery is None or delivery.status != "pending":
+            return
+        if deliveries.sender is None:
+            raise RuntimeError("webhook deliveries are not configured on this gateway")
+
+        async def schedule(connection: AsyncConnection, item: str, at: float) -> None:
+            await self.enqueue(connection, "delivery", [item], [entry.priority], at)
+
+        now = self.engine.clock()
+        ran = await deliveries.run(webhook_id, schedule)
+        if ran is None:
+            current = await deliveries.get(webhook_id)
+            if current is not None and current.status == "pending" and current.attempts == delivery.attempts:
+                # Not claimable (leased to a live worker, or not due): look again when it is.
+                due = current.next_attempt_at or now
+                later = due if due > now else now + self.engine.config.lease
+                await self._later("delivery", webhook_id, entry.priority, later)

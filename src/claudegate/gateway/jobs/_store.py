@@ -1,0 +1,243 @@
+"""The job record in SQL: written before ``202``, claimed under a lease, ended once.
+
+Every change of state is one conditional statement: a claim takes a job that is due (queued and
+its time come, or running under a lease that expired); a heartbeat, an end or a retry holds only
+while the writer still holds the lease (same worker, same attempt, still running), so a worker
+that lost its lease (a pause, a partition) cannot end a job another worker has taken over, and a
+job is ended exactly once. What goes with an end (the ledger row, the webhook delivery, the
+queue's next entry) is written in the same transaction by ``extra``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from claudegate.gateway.jobs._model import TERMINAL, GroupCounts, Job
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row, Table
+
+    from claudegate.store import Database, UsageRecord
+
+__all__ = ["Extra", "JobStore", "usage_row"]
+
+Extra = Callable[[AsyncConnection], Awaitable[None]]
+"""More writes that commit (or roll back) with a change of state."""
+
+_ACTIVE = ("queued", "running")
+
+
+class _Lost(Exception):
+    """The lease is no longer the writer's: the transaction is rolled back."""
+
+
+def usage_row(record: UsageRecord) -> dict[str, Any]:
+    """A ledger record as the usage table's row."""
+    return {field.name: getattr(record, field.name) for field in fields(record)}
+
+
+def _job(row: Row[Any]) -> Job:
+    data = row._mapping
+    return Job(
+        id=data["id"],
+        owner=data["owner"],
+        dialect=data["dialect"],
+        request=data["request"],
+        priority=data["priority"],
+        status=data["status"],
+        attempts=data["attempts"],
+        created_at=data["created_at"],
+        next_attempt_at=data["next_attempt_at"],
+        started_at=data["started_at"],
+        finished_at=data["finished_at"],
+        group_id=data["group_id"],
+        custom_id=data["custom_id"],
+        result=data["result"],
+        usage=data["usage"],
+        cost=data["cost"],
+        error=data["error"],
+        webhook_url=data["webhook_url"],
+        metadata=data["job_metadata"],
+        caller=data["principal"],
+    )
+
+
+class JobStore:
+    """The jobs table of one database (see the module docstring)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.table: Table = database.tables.jobs
+
+    async def insert(self, rows: Sequence[dict[str, Any]], extra: Extra | None = None) -> None:
+        """Write new jobs (one transaction, committed when this returns)."""
+        async with self.database.engine.begin() as connection:
+            await connection.execute(self.table.insert(), list(rows))
+            if extra is not None:
+                await extra(connection)
+
+    async def get(self, job_id: str) -> Job | None:
+        async with self.database.engine.connect() as connection:
+            row = (await connection.execute(select(self.table).where(self.table.c.id == job_id))).first()
+        return _job(row) if row is not None else None
+
+    async def page(
+        self, *, owner: str | None = None, group_id: str | None = None, after: Job | None = None, limit: int
+    ) -> list[Job]:
+        """An owner's jobs newest first, or a group's in submission order; ``after`` the cursor."""
+        table = self.table
+        query = select(table)
+        if owner is not None:
+            query = query.where(table.c.owner == owner)
+            order = (table.c.created_at.desc(), table.c.id.desc())
+            if after is not None:
+                query = query.where(
+                    or_(
+                        table.c.created_at < after.created_at,
+                        and_(table.c.created_at == after.created_at, table.c.id < after.id),
+                    )
+                )
+        else:
+            query = query.where(table.c.group_id == group_id)
+            order = (table.c.created_at.asc(), table.c.id.asc())
+            if after is not None:
+                query = query.where(
+                    or_(
+                        table.c.created_at > after.created_at,
+                        and_(table.c.created_at == after.created_at, table.c.id > after.id),
+                    )
+                )
+        async with self.database.engine.connect() as connection:
+            rows = (await connection.execute(query.order_by(*order).limit(limit))).all()
+        return [_job(row) for row in rows]
+
+    async def counts(self, group_id: str) -> GroupCounts:
+        table = self.table
+        query = (
+            select(table.c.status, func.count()).where(table.c.group_id == group_id).group_by(table.c.status)
+        )
+        async with self.database.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return GroupCounts(**{status: count for status, count in rows})
+
+    async def due(self, now: float, limit: int, skip_owners: Sequence[str] = ()) -> list[tuple[str, str]]:
+        """(id, owner) of jobs a worker may claim now, highest priority first."""
+        table = self.table
+        query = (
+            select(table.c.id, table.c.owner)
+            .where(self._claimable(now))
+            .order_by(table.c.priority.desc(), table.c.next_attempt_at)
+            .limit(limit)
+        )
+        if skip_owners:
+            query = query.where(table.c.owner.not_in(list(skip_owners)))
+        async with self.database.engine.connect() as connection:
+            return [(row[0], row[1]) for row in (await connection.execute(query)).all()]
+
+    async def next_due(self) -> float | None:
+        """When the next queued job comes due or the next lease expires (None: nothing pending)."""
+        table = self.table
+        queued = select(func.min(table.c.next_attempt_at)).where(table.c.status == "queued")
+        leased = select(func.min(table.c.lease_until)).where(table.c.status == "running")
+        async with self.database.engine.connect() as connection:
+            times = [(await connection.execute(query)).scalar() for query in (queued, leased)]
+        present = [time for time in times if time is not None]
+        return min(present) if present else None
+
+    def _claimable(self, now: float) -> Any:
+        c = self.table.c
+        return or_(
+            and_(c.status == "queued", c.next_attempt_at <= now),
+            and_(c.status == "running", c.lease_until < now),
+        )
+
+    async def claim(self, job_id: str, worker: str, now: float, lease: float) -> Job | None:
+        """Take ``job_id`` for one attempt when it is due; None when it is not (or not there)."""
+        claimed = await self.claim_many([job_id], worker, now, lease)
+        return claimed[0] if claimed else None
+
+    async def claim_many(self, ids: Sequence[str], worker: str, now: float, lease: float) -> list[Job]:
+        """Take those of ``ids`` that are due, each for one attempt (one statement)."""
+        table, c = self.table, self.table.c
+        statement = (
+            update(table)
+            .where(c.id.in_(list(ids)), self._claimable(now))
+            .values(
+                status="running",
+                attempts=c.attempts + 1,
+                lease_owner=worker,
+                lease_until=now + lease,
+                started_at=func.coalesce(c.started_at, now),
+            )
+            .returning(*table.c)
+        )
+        async with self.database.engine.begin() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [_job(row) for row in rows]
+
+    def _held(self, job_id: str, worker: str, attempt: int) -> Any:
+        c = self.table.c
+        return and_(c.id == job_id, c.lease_owner == worker, c.attempts == attempt, c.status == "running")
+
+    async def renew(self, held: Sequence[tuple[str, int]], worker: str, until: float) -> set[str]:
+        """Extend the leases of the (id, attempt) pairs this worker runs; the ids it still holds."""
+        if not held:
+            return set()
+        c = self.table.c
+        condition = or_(*(self._held(job_id, worker, attempt) for job_id, attempt in held))
+        statement = update(self.table).where(condition).values(lease_until=until).returning(c.id)
+        async with self.database.engine.begin() as connection:
+            return {row[0] for row in (await connection.execute(statement)).all()}
+
+    async def transition(
+        self, job_id: str, worker: str, attempt: int, values: dict[str, Any], extra: Extra | None = None
+    ) -> bool:
+        """Change a job this worker holds (end it, or queue it again) with ``extra``; False (and
+        nothing written) when the lease is no longer this worker's."""
+        statement = (
+            update(self.table).where(self._held(job_id, worker, attempt)).values(lease_owner=None, **values)
+        )
+        try:
+            async with self.database.engine.begin() as connection:
+                result = await connection.execute(statement)
+                if cast(Any, result).rowcount != 1:
+                    raise _Lost
+                if extra is not None:
+                    await extra(connection)
+        except _Lost:
+            return False
+        return True
+
+    async def cancel(
+        self, condition: Any, now: float, extra: Callable[[AsyncConnection, list[Job]], Awaitable[None]]
+    ) -> list[Job]:
+        """Cancel the unfinished jobs matching ``condition``; the jobs canceled, as they are now."""
+        c = self.table.c
+        statement = (
+            update(self.table)
+            .where(condition, c.status.in_(_ACTIVE))
+            .values(status="canceled", finished_at=now, lease_owner=None, lease_until=None)
+            .returning(*self.table.c)
+        )
+        async with self.database.engine.begin() as connection:
+            jobs = [_job(row) for row in (await connection.execute(statement)).all()]
+            if jobs:
+                await extra(connection, jobs)
+        return jobs
+
+    async def delete_group(self, group_id: str) -> int:
+        """Remove a group's ended jobs (and their deliveries); how many were removed."""
+        c = self.table.c
+        deliveries = self.database.tables.job_deliveries
+        ended = select(c.id).where(c.group_id == group_id, c.status.in_(list(TERMINAL)))
+        async with self.database.engine.begin() as connection:
+            await connection.execute(deliveries.delete().where(deliveries.c.job_id.in_(ended)))
+            result = await connection.execute(
+                self.table.delete().where(c.group_id == group_id, c.status.in_(list(TERMINAL)))
+            )
+        return int(cast(Any, result).rowcount)
