@@ -1,6 +1,6 @@
 """The job engine's throughput and queue latency, on SQLite and on PostgreSQL.
 
-    .venv/bin/python bench/jobs.py [--jobs 1000] [--idle 40] [--hooks 300] [--no-postgres]
+    .venv/bin/python bench/jobs.py [--jobs 1000] [--idle 40] [--hooks 300] [--no-postgres] [--no-sqlite]
 
 - SQLite (the embedded backend, one gateway process running the workers): ``--jobs`` jobs
   submitted at once (one transaction, as a batch is), timed until the last has ended: jobs/s.
@@ -216,9 +216,11 @@ async def main() -> None:
     parser.add_argument("--idle", type=int, default=40)
     parser.add_argument("--hooks", type=int, default=300)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        report("SQLite (embedded, 1 process)", await sqlite_run(args, Path(folder)))
+        if not args.no_sqlite:
+            report("SQLite (embedded, 1 process)", await sqlite_run(args, Path(folder)))
         if not args.no_postgres:
             report("PostgreSQL (PgQueuer, 2 worker processes)", await postgres_run(args, Path(folder)))
 

@@ -6,19 +6,23 @@ job is claimed), makes one attempt through the sender (``claudegate.gateway.webh
 the SSRF guard, the HTTP request), logs it, and either ends the row (delivered, disabled, refused,
 or given up once the sender's schedule has no further delay) or sets its next attempt. A manual
 redelivery makes the row due again with a fresh schedule, under the same ``webhook_id``.
+Claims, and the logs of attempts, asked for at about the same time share a transaction
+(``Batcher``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from claudegate.gateway.jobs._batch import Batcher
 
 if TYPE_CHECKING:
     from sqlalchemy import Row
@@ -61,6 +65,15 @@ class Sender(Protocol):
     ) -> SentAttempt: ...
 
     def retry_delay(self, attempts_made: int) -> float | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Logged:
+    """An attempt to write to a delivery's row: its new values, and its next queue entry."""
+
+    webhook_id: str
+    values: dict[str, Any]
+    schedule: Schedule | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,36 +123,35 @@ class Deliveries:
         self.sender: Sender | None = None
         """Set once webhooks are configured; rows wait (pending) until then."""
         self.on_attempt: Callable[[Delivery], None] | None = None
+        self._claims = Batcher(self._claim_many, limit=64, lanes=2)
+        self._logs = Batcher(self._log_many, limit=64, lanes=2)
 
     async def add(
-        self,
-        connection: AsyncConnection,
-        job_id: str,
-        owner: str,
-        url: str,
-        event_type: str,
-        data: dict[str, Any],
-    ) -> tuple[str, float]:
-        """Write a delivery inside the job's transaction; its webhook id and when it is due."""
-        webhook_id = new_webhook_id()
+        self, connection: AsyncConnection, items: Sequence[tuple[str, str, str, str, dict[str, Any]]]
+    ) -> tuple[list[str], float]:
+        """Write deliveries (job id, owner, URL, event type, payload) inside the jobs'
+        transaction; their webhook ids and when they are due."""
         now = self.clock()
         first = self.sender.retry_delay(0) if self.sender is not None else None
-        await connection.execute(
-            self.table.insert().values(
-                id=webhook_id,
-                job_id=job_id,
-                owner=owner,
-                url=url,
-                event_type=event_type,
-                payload=data,
-                status="pending",
-                attempts=0,
-                created_at=now,
-                next_attempt_at=now + (first or 0.0),
-                log=[],
-            )
-        )
-        return webhook_id, now + (first or 0.0)
+        due = now + (first or 0.0)
+        rows: list[dict[str, Any]] = [
+            {
+                "id": new_webhook_id(),
+                "job_id": job_id,
+                "owner": owner,
+                "url": url,
+                "event_type": event_type,
+                "payload": data,
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+                "next_attempt_at": due,
+                "log": [],
+            }
+            for job_id, owner, url, event_type, data in items
+        ]
+        await connection.execute(self.table.insert(), rows)
+        return [row["id"] for row in rows], due
 
     async def of_job(self, job_id: str) -> list[Delivery]:
         query = select(self.table).where(self.table.c.job_id == job_id).order_by(self.table.c.created_at)
@@ -194,19 +206,9 @@ class Deliveries:
         sender = self.sender
         if sender is None:
             return None
-        now = self.clock()
-        c = self.table.c
-        claim = (
-            update(self.table)
-            .where(c.id == webhook_id, self._claimable(now))
-            .values(lease_owner=self.worker, lease_until=now + self.lease)
-            .returning(*self.table.c)
-        )
-        async with self.database.engine.begin() as connection:
-            row = (await connection.execute(claim)).first()
-        if row is None:
+        delivery = await self._claims(webhook_id)
+        if delivery is None:
             return None
-        delivery = _delivery(row)
         attempt = await sender.deliver(
             owner=None if delivery.owner == "anonymous" else delivery.owner,
             url=delivery.url,
@@ -227,20 +229,15 @@ class Deliveries:
             delay = sender.retry_delay(attempts)
             if delay is not None:
                 status, next_at = "pending", self.clock() + delay
-        ended = update(self.table).where(c.id == webhook_id, c.lease_owner == self.worker)
-        async with self.database.engine.begin() as connection:
-            await connection.execute(
-                ended.values(
-                    status=status,
-                    attempts=attempts,
-                    next_attempt_at=next_at,
-                    lease_owner=None,
-                    lease_until=None,
-                    log=[*delivery.log, entry],
-                )
-            )
-            if next_at is not None and schedule is not None:
-                await schedule(connection, webhook_id, next_at)
+        values = {
+            "status": status,
+            "attempts": attempts,
+            "next_attempt_at": next_at,
+            "lease_owner": None,
+            "lease_until": None,
+            "log": [*delivery.log, entry],
+        }
+        await self._logs(_Logged(webhook_id, values, schedule if next_at is not None else None))
         if status == "failed":
             log.warning(
                 "webhook %s of job %s: gave up after %d attempts", webhook_id, delivery.job_id, attempts
@@ -248,3 +245,29 @@ class Deliveries:
         if self.on_attempt is not None:
             self.on_attempt(delivery)
         return next_at
+
+    async def _claim_many(self, ids: list[str]) -> list[Delivery | None]:
+        """Lease those of ``ids`` that are due (one statement); each id's delivery, or None (a
+        repeated id gets it once)."""
+        now = self.clock()
+        c = self.table.c
+        claim = (
+            update(self.table)
+            .where(c.id.in_(set(ids)), self._claimable(now))
+            .values(lease_owner=self.worker, lease_until=now + self.lease)
+            .returning(*self.table.c)
+        )
+        async with self.database.engine.begin() as connection:
+            claimed = {row._mapping["id"]: _delivery(row) for row in (await connection.execute(claim)).all()}
+        return [claimed.pop(webhook_id, None) for webhook_id in ids]
+
+    async def _log_many(self, logged: list[_Logged]) -> list[None]:
+        """Log attempts (one statement while this worker holds each row) and schedule the next."""
+        c = self.table.c
+        statement = update(self.table).where(c.id == bindparam("b_id"), c.lease_owner == self.worker)
+        async with self.database.engine.begin() as connection:
+            await connection.execute(statement, [{"b_id": item.webhook_id, **item.values} for item in logged])
+            for item in logged:
+                if item.schedule is not None and item.values["next_attempt_at"] is not None:
+                    await item.schedule(connection, item.webhook_id, item.values["next_attempt_at"])
+        return [None] * len(logged)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from claudegate.gateway._config import JobsConfig
 from claudegate.gateway.core import Call, GatewayCore, GatewayError, Principal
+from claudegate.gateway.jobs._batch import Batcher
 from claudegate.gateway.jobs._deliveries import Deliveries, Delivery
 from claudegate.gateway.jobs._execute import Attempt, build_call, error_record, execute, retryable
 from claudegate.gateway.jobs._model import (
@@ -33,7 +34,7 @@ from claudegate.gateway.jobs._model import (
     principal_from_record,
     principal_record,
 )
-from claudegate.gateway.jobs._store import JobStore, usage_row
+from claudegate.gateway.jobs._store import Change, JobStore, usage_row
 from claudegate.gateway.jobs._view import job_json
 
 if TYPE_CHECKING:
@@ -56,6 +57,18 @@ class Dispatcher(Protocol):
 
     def wake(self) -> None:
         """After that transaction committed."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Ending:
+    """How an attempt ends a job: the record's new values and what is written with them."""
+
+    job: Job
+    ended: Job
+    values: dict[str, Any]
+    ledger: dict[str, Any] | None
+    again: float | None
+    event: str | None
 
 
 @dataclass(slots=True)
@@ -92,6 +105,7 @@ class JobEngine:
         """Called with a job this process starts an attempt at, ends, queues again or cancels."""
         self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._ends = Batcher(self._end_many, limit=64, lanes=3)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -368,21 +382,37 @@ class JobEngine:
                 "lease_until": None,
             }
             event = "job.failed"
-        ended = _ended(job, values) if values else job
-
-        async def extra(connection: AsyncConnection) -> None:
-            if ledger is not None:
-                await connection.execute(self.database.tables.usage.insert().values(**ledger))
-            if again is not None:
-                await dispatcher.enqueue(connection, "job", [job.id], [job.priority], again)
-            if event is not None and job.webhook_url:
-                await self._deliver(connection, ended, event)
-
-        if values and await self.store.transition(job.id, self.worker, job.attempts, values, extra):
+        ending = _Ending(job, _ended(job, values) if values else job, values, ledger, again, event)
+        if values and await self._ends(ending):
             dispatcher.wake()
-            await self._notify([ended])
+            await self._notify([ending.ended])
         elif ledger is not None:
             await self._orphan_ledger(job.id, ledger)
+
+    async def _end_many(self, endings: list[_Ending]) -> list[bool]:
+        """Ends written together (see ``Batcher``): each one still conditional on its lease."""
+        dispatcher = self._dispatcher()
+
+        async def extra(connection: AsyncConnection, made: list[int]) -> None:
+            ended = [endings[index] for index in made]
+            rows = [ending.ledger for ending in ended if ending.ledger is not None]
+            if rows:
+                await connection.execute(self.database.tables.usage.insert(), rows)
+            retries: dict[float, list[Job]] = {}
+            for ending in ended:
+                if ending.again is not None:
+                    retries.setdefault(ending.again, []).append(ending.job)
+            for at, jobs in retries.items():
+                await dispatcher.enqueue(
+                    connection, "job", [job.id for job in jobs], [job.priority for job in jobs], at
+                )
+            hooks = [
+                (ending.ended, ending.event) for ending in ended if ending.event and ending.job.webhook_url
+            ]
+            await self._deliver(connection, hooks)
+
+        changes = [Change(ending.job.id, ending.job.attempts, ending.values) for ending in endings]
+        return await self.store.transition_many(self.worker, changes, extra)
 
     async def _notify(self, jobs: list[Job]) -> None:
         for job in jobs:
@@ -399,18 +429,18 @@ class JobEngine:
             async with self.database.engine.begin() as connection:
                 await connection.execute(self.database.tables.usage.insert().values(**ledger))
 
-    async def _deliver(self, connection: AsyncConnection, job: Job, event: str) -> None:
-        assert job.webhook_url is not None
-        webhook_id, due = await self.deliveries.add(
-            connection, job.id, job.owner, job.webhook_url, event, job_json(job)
-        )
-        await self._dispatcher().enqueue(connection, "delivery", [webhook_id], [job.priority], due)
+    async def _deliver(self, connection: AsyncConnection, hooks: Sequence[tuple[Job, str]]) -> None:
+        """Write the webhook deliveries of ``hooks`` (job, event) and their queue entries."""
+        if not hooks:
+            return
+        items = [(job.id, job.owner, job.webhook_url or "", event, job_json(job)) for job, event in hooks]
+        webhook_ids, due = await self.deliveries.add(connection, items)
+        priorities = [job.priority for job, _ in hooks]
+        await self._dispatcher().enqueue(connection, "delivery", webhook_ids, priorities, due)
 
     async def _cancel(self, condition: Any) -> list[Job]:
         async def extra(connection: AsyncConnection, jobs: list[Job]) -> None:
-            for job in jobs:
-                if job.webhook_url:
-                    await self._deliver(connection, job, "job.canceled")
+            await self._deliver(connection, [(job, "job.canceled") for job in jobs if job.webhook_url])
 
         jobs = await self.store.cancel(condition, self.clock(), extra)
         for job in jobs:

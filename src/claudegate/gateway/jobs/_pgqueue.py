@@ -21,11 +21,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from claudegate.gateway.jobs._batch import Batcher
+
 if TYPE_CHECKING:
     from pgqueuer import QueueManager
     from pgqueuer.models import Job as QueueEntry
 
     from claudegate.gateway.jobs._engine import JobEngine
+    from claudegate.gateway.jobs._model import Job
 
 __all__ = ["PgQueueDispatcher"]
 
@@ -51,6 +54,7 @@ class PgQueueDispatcher:
         self._pool: Any = None
         self._manager: QueueManager | None = None
         self._task: asyncio.Task[None] | None = None
+        self._claims = Batcher(self._claim_many, limit=64, lanes=2)
 
     def _queries(self, driver: Any) -> Any:
         from pgqueuer import Queries
@@ -134,7 +138,7 @@ class PgQueueDispatcher:
         engine = self.engine
         job_id = (entry.payload or b"").decode()
         now = engine.clock()
-        job = await engine.store.claim(job_id, engine.worker, now, engine.config.lease)
+        job = await self._claims(job_id)
         if job is not None and job.owner in engine.saturated():
             # This process runs as many of the key's jobs as allowed: hand this one back for later.
             await engine.release(job, now + min(engine.config.poll, 0.2))
@@ -150,6 +154,14 @@ class PgQueueDispatcher:
             await self._later("job", job_id, current.priority, later)
             return
         await engine.run(job)
+
+    async def _claim_many(self, ids: list[str]) -> list[Job | None]:
+        """Claim the jobs PgQueuer handed out at about the same time (one statement); each id's
+        job, or None (a repeated id gets it once)."""
+        engine = self.engine
+        claimed = await engine.store.claim_many(ids, engine.worker, engine.clock(), engine.config.lease)
+        jobs = {job.id: job for job in claimed}
+        return [jobs.pop(job_id, None) for job_id in ids]
 
     async def _delivery(self, entry: QueueEntry) -> None:
         deliveries = self.engine.deliveries

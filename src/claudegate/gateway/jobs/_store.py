@@ -11,10 +11,10 @@ queue's next entry) is written in the same transaction by ``extra``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from claudegate.gateway.jobs._model import TERMINAL, GroupCounts, Job
@@ -24,10 +24,23 @@ if TYPE_CHECKING:
 
     from claudegate.store import Database, UsageRecord
 
-__all__ = ["Extra", "JobStore", "usage_row"]
+__all__ = ["Change", "Extra", "ExtraMany", "JobStore", "usage_row"]
 
 Extra = Callable[[AsyncConnection], Awaitable[None]]
 """More writes that commit (or roll back) with a change of state."""
+
+ExtraMany = Callable[[AsyncConnection, list[int]], Awaitable[None]]
+"""More writes that commit with several changes of state: given the indexes of those made."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A change of a job this worker holds: its id, the attempt it holds, the new values."""
+
+    job_id: str
+    attempt: int
+    values: dict[str, Any]
+
 
 _ACTIVE = ("queued", "running")
 
@@ -212,6 +225,57 @@ class JobStore:
         except _Lost:
             return False
         return True
+
+    async def transition_many(
+        self, worker: str, changes: Sequence[Change], extra: ExtraMany | None = None
+    ) -> list[bool]:
+        """Make those of ``changes`` whose lease is still ``worker``'s, with ``extra``, in one
+        transaction; for each change, whether it was made."""
+        async with self.database.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                made = await self._locked_changes(connection, worker, changes)
+            else:
+                made = []
+                for index, change in enumerate(changes):
+                    statement = (
+                        update(self.table)
+                        .where(self._held(change.job_id, worker, change.attempt))
+                        .values(lease_owner=None, **change.values)
+                    )
+                    if cast(Any, await connection.execute(statement)).rowcount == 1:
+                        made.append(index)
+            if made and extra is not None:
+                await extra(connection, made)
+        chosen = set(made)
+        return [index in chosen for index in range(len(changes))]
+
+    async def _locked_changes(
+        self, connection: AsyncConnection, worker: str, changes: Sequence[Change]
+    ) -> list[int]:
+        """PostgreSQL: lock the rows ``worker`` still holds (no one changes them before the
+        commit), then change them with one statement per set of columns; the indexes made."""
+        c = self.table.c
+        held_query = (
+            select(c.id, c.attempts)
+            .where(
+                c.id.in_([change.job_id for change in changes]),
+                c.lease_owner == worker,
+                c.status == "running",
+            )
+            .order_by(c.id)
+            .with_for_update()
+        )
+        held = {(row[0], row[1]) for row in (await connection.execute(held_query)).all()}
+        made = [index for index, change in enumerate(changes) if (change.job_id, change.attempt) in held]
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for index in made:
+            change = changes[index]
+            groups.setdefault(tuple(sorted(change.values)), []).append(
+                {"b_id": change.job_id, "lease_owner": None, **change.values}
+            )
+        for rows in groups.values():
+            await connection.execute(update(self.table).where(c.id == bindparam("b_id")), rows)
+        return made
 
     async def cancel(
         self, condition: Any, now: float, extra: Callable[[AsyncConnection, list[Job]], Awaitable[None]]
