@@ -114,6 +114,7 @@ class EmbeddedDispatcher:
         while not self._closing:
             self._wake_deliveries.clear()
             next_due: float | None = None
+            started = 0
             try:
                 if deliveries.sender is not None:
                     free = _DELIVERY_WORKERS - len(running)
@@ -121,9 +122,13 @@ class EmbeddedDispatcher:
                         task = asyncio.get_running_loop().create_task(deliveries.run(webhook_id))
                         running.add(task)
                         task.add_done_callback(self._delivery_done(running))
-                    next_due = await deliveries.next_due()
+                        started += 1
+                    # While some run, each one's end wakes this loop: no need to look ahead.
+                    next_due = None if running else await deliveries.next_due()
             except Exception:
                 log.exception("claiming due webhook deliveries failed")
+            if started and len(running) < _DELIVERY_WORKERS:
+                continue  # more may be due at once
             await self._sleep(self._wake_deliveries, next_due)
 
     def _delivery_done(
