@@ -139,13 +139,34 @@ async def sqlite_run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     }
 
 
-def serve(config_path: Path) -> subprocess.Popen[bytes]:
+def serve(config_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
     command = [sys.executable, "-m", "claudegate.cli", "serve", "--config", str(config_path)]
-    return subprocess.Popen(
-        [*command, "--port", str(free_port()), "--log-level", "warning"],
+    process = subprocess.Popen(
+        [*command, "--port", str(port), "--log-level", "warning"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    return process, port
+
+
+async def ready(ports: list[int], timeout: float = 120.0) -> None:
+    """Until each worker process answers (its job engine, and so the queue's schema, is up)."""
+    import aiohttp
+
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        for port in ports:
+            while True:
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/health") as reply:
+                        if reply.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the worker on port {port} did not start")
+                await asyncio.sleep(0.2)
 
 
 async def postgres_run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
@@ -165,9 +186,10 @@ async def postgres_run(args: argparse.Namespace, folder: Path) -> dict[str, Any]
     engine = JobEngine(app.core, database, parsed.jobs)
     submitter = PgQueueDispatcher(engine, POSTGRES_URL, prefix)
     engine.dispatcher = submitter
-    workers = [serve(path), serve(path)]
+    started = [serve(path), serve(path)]
+    workers = [process for process, _ in started]
     try:
-        await asyncio.sleep(3.0)  # both workers up, the queue's schema installed
+        await ready([port for _, port in started])
         await burst(engine, 50)
         elapsed, waits = await burst(engine, args.jobs)
         idle = await idle_latency(engine, args.idle)
