@@ -3,22 +3,53 @@ graphql-ws, and GraphQL over SSE read off the wire."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
-from gql import Client, gql
+import pytest
+from gql import Client, GraphQLRequest
 from gql.client import AsyncClientSession
 from gql.transport.aiohttp import AIOHTTPTransport
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 
-__all__ = ["TRANSPORT_WS", "WS", "execute", "http_session", "sse_events", "ws_session"]
+from tests.gateway.conftest import Live, serve, simulator_route
+
+__all__ = [
+    "ADMIN",
+    "TRANSPORT_WS",
+    "WS",
+    "execute",
+    "http_session",
+    "keyed_gateway",
+    "request",
+    "sse_events",
+    "ws_session",
+]
+
+ADMIN = "admin-secret-for-graphql-tests-01234"
 
 TRANSPORT_WS = WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL  # graphql-transport-ws
 WS = WebsocketsTransport.APOLLO_SUBPROTOCOL  # graphql-ws
+
+
+@contextmanager
+def keyed_gateway(db: Path, **extra: Any) -> Iterator[Live]:
+    """A gateway with keys (``ADMIN`` is its admin key) and a SQLite store at ``db``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CG_GRAPHQL_TEST_ADMIN", ADMIN)
+        config = {
+            "models": [simulator_route()],
+            "auth": {"admin_key": "env:CG_GRAPHQL_TEST_ADMIN"},
+            "storage": {"database_url": f"sqlite+aiosqlite:///{db}"},
+            **extra,
+        }
+        with serve(config) as live:
+            yield live
 
 
 def graphql_url(base_url: str, websocket: bool = False) -> str:
@@ -52,12 +83,16 @@ async def ws_session(
         yield session
 
 
+def request(document: str, variables: dict[str, Any] | None = None) -> GraphQLRequest:
+    return GraphQLRequest(document, variable_values=variables)
+
+
 async def execute(
     session: AsyncClientSession, document: str, variables: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """(data, errors) of one operation: errors as the server sent them, never raised."""
     try:
-        data = await session.execute(gql(document), variable_values=variables)
+        data = await session.execute(request(document, variables))
     except TransportQueryError as exc:
         return exc.data, list(exc.errors or [])
     return data, []

@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from graphql import GraphQLError
+from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from claudegate.errors import ClaudegateError
 from claudegate.gateway.core import GatewayError, classify
@@ -83,7 +84,10 @@ def coded_error(error: GraphQLError) -> GraphQLError:
             extensions = {**original.extensions, **extensions}
     else:
         gateway = _gateway_error(original)
-        if gateway is not None:
+        if isinstance(original, InvalidOperationTypeError):
+            message = f"{original.operation_type.value} operations are not served over this transport"
+            extensions = {"code": "OPERATION_NOT_ALLOWED"}
+        elif gateway is not None:
             message, extensions = gateway.message, gateway_extensions(gateway)
         else:
             log.error("a GraphQL resolver failed inside the gateway", exc_info=original)
