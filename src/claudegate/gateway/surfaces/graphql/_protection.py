@@ -11,6 +11,7 @@ than ``max_cost`` is refused before it runs, its cost and the maximum in the err
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
+from strawberry.types import ExecutionContext
 
 from claudegate.gateway.core import GatewayError
 from claudegate.gateway.surfaces.graphql._context import GraphQLContext
@@ -97,6 +99,28 @@ def _refusal(message: str, code: str, **extensions: Any) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code, **extensions})
 
 
+_VALIDATED: OrderedDict[tuple[int, str], list[GraphQLError]] = OrderedDict()
+_VALIDATED_MAX = 512
+
+
+def _validated(context: ExecutionContext) -> list[GraphQLError]:
+    """The validation errors of the document, remembered per schema and text (validating costs more
+    than running most operations; a schema's rules follow from its settings alone)."""
+    document = context.graphql_document
+    assert document is not None
+    rules = tuple(context.validation_rules)
+    key = (id(context.schema), context.query) if context.query is not None else None
+    if key is not None and key in _VALIDATED:
+        _VALIDATED.move_to_end(key)
+        return list(_VALIDATED[key])
+    errors = validate_document(context.schema._schema, document, rules)
+    if key is not None:
+        _VALIDATED[key] = errors
+        if len(_VALIDATED) > _VALIDATED_MAX:
+            _VALIDATED.popitem(last=False)
+    return list(errors)
+
+
 class Protection(SchemaExtension):
     """Runs the validation itself, then the persisted-only, cost and rate rules (see the module)."""
 
@@ -105,7 +129,7 @@ class Protection(SchemaExtension):
     async def on_validate(self) -> AsyncIterator[None]:
         context = self.execution_context
         assert context.graphql_document is not None
-        errors = validate_document(context.schema._schema, context.graphql_document, context.validation_rules)
+        errors = _validated(context)
         if not errors:
             errors = await self._admit()
         context.pre_execution_errors = errors
