@@ -4,9 +4,6 @@ and the connection's own life (heartbeats, idle timeout, unknown paths)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +17,10 @@ from claudegate.simulator import create_app as create_simulator
 from claudegate.testing import LiveServer
 from tests.gateway import _wire
 from tests.gateway._ledger import rows
+from tests.gateway._simlog import SIM_KEY_ENV, cut_entry, ledgered_config
+from tests.gateway._simlog import sim_upstream as sim_upstream  # a fixture
 from tests.gateway._ws import (
     ASK,
-    WAIT,
     events,
     open_session,
     receive,
@@ -40,7 +38,6 @@ WEATHER = {
     "description": "Weather for a city",
     "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 }
-SIM_KEY_ENV = "CG_WS_TEST_SIM_KEY"
 
 
 def _number(message: dict[str, Any]) -> int:
@@ -140,35 +137,11 @@ async def test_a_tool_use_stream_continues_with_tool_result_to_a_final_answer(ga
     assert 'The get_weather tool returned: "sunny, 21 C"' in _text(final)
 
 
-@pytest.fixture
-def sim_upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """An HTTP simulator on loopback (its request log at ``/_sim/log``)."""
-    monkeypatch.setenv(SIM_KEY_ENV, "sk-ant-sim-upstream-key")
-    with LiveServer(create_simulator()) as upstream:
-        yield upstream.base_url
-
-
-async def _cut(sim_url: str) -> dict[str, Any]:
-    """The simulator's log entry of the cut stream, once it has noticed the cut."""
-    deadline = time.monotonic() + WAIT
-    while True:
-        entries = orjson.loads(_wire.call(sim_url, "GET", "/_sim/log").body)["data"]
-        if entries and entries[-1]["disconnected"]:
-            entry: dict[str, Any] = entries[-1]
-            return entry
-        assert time.monotonic() < deadline, f"the upstream stream was never cut: {entries}"
-        await asyncio.sleep(0.02)  # polling the simulator's log, not synchronising
-
-
 async def test_message_cancel_cuts_the_upstream_and_settles_the_call(
     sim_upstream: str, tmp_path: Path
 ) -> None:
     db = tmp_path / "ledger.db"
-    deployment = {"provider": "anthropic", "base_url": sim_upstream, "api_key": f"env:{SIM_KEY_ENV}"}
-    config = {
-        "models": [{"name": "*", "deployments": [deployment]}],
-        "storage": {"database_url": f"sqlite+aiosqlite:///{db}"},
-    }
+    config = ledgered_config(sim_upstream, db)
     long_ask = {**ASK, "messages": [{"role": "user", "content": " ".join(f"word{n}" for n in range(60))}]}
     with serve_ws(config) as live:
         async with connect(ws_url(live.base_url)) as ws:
@@ -187,7 +160,7 @@ async def test_message_cancel_cuts_the_upstream_and_settles_the_call(
             rest = (await until_done(ws, {"slow"}))["slow"]
             await send(ws, {"type": "message.cancel", "stream_id": "slow"})
             again = await receive(ws)
-        entry = await _cut(sim_upstream)
+        entry = await cut_entry(sim_upstream)
         metrics = _wire.metrics(live.base_url)
     done = rest[-1]
     assert seen[0]["event"]["type"] == "message_start"

@@ -24,6 +24,8 @@ from claudegate.gateway.core import (
 )
 from claudegate.gateway.jobs import JobService
 from claudegate.gateway.surfaces import anthropic, models, openai, openapi, ops, responses
+from claudegate.gateway.surfaces.graphql import PATH as GRAPHQL_PATH
+from claudegate.gateway.surfaces.graphql import GraphQLSurface
 from claudegate.gateway.surfaces.jobs import PREFIX as JOBS_PREFIX
 from claudegate.gateway.surfaces.jobs import JobsSurface
 from claudegate.gateway.surfaces.socketio import SocketIOSurface
@@ -103,11 +105,15 @@ class GatewayApp:
         self._jobs_surface = JobsSurface(self.jobs)
         self.socketio = SocketIOSurface(self.core)
         """``/socket.io/`` (replace it before startup to change its settings)."""
+        self.graphql = GraphQLSurface(self.core, self.jobs, lambda: self.websocket.hub)
+        """``/graphql`` (queries, mutations, subscriptions; its rooms are ``/v1/ws``'s)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "lifespan" and scope.get("path", "").startswith(SOCKETIO_PATH):
             await self.socketio(scope, receive, send)
+        elif kind != "lifespan" and scope.get("path", "").rstrip("/") == GRAPHQL_PATH:
+            await self.graphql(scope, receive, send)
         elif kind == "http":
             await self._http(Exchange(scope, receive, send))
         elif kind == "websocket":
@@ -121,6 +127,7 @@ class GatewayApp:
         await self.websocket.start()
         await self.jobs.start()
         await self.socketio.start()
+        await self.graphql.start()
         if self.watcher is not None:
             self.watcher.start()
 

@@ -191,6 +191,29 @@ class SocketIOSettings(_Strict):
     """Origins browsers may connect from (None: the gateway's own origin only; ``["*"]``: any)."""
 
 
+class GraphQLSettings(_Strict):
+    """``/graphql`` (``gateway.graphql``, docs/graphql.md): what one operation may ask. Read when
+    the gateway starts (a reload does not change them)."""
+
+    enabled: bool = True
+    introspection: bool = True
+    """``__schema`` / ``__type`` queries answered (turn off to hide the schema)."""
+    max_depth: int = Field(default=10, gt=0)
+    """Deepest field nesting of an operation."""
+    max_aliases: int = Field(default=15, gt=0)
+    """Aliases in one operation."""
+    max_tokens: int = Field(default=2000, gt=0)
+    """Lexical tokens in one document (checked while parsing)."""
+    max_cost: int = Field(default=1000, gt=0)
+    """Cost of one operation: each field 1, what a ``first`` argument pages over times ``first``."""
+    persisted_queries: dict[str, str] | None = None
+    """Documents by the hex SHA-256 of their text, sent as ``extensions.persistedQuery.sha256Hash``."""
+    persisted_only: bool = False
+    """Refuse documents not among ``persisted_queries`` (needs them)."""
+    max_subscriptions: int = Field(default=16, gt=0)
+    """Operations running at once on one WebSocket connection."""
+
+
 class RetryConfig(_Strict):
     """Another pass over a route's deployments after every one failed (``RetryPolicy`` waits)."""
 
@@ -351,6 +374,7 @@ class GatewaySettings(_Strict):
     timeouts: TimeoutConfig = TimeoutConfig()
     websocket: WebSocketSettings = WebSocketSettings()
     socketio: SocketIOSettings = SocketIOSettings()
+    graphql: GraphQLSettings = GraphQLSettings()
     edge: EdgeConfig = EdgeConfig()
     response_ttl: float = Field(default=30 * 24 * 3600.0, gt=0)
     """Seconds a stored Responses API answer (``store: true``) is kept for ``previous_response_id``

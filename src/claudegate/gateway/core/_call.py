@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ANONYMOUS", "Call", "Dialect", "Outcome", "Principal", "new_request_id", "subject_owner"]
 
-Dialect = Literal["anthropic", "openai", "websocket", "socketio"]
+Dialect = Literal["anthropic", "openai", "websocket", "socketio", "graphql"]
 
 ANONYMOUS = "anonymous"
 """The counter owner of callers of an open gateway."""

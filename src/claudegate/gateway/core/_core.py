@@ -443,6 +443,17 @@ class GatewayCore:
             return
         await policies.auth.principal(credential)
 
+    async def admit_operation(self, principal: Principal, bucket: str) -> None:
+        """Count one operation that is not a model call (a GraphQL query, a subscription) against
+        the caller's ``requests_per_minute`` in ``bucket``, or raise the 429."""
+        if self.policies is not None:
+            await self.policies.admit_operation(principal, bucket)
+
+    def is_admin(self, credential: str | None) -> bool:
+        """Whether ``credential`` is the admin key (``auth.admin_key``)."""
+        auth = self.policies.auth if self.policies is not None else None
+        return credential is not None and auth is not None and auth.is_admin(credential)
+
     def check_admin(self, credential: str | None) -> Policies:
         """The policies, when ``credential`` is the admin key (else a 401/403/404)."""
         policies = self.policies

@@ -178,15 +178,16 @@ class Policies:
     async def admit_counting(self, call: Call) -> None:
         """Charge a token count to its own per-minute request budget (the caller's
         ``requests_per_minute``, counted apart from model calls), or raise the 429."""
-        per_minute = self._limits(call.principal).requests_per_minute
+        await self.admit_operation(call.principal, "count_tokens", call.dialect == "openai")
+
+    async def admit_operation(self, principal: Principal, bucket: str, openai: bool = False) -> None:
+        """Count one operation of ``bucket`` (``count_tokens``, ``graphql``) against the caller's
+        ``requests_per_minute``, counted apart from model calls, or raise the 429."""
+        per_minute = self._limits(principal).requests_per_minute
         if per_minute is None:
             return
         await self.limiter.admit(
-            call.principal.owner + "/count_tokens",
-            Limits(requests_per_minute=per_minute),
-            0,
-            0,
-            call.dialect == "openai",
+            principal.owner + "/" + bucket, Limits(requests_per_minute=per_minute), 0, 0, openai
         )
 
     def _limits(self, principal: Principal) -> Limits:

@@ -1,0 +1,122 @@
+"""A real GraphQL client (``gql``) against a gateway over sockets: HTTP, graphql-transport-ws,
+graphql-ws, and GraphQL over SSE read off the wire."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from gql import Client, GraphQLRequest
+from gql.client import AsyncClientSession
+from gql.transport.aiohttp import AIOHTTPTransport
+from gql.transport.exceptions import TransportQueryError
+from gql.transport.websockets import WebsocketsTransport
+
+from tests.gateway.conftest import Live, serve, simulator_route
+
+__all__ = [
+    "ADMIN",
+    "TRANSPORT_WS",
+    "WS",
+    "execute",
+    "http_session",
+    "keyed_gateway",
+    "request",
+    "sse_events",
+    "ws_session",
+]
+
+ADMIN = "admin-secret-for-graphql-tests-01234"
+
+TRANSPORT_WS = WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL  # graphql-transport-ws
+WS = WebsocketsTransport.APOLLO_SUBPROTOCOL  # graphql-ws
+
+
+@contextmanager
+def keyed_gateway(db: Path, **extra: Any) -> Iterator[Live]:
+    """A gateway with keys (``ADMIN`` is its admin key) and a SQLite store at ``db``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CG_GRAPHQL_TEST_ADMIN", ADMIN)
+        config = {
+            "models": [simulator_route()],
+            "auth": {"admin_key": "env:CG_GRAPHQL_TEST_ADMIN"},
+            "storage": {"database_url": f"sqlite+aiosqlite:///{db}"},
+            **extra,
+        }
+        with serve(config) as live:
+            yield live
+
+
+def graphql_url(base_url: str, websocket: bool = False) -> str:
+    url = base_url + "/graphql"
+    return "ws" + url[4:] if websocket else url
+
+
+@asynccontextmanager
+async def http_session(
+    base_url: str, key: str | None = None, headers: dict[str, str] | None = None
+) -> AsyncIterator[AsyncClientSession]:
+    sent = dict(headers or {})
+    if key is not None:
+        sent["x-api-key"] = key
+    transport = AIOHTTPTransport(url=graphql_url(base_url), headers=sent)
+    async with Client(transport=transport, fetch_schema_from_transport=False) as session:
+        yield session
+
+
+@asynccontextmanager
+async def ws_session(
+    base_url: str, key: str | None, protocol: str = TRANSPORT_WS, headers: dict[str, str] | None = None
+) -> AsyncIterator[AsyncClientSession]:
+    transport = WebsocketsTransport(
+        url=graphql_url(base_url, websocket=True),
+        init_payload={"apiKey": key} if key is not None else {},
+        subprotocols=[protocol],
+        headers=headers,
+    )
+    async with Client(transport=transport, fetch_schema_from_transport=False) as session:
+        yield session
+
+
+def request(document: str, variables: dict[str, Any] | None = None) -> GraphQLRequest:
+    return GraphQLRequest(document, variable_values=variables)
+
+
+async def execute(
+    session: AsyncClientSession, document: str, variables: dict[str, Any] | None = None
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """(data, errors) of one operation: errors as the server sent them, never raised."""
+    try:
+        data = await session.execute(request(document, variables))
+    except TransportQueryError as exc:
+        return exc.data, list(exc.errors or [])
+    return data, []
+
+
+async def sse_events(
+    base_url: str, key: str, document: str, variables: dict[str, Any]
+) -> list[tuple[str, dict[str, Any] | None]]:
+    """A subscription over GraphQL over SSE (distinct connections): each (event, data)."""
+    body = {"query": document, "variables": variables}
+    headers = {"x-api-key": key, "accept": "text/event-stream", "content-type": "application/json"}
+    found: list[tuple[str, dict[str, Any] | None]] = []
+    async with (
+        aiohttp.ClientSession() as client,
+        client.post(graphql_url(base_url), data=orjson.dumps(body), headers=headers) as response,
+    ):
+        assert response.status == 200, await response.text()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        text = (await response.read()).decode()
+    for frame in text.replace("\r\n", "\n").split("\n\n"):
+        lines = [line for line in frame.split("\n") if line and not line.startswith(":")]
+        if not lines:
+            continue
+        event = next(line[7:] for line in lines if line.startswith("event: "))
+        data = next((line[6:] for line in lines if line.startswith("data: ")), "")
+        found.append((event, orjson.loads(data) if data else None))
+    return found
