@@ -20,10 +20,9 @@ from claudegate.gateway.surfaces.socketio import SocketIOSurface
 from claudegate.testing import LiveServer
 from tests.gateway import _wire
 from tests.gateway._ledger import rows as ledger_rows
+from tests.gateway._simlog import SIM_KEY_ENV, cut_entry, sim_upstream
 from tests.gateway._sio import Client, connected, events
 from tests.gateway._ws import ASK, WAIT
-from tests.gateway.test_websocket import SIM_KEY_ENV, sim_upstream
-from tests.gateway.test_websocket import _cut as cut_entry
 from tests.gateway.test_websocket_auth import issue_keys, keyed_config
 
 __all__ = ["sim_upstream"]  # a fixture shared with the WebSocket tests

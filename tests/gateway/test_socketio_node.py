@@ -15,9 +15,9 @@ import orjson
 
 from tests.conformance._node import REPO_ROOT, node_executable, node_package
 from tests.gateway import _wire
+from tests.gateway._simlog import sim_upstream
 from tests.gateway._ws import ASK, WAIT
 from tests.gateway.test_socketio import LONG, serve_sio, upstream_config
-from tests.gateway.test_websocket import sim_upstream
 from tests.gateway.test_websocket_auth import issue_keys
 
 __all__ = ["sim_upstream"]  # a fixture shared with the WebSocket tests
