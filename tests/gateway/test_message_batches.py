@@ -1,0 +1,152 @@
+"""``/v1/messages/batches`` through the official ``anthropic`` SDK: a batch runs on the job engine
+across routes, its results equal the same requests sent one by one, each request passes the key's
+limits and budget and writes one ledger row, and another key cannot see it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import anthropic
+import pytest
+from anthropic.types.messages import MessageBatch
+from anthropic.types.messages.batch_create_params import Request
+
+from claudegate.simulator import create_app as create_simulator
+from claudegate.testing import LiveServer
+from tests.gateway import _ledger, _wire
+from tests.gateway.conftest import serve, simulator_route
+
+ADMIN = "admin-secret-for-batches-tests-0123456"
+PROMPTS = ["hello there", "tell me about otters", "what is two plus two", "name a colour"]
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("CG_TEST_ADMIN_KEY", ADMIN)
+    return {
+        "models": [simulator_route()],
+        "auth": {"admin_key": "env:CG_TEST_ADMIN_KEY", "cache_seconds": 0},
+        "storage": {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'g.db'}"},
+        "jobs": {"backoff": 0.01},
+    }
+
+
+@pytest.fixture(scope="module")
+def openai_upstream() -> Iterator[str]:
+    """The simulator's ``/v1/chat/completions`` on loopback: an OpenAI-compatible upstream."""
+    with LiveServer(create_simulator()) as upstream:
+        yield upstream.base_url + "/v1"
+
+
+def new_key(base_url: str, **fields: Any) -> str:
+    reply = _wire.call(
+        base_url, "POST", "/admin/keys", {"name": "b", **fields}, {"authorization": f"Bearer {ADMIN}"}
+    )
+    assert reply.status == 201, reply.body
+    key: str = reply.json()["key"]
+    return key
+
+
+def params(prompt: str, model: str = "claude-sonnet-5") -> dict[str, Any]:
+    return {"model": model, "max_tokens": 40, "messages": [{"role": "user", "content": prompt}]}
+
+
+def batch_requests(prompts: list[str], model: str = "claude-sonnet-5") -> list[Request]:
+    return [cast(Request, {"custom_id": f"r-{i}", "params": params(p, model)}) for i, p in enumerate(prompts)]
+
+
+def ended(client: anthropic.Anthropic, batch_id: str, timeout: float = 30.0) -> MessageBatch:
+    """The batch once it has ended (read as a client would, until the deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        batch = client.messages.batches.retrieve(batch_id)
+        if batch.processing_status == "ended" or time.monotonic() > deadline:
+            return batch
+        time.sleep(0.02)
+
+
+def run_batch(base_url: str, key: str, model: str = "claude-sonnet-5") -> None:
+    with anthropic.Anthropic(base_url=base_url, api_key=key, max_retries=0) as client:
+        created = client.messages.batches.create(requests=batch_requests(PROMPTS, model))
+        assert created.processing_status == "in_progress" and created.id.startswith("msgbatch_")
+        assert created.request_counts.processing == len(PROMPTS) and created.results_url is None
+        assert created.expires_at > created.created_at
+        batch = ended(client, created.id)
+        assert batch.processing_status == "ended" and batch.ended_at is not None
+        assert batch.request_counts.succeeded == len(PROMPTS) and batch.request_counts.processing == 0
+        assert batch.results_url is not None and batch.results_url.endswith(f"/{batch.id}/results")
+        results = {item.custom_id: item.result for item in client.messages.batches.results(batch.id)}
+        direct = {f"r-{i}": client.messages.create(**params(p, model)) for i, p in enumerate(PROMPTS)}
+        listed = [item.id for item in client.messages.batches.list(limit=10)]
+        deleted = client.messages.batches.delete(batch.id)
+        with pytest.raises(anthropic.NotFoundError):
+            client.messages.batches.retrieve(batch.id)
+    assert set(results) == set(direct)
+    for custom_id, result in results.items():
+        assert result.type == "succeeded"
+        message, alone = result.message, direct[custom_id]
+        assert [block.model_dump() for block in message.content] == [
+            block.model_dump() for block in alone.content
+        ]
+        assert (
+            message.usage.output_tokens == alone.usage.output_tokens
+            and message.stop_reason == alone.stop_reason
+        )
+    assert listed == [batch.id] and deleted.id == batch.id and deleted.type == "message_batch_deleted"
+
+
+def test_a_batch_on_the_simulator_answers_as_the_requests_sent_one_by_one(
+    config: dict[str, Any], tmp_path: Path
+) -> None:
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        run_batch(live.base_url, key)
+    rows = _ledger.rows(tmp_path / "g.db")
+    assert len(rows) == 2 * len(PROMPTS)  # one per batch request, one per direct request
+    assert all(row["status"] == 200 and row["key_id"] for row in rows)
+
+
+def test_a_batch_on_an_openai_compatible_route(config: dict[str, Any], openai_upstream: str) -> None:
+    config["models"] = [{"name": "*", "deployments": [{"provider": "openai", "base_url": openai_upstream}]}]
+    with serve(config) as live:
+        run_batch(live.base_url, new_key(live.base_url))
+
+
+def test_a_key_over_budget_gets_its_requests_errored_not_run(config: dict[str, Any], tmp_path: Path) -> None:
+    with serve(config) as live:
+        key = new_key(live.base_url, budget={"cost_per_day": 0.0000001})
+        assert _wire.messages(live.base_url, params("spend it"), {"x-api-key": key}).status == 200
+        with anthropic.Anthropic(base_url=live.base_url, api_key=key, max_retries=0) as client:
+            batch = ended(client, client.messages.batches.create(requests=batch_requests(PROMPTS[:2])).id)
+            results = list(client.messages.batches.results(batch.id))
+    assert batch.request_counts.errored == 2 and batch.request_counts.succeeded == 0
+    for item in results:
+        assert item.result.type == "errored"
+        assert item.result.error.error.type == "rate_limit_error"
+        assert "budget" in item.result.error.error.message
+    statuses = sorted(row["status"] for row in _ledger.rows(tmp_path / "g.db"))
+    assert statuses == [200, 429, 429]  # the direct call, then each refused batch request once
+
+
+def test_another_key_cannot_see_read_cancel_or_delete_a_batch(config: dict[str, Any]) -> None:
+    with serve(config) as live:
+        alice, bob = new_key(live.base_url), new_key(live.base_url)
+        with anthropic.Anthropic(base_url=live.base_url, api_key=alice, max_retries=0) as client:
+            created = client.messages.batches.create(requests=batch_requests(["hi"]))
+            ended(client, created.id)
+        with anthropic.Anthropic(base_url=live.base_url, api_key=bob, max_retries=0) as client:
+            for action in (
+                client.messages.batches.retrieve,
+                client.messages.batches.cancel,
+                client.messages.batches.delete,
+            ):
+                with pytest.raises(anthropic.NotFoundError):
+                    action(created.id)
+            raw = _wire.call(
+                live.base_url, "GET", f"/v1/messages/batches/{created.id}/results", None, {"x-api-key": bob}
+            )
+            assert client.messages.batches.list().data == []
+    assert raw.status == 404 and raw.json()["error"]["type"] == "not_found_error"
