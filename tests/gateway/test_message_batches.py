@@ -14,6 +14,7 @@ import pytest
 from anthropic.types.messages import MessageBatch
 from anthropic.types.messages.batch_create_params import Request
 
+from claudegate.simulator import SimulatorConfig
 from claudegate.simulator import create_app as create_simulator
 from claudegate.testing import LiveServer
 from tests.gateway import _ledger, _wire
@@ -150,3 +151,47 @@ def test_another_key_cannot_see_read_cancel_or_delete_a_batch(config: dict[str, 
             )
             assert client.messages.batches.list().data == []
     assert raw.status == 404 and raw.json()["error"]["type"] == "not_found_error"
+
+
+def test_a_route_that_asks_for_it_hands_the_batch_to_the_upstreams_batch_api(
+    config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CG_TEST_UPSTREAM_KEY", "sk-ant-upstream-batches-0123")
+    simulator = create_simulator(SimulatorConfig(batch_delay=0.2, api_keys=("sk-ant-upstream-batches-0123",)))
+    with LiveServer(simulator) as upstream:
+        deployment = {
+            "provider": "anthropic",
+            "base_url": upstream.base_url,
+            "api_key": "env:CG_TEST_UPSTREAM_KEY",
+        }
+        config["models"] = [{"name": "*", "deployments": [deployment], "batches": {"upstream": True}}]
+        with serve(config) as live:
+            key = new_key(live.base_url)
+            with anthropic.Anthropic(base_url=live.base_url, api_key=key, max_retries=0) as client:
+                created = client.messages.batches.create(requests=batch_requests(PROMPTS))
+                held = simulator.simulator.batches.list(after_id=None, before_id=None, limit=5, base_url="")
+                batch = ended(client, created.id)
+                results = {item.custom_id: item.result for item in client.messages.batches.results(batch.id)}
+                direct = {f"r-{i}": client.messages.create(**params(p)) for i, p in enumerate(PROMPTS)}
+                again = client.messages.batches.retrieve(
+                    batch.id
+                )  # read again: its ledger rows are not written twice
+                client.messages.batches.delete(batch.id)
+            upstream_left = simulator.simulator.batches.list(
+                after_id=None, before_id=None, limit=5, base_url=""
+            )
+    assert [item["id"] for item in held["data"]] != [created.id] and len(held["data"]) == 1  # its own id
+    assert created.id.startswith("msgbatch_") and batch.request_counts.succeeded == len(PROMPTS)
+    assert batch.results_url is not None and batch.results_url.startswith(live.base_url)
+    assert again.ended_at == batch.ended_at
+    for custom_id, result in results.items():
+        assert result.type == "succeeded"
+        assert [block.model_dump() for block in result.message.content] == [
+            block.model_dump() for block in direct[custom_id].content
+        ]
+    assert upstream_left["data"] == []  # deleted upstream too
+    rows = _ledger.rows(tmp_path / "g.db")
+    handed = [row for row in rows if row["request_id"].startswith(created.id)]
+    alone = [row for row in rows if not row["request_id"].startswith(created.id)]
+    assert len(handed) == len(alone) == len(PROMPTS)
+    assert sum(row["cost"] for row in handed) == pytest.approx(sum(row["cost"] for row in alone) / 2)
