@@ -4,6 +4,7 @@ limits and budget and writes one ledger row, and another key cannot see it."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -195,3 +196,32 @@ def test_a_route_that_asks_for_it_hands_the_batch_to_the_upstreams_batch_api(
     alone = [row for row in rows if not row["request_id"].startswith(created.id)]
     assert len(handed) == len(alone) == len(PROMPTS)
     assert sum(row["cost"] for row in handed) == pytest.approx(sum(row["cost"] for row in alone) / 2)
+
+
+def test_the_cli_submits_waits_with_progress_and_prints_the_results(
+    config: dict[str, Any], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from claudegate.cli import app
+
+    file = tmp_path / "requests.jsonl"
+    file.write_text("\n".join(json.dumps(item) for item in batch_requests(PROMPTS)) + "\n", encoding="utf-8")
+    runner = CliRunner()
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        target = ["--url", live.base_url, "--key", key]
+        waited = runner.invoke(app, ["batch", "submit", str(file), "--wait", "--interval", "0.05", *target])
+        submitted = runner.invoke(app, ["batch", "submit", str(file), *target])
+        with anthropic.Anthropic(base_url=live.base_url, api_key=key, max_retries=0) as client:
+            ended(client, submitted.output.strip())
+        fetched = runner.invoke(app, ["batch", "results", submitted.output.strip(), *target])
+        refused = runner.invoke(app, ["batch", "results", "msgbatch_nope", *target])
+    assert waited.exit_code == 0, waited.output
+    results = [json.loads(line) for line in waited.stdout.splitlines() if line.startswith("{")]
+    assert sorted(item["custom_id"] for item in results) == [f"r-{i}" for i in range(len(PROMPTS))]
+    assert {item["result"]["type"] for item in results} == {"succeeded"}
+    assert f"{len(PROMPTS)}/{len(PROMPTS)}" in waited.stderr and "succeeded 4" in waited.stderr
+    assert submitted.exit_code == 0 and submitted.output.startswith("msgbatch_")
+    assert fetched.exit_code == 0 and len(fetched.output.splitlines()) == len(PROMPTS)
+    assert refused.exit_code == 1 and "404" in refused.output and key not in refused.output

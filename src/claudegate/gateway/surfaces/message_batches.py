@@ -23,6 +23,9 @@ __all__ = ["PREFIX", "MessageBatchesSurface"]
 PREFIX = "/v1/messages/batches"
 _MAX_LIMIT = 1000
 _JSONL = (b"content-type", b"application/x-jsonl")
+PROGRESS_HEADER = b"x-claudegate-progress"
+"""Live counts of the requests that have ended (the API's ``request_counts`` show every request
+``processing`` until the whole batch has ended); ``claudegate batch submit --wait`` reads them."""
 
 Route = Callable[[GatewayCore, Exchange], Awaitable[Outcome | None]]
 
@@ -109,9 +112,9 @@ class MessageBatchesSurface:
         principal = await core.principal(exchange.credential())
         batch = await self.service.find(self._id(exchange), principal, "anthropic")
         batch, counts = await self.service.settle(batch)
-        await exchange.send_bytes(
-            200, orjson.dumps(self.service.message_json(batch, counts, base_url(exchange)))
-        )
+        view = self.service.message_json(batch, counts, base_url(exchange))
+        progress = f"succeeded={counts.succeeded},errored={counts.failed},canceled={counts.canceled}"
+        await exchange.send_bytes(200, orjson.dumps(view), extra=[(PROGRESS_HEADER, progress.encode())])
         return Outcome()
 
     async def cancel(self, core: GatewayCore, exchange: Exchange) -> Outcome:
