@@ -103,7 +103,7 @@ def _progress(reply: _Reply, total: int) -> dict[str, int]:
     if raw:
         for part in raw.split(","):
             name, _, value = part.strip().partition("=")
-            if name in counts and value.isdigit():
+            if name in counts and value.isascii() and value.isdigit():
                 counts[name] = int(value)
     batch = reply.json()
     if batch.get("processing_status") == "ended":

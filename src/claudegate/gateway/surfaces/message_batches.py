@@ -42,7 +42,7 @@ def base_url(exchange: Exchange) -> str:
 
 def _limit(query: dict[str, list[str]]) -> int:
     raw = (query.get("limit") or ["20"])[0]
-    if not raw.isdigit() or not 1 <= int(raw) <= _MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= _MAX_LIMIT:
         raise _bad(f"limit: Input should be an integer from 1 to {_MAX_LIMIT}", "limit")
     return int(raw)
 

@@ -58,7 +58,7 @@ def _first(query: dict[str, list[str]], name: str) -> str | None:
 
 def _limit(query: dict[str, list[str]], default: int, most: int) -> int:
     raw = (query.get("limit") or [str(default)])[0]
-    if not raw.isdigit() or not 1 <= int(raw) <= most:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= most:
         raise _bad(f"limit: must be an integer from 1 to {most}", "limit")
     return int(raw)
 
@@ -83,7 +83,11 @@ def _ttl(fields: dict[str, Any]) -> float | None:
         return None
     if anchor != "created_at":
         raise _bad("expires_after[anchor]: must be 'created_at'", "expires_after[anchor]")
-    if seconds is None or not seconds.isdigit() or not _MIN_TTL <= int(seconds) <= _MAX_TTL:
+    if (
+        seconds is None
+        or not (seconds.isascii() and seconds.isdigit())
+        or not _MIN_TTL <= int(seconds) <= _MAX_TTL
+    ):
         raise _bad(f"expires_after[seconds]: must be from {_MIN_TTL} to {_MAX_TTL}", "expires_after[seconds]")
     return float(seconds)
 
