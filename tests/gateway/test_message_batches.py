@@ -5,6 +5,7 @@ limits and budget and writes one ledger row, and another key cannot see it."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -225,3 +226,52 @@ def test_the_cli_submits_waits_with_progress_and_prints_the_results(
     assert submitted.exit_code == 0 and submitted.output.startswith("msgbatch_")
     assert fetched.exit_code == 0 and len(fetched.output.splitlines()) == len(PROMPTS)
     assert refused.exit_code == 1 and "404" in refused.output and key not in refused.output
+
+
+def test_cancel_and_the_window_end_unfinished_requests_as_canceled_and_expired(
+    config: dict[str, Any],
+) -> None:
+    config["batches"] = {"window": 0.5}
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        slow = {"x-sim-latency": "ttft=60"}
+        with anthropic.Anthropic(
+            base_url=live.base_url, api_key=key, max_retries=0, default_headers=slow
+        ) as client:
+            doomed = client.messages.batches.create(requests=batch_requests(PROMPTS[:2]))
+            canceled = client.messages.batches.create(requests=batch_requests(PROMPTS))
+            canceling = client.messages.batches.cancel(canceled.id)
+            after_cancel = ended(client, canceled.id)
+            expired = ended(client, doomed.id)
+            canceled_results = list(client.messages.batches.results(canceled.id))
+            expired_results = list(client.messages.batches.results(doomed.id))
+    assert canceling.processing_status == "canceling" and canceling.cancel_initiated_at is not None
+    assert after_cancel.processing_status == "ended" and after_cancel.request_counts.canceled == len(PROMPTS)
+    assert {item.result.type for item in canceled_results} == {"canceled"}
+    assert expired.processing_status == "ended" and expired.request_counts.expired == 2
+    assert expired.ended_at is not None and expired.ended_at >= expired.expires_at
+    assert {item.result.type for item in expired_results} == {"expired"}
+
+
+def test_a_batch_left_unended_by_a_stopped_gateway_is_ended_by_the_next_one(
+    config: dict[str, Any], tmp_path: Path
+) -> None:
+    database = tmp_path / "g.db"
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        with anthropic.Anthropic(base_url=live.base_url, api_key=key, max_retries=0) as client:
+            batch = ended(client, client.messages.batches.create(requests=batch_requests(PROMPTS[:2])).id)
+    with sqlite3.connect(database) as connection:  # as if the process had died right after the last job ended
+        connection.execute("UPDATE cg_batches SET ended_at = NULL WHERE id = ?", (batch.id,))
+    config["jobs"]["enabled"] = True  # the engine starts with the gateway
+    with serve(config):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with sqlite3.connect(database) as connection:
+                (value,) = connection.execute(
+                    "SELECT ended_at FROM cg_batches WHERE id = ?", (batch.id,)
+                ).fetchone()
+            if value is not None:
+                break
+            time.sleep(0.02)
+    assert value is not None  # ended without anyone reading it

@@ -186,6 +186,13 @@ class BatchRecords:
             return False
         return True
 
+    async def unended(self, limit: int = 10_000) -> list[str]:
+        """Ids of batches that have not ended, oldest first."""
+        c = self.table.c
+        query = select(c.id).where(c.ended_at.is_(None)).order_by(c.created_at).limit(limit)
+        async with self.database.engine.connect() as connection:
+            return [row[0] for row in (await connection.execute(query)).all()]
+
     async def delete(self, batch_id: str) -> None:
         async with self.database.engine.begin() as connection:
             await connection.execute(self.table.delete().where(self.table.c.id == batch_id))

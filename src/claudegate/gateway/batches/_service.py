@@ -54,6 +54,8 @@ class BatchService:
         self._files: Files | None = None
         self._due: set[str] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._closed = False
+        self._recovery: asyncio.Task[None] | None = None
         jobs.on_open.append(self._attach)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -77,16 +79,36 @@ class BatchService:
         return self._files
 
     async def close(self) -> None:
+        """Stop ending batches here (before the engine closes: a batch left unended is ended by
+        the next process that reads it or ends one of its jobs)."""
+        self._closed = True
+        if self._recovery is not None:
+            self._recovery.cancel()
+            await asyncio.wait((self._recovery,))
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.wait((self._sweeper,))
 
     def _attach(self, engine: JobEngine) -> None:
         engine.observers.append(self._observe)
+        self._recovery = asyncio.get_running_loop().create_task(self._recover(engine))
+
+    async def _recover(self, engine: JobEngine) -> None:
+        """At the engine's start: batches whose last job ended while no process was left to end
+        them (a crash, a shutdown) are ended now."""
+        try:
+            waiting = await BatchRecords(engine.database).unended()
+        except Exception:
+            log.exception("looking for batches left unended failed; each is ended when next read")
+            return
+        for batch_id in waiting:
+            self._due.add(batch_id)
+        if waiting and not self._closed and (self._sweeper is None or self._sweeper.done()):
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
 
     def _observe(self, job: Job) -> None:
         """A job ended here: its batch may have ended with it (looked at soon, once per batch)."""
-        if job.group_id is None or not job.done:
+        if job.group_id is None or not job.done or self._closed:
             return
         self._due.add(job.group_id)
         if self._sweeper is None or self._sweeper.done():
