@@ -63,8 +63,10 @@ class Target:
 
 
 @pytest.fixture(scope="module")
-def target() -> Iterator[Target]:
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     route = simulator_route(deployments=[{"provider": "simulator", "model": "claude-haiku-4-5"}])
+    # Jobs, batches and files are kept in a store: a database of this run's own.
+    storage = {"database_url": f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('fuzz') / 'g.db'}"}
     config = schemathesis.Config.from_dict(
         {
             # Read every stream to its end (schemathesis stops after 20 events), to check all of it.
@@ -74,7 +76,7 @@ def target() -> Iterator[Target]:
             "checks": {"enabled": False, **{check: {"enabled": True} for check in CHECKS}},
         }
     )
-    with serve({"models": [route]}) as live, requests.Session() as session:
+    with serve({"models": [route], "storage": storage}) as live, requests.Session() as session:
         schema = schemathesis.openapi.from_url(f"{live.base_url}/openapi.json", config=config)
         yield Target(live.base_url, schema, session)
 
@@ -93,6 +95,12 @@ def _as_integers(value: Any) -> Any:
     if isinstance(value, list):
         return [_as_integers(item) for item in value]
     return value
+
+
+def _names_a_resource(path: str) -> bool:
+    """Whether an operation acts on something that must exist first (a generated id or file id
+    names nothing, so every answer is a 404)."""
+    return "{" in path or path == "/v1/batches"
 
 
 def _respelled(case: Case[Any]) -> Case[Any]:
@@ -174,7 +182,7 @@ def test_generated_requests_never_get_a_server_error(
         answers[response.status_code // 100] += 1
 
     exchange()
-    if mode is GenerationMode.POSITIVE and method == "POST":
+    if mode is GenerationMode.POSITIVE and method == "POST" and not _names_a_resource(path):
         # Generated bodies must reach the model, not stop at the first check.
         assert answers[2] > 0, dict(answers)
 

@@ -8,6 +8,7 @@ import base64
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from standardwebhooks import Webhook
@@ -114,6 +115,12 @@ def test_a_key_sees_only_its_own_jobs(config: dict[str, Any]) -> None:
         first = _wire.call(live.base_url, "GET", "/v1/jobs?limit=2", None, {"x-api-key": alice}).json()
         path = f"/v1/jobs?limit=2&after_id={first['last_id']}"
         second = _wire.call(live.base_url, "GET", path, None, {"x-api-key": alice})
+        odd = [
+            _wire.call(live.base_url, "GET", f"/v1/jobs?limit={quote(limit)}", None, {"x-api-key": alice})
+            for limit in ("²", "0", "101", "x")
+        ]
+    assert [reply.status for reply in odd] == [400] * 4  # "²" passes str.isdigit, not int()
+    assert all(reply.json()["error"]["message"].startswith("limit:") for reply in odd)
     assert theirs.status == 404 and cancel.status == 404
     assert bobs["data"] == [] and bobs["has_more"] is False
     assert first["has_more"] is True and len(first["data"]) == 2

@@ -24,6 +24,18 @@ UNDOCUMENTED = {
 # Served by prefix, not by the route table.
 PREFIX_ROUTED = {"/v1/models/{model_id}", "/v1/responses/{response_id}"}
 PREFIX_ROUTED |= {"/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/deliveries"}  # the jobs surface's own
+PREFIX_ROUTED |= {  # the batch surfaces' own
+    "/v1/messages/batches",
+    "/v1/messages/batches/{message_batch_id}",
+    "/v1/messages/batches/{message_batch_id}/cancel",
+    "/v1/messages/batches/{message_batch_id}/results",
+    "/v1/files",
+    "/v1/files/{file_id}",
+    "/v1/files/{file_id}/content",
+    "/v1/batches",
+    "/v1/batches/{batch_id}",
+    "/v1/batches/{batch_id}/cancel",
+}
 
 
 def _document(gateway: Live) -> dict[str, Any]:

@@ -201,6 +201,9 @@ def _check_block(raw: object, field: str) -> Mapping[str, Any]:
     elif kind == "image":
         _check_image(block.get("source"), f"{field}.source")
     elif kind == "tool_result":
+        tool_use_id = block.get("tool_use_id")
+        if not isinstance(tool_use_id, str) or not tool_use_id:
+            raise _fail("tool_use_id must be a non-empty string", f"{field}.tool_use_id")
         inner = block.get("content")
         if isinstance(inner, list):
             for k, sub in enumerate(inner):

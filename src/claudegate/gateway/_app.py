@@ -13,6 +13,7 @@ from claudegate.errors import ClaudegateError
 from claudegate.gateway._config import GatewayConfig, default_config
 from claudegate.gateway._http import BodyTooLarge, Exchange, Receive, Scope, Send
 from claudegate.gateway._reload import ConfigWatcher
+from claudegate.gateway.batches import BatchService
 from claudegate.gateway.core import (
     GatewayCore,
     GatewayError,
@@ -28,6 +29,11 @@ from claudegate.gateway.surfaces.graphql import PATH as GRAPHQL_PATH
 from claudegate.gateway.surfaces.graphql import GraphQLSurface
 from claudegate.gateway.surfaces.jobs import PREFIX as JOBS_PREFIX
 from claudegate.gateway.surfaces.jobs import JobsSurface
+from claudegate.gateway.surfaces.message_batches import PREFIX as MESSAGE_BATCHES_PREFIX
+from claudegate.gateway.surfaces.message_batches import MessageBatchesSurface
+from claudegate.gateway.surfaces.openai_batches import BATCHES as OPENAI_BATCHES
+from claudegate.gateway.surfaces.openai_batches import FILES as OPENAI_FILES
+from claudegate.gateway.surfaces.openai_batches import OpenAIBatchesSurface
 from claudegate.gateway.surfaces.socketio import SocketIOSurface
 from claudegate.gateway.surfaces.websocket import WebSocketSurface
 
@@ -103,6 +109,11 @@ class GatewayApp:
         self.jobs = JobService(self.core, clock)
         """The job engine behind ``/v1/jobs`` (``await app.jobs.engine()``)."""
         self._jobs_surface = JobsSurface(self.jobs)
+        self.batches = BatchService(self.core, self.jobs, clock)
+        """Message Batches and OpenAI batches on the job engine (``/v1/messages/batches``,
+        ``/v1/files``, ``/v1/batches``)."""
+        self._message_batches = MessageBatchesSurface(self.batches)
+        self._openai_batches = OpenAIBatchesSurface(self.batches)
         self.socketio = SocketIOSurface(self.core)
         """``/socket.io/`` (replace it before startup to change its settings)."""
         self.graphql = GraphQLSurface(self.core, self.jobs, lambda: self.websocket.hub)
@@ -136,6 +147,7 @@ class GatewayApp:
         if self.watcher is not None:
             await self.watcher.stop()
         await self.websocket.close()  # its streams settle through the core: before the core closes
+        await self.batches.close()
         await self.jobs.close()  # running attempts are cancelled: their leases lapse, others retry
         await self.socketio.close()
         await self.core.close()
@@ -175,6 +187,14 @@ class GatewayApp:
             job_route = self._jobs_surface.route(exchange.method, path)
             if job_route is not None:
                 return job_route, JOBS_PREFIX
+        if path == MESSAGE_BATCHES_PREFIX or path.startswith(MESSAGE_BATCHES_PREFIX + "/"):
+            batch_route = self._message_batches.route(exchange.method, path)
+            if batch_route is not None:
+                return batch_route, MESSAGE_BATCHES_PREFIX
+        if path.startswith(OPENAI_FILES + OPENAI_BATCHES):
+            openai_route = self._openai_batches.route(exchange.method, path)
+            if openai_route is not None:
+                return openai_route, "/v1/files" if path.startswith(OPENAI_FILES) else "/v1/batches"
         if path.startswith(ADMIN_PATH) and (path == ADMIN_PATH or path[11:12] == "/"):
             from claudegate.gateway.surfaces.admin import admin_keys
 
@@ -238,6 +258,8 @@ class GatewayApp:
             return True
         if exchange.path.startswith("/v1/messages"):
             return False
+        if exchange.path.startswith(OPENAI_FILES + OPENAI_BATCHES):
+            return True
         return b"anthropic-version" not in exchange.headers and b"x-api-key" not in exchange.headers
 
     async def _send_error(self, exchange: Exchange, error: GatewayError) -> None:

@@ -45,6 +45,9 @@
       per_key: 16                     # of them, jobs of one key
       lease: 30                       # seconds a claim lasts without a heartbeat
       max_attempts: 5                 # a lost lease or a retryable failure counts as one
+    batches:                          # /v1/messages/batches, /v1/files, /v1/batches (docs/batches.md)
+      max_requests: 100000            # requests in one batch
+      max_file_bytes: 209715200       # one uploaded file (OpenAI batch input)
     webhooks:                         # signed job webhooks (docs/webhooks.md)
       secret: env:CLAUDEGATE_WEBHOOK_SECRET   # whsec_…: signs for keys without their own secret
       allow_private: ["127.0.0.0/8"]  # addresses allowed despite the SSRF guard (default: none)
@@ -71,6 +74,7 @@ __all__ = [
     "JWT_ALGORITHMS",
     "WEBHOOK_SCHEDULE",
     "AuthConfig",
+    "BatchesConfig",
     "BreakerConfig",
     "ConfigError",
     "DeploymentConfig",
@@ -84,6 +88,7 @@ __all__ = [
     "LimitSpec",
     "LimitsConfig",
     "RetryConfig",
+    "RouteBatches",
     "RouteConfig",
     "SamplingConfig",
     "SocketIOSettings",
@@ -312,6 +317,15 @@ class SamplingConfig(_Strict):
     are both given, drop ``top_p``; reported in the ``x-claudegate-normalized`` header."""
 
 
+class RouteBatches(_Strict):
+    """How batches of a route's requests run (``batches`` on a route; docs/batches.md)."""
+
+    upstream: bool = False
+    """Hand a Message Batch whose requests all go to this route to its first ``anthropic``
+    deployment's own batch API (billed at half price there), and relay its status and results;
+    else (and always for other providers) the gateway's job engine runs the requests one by one."""
+
+
 class RouteConfig(_Strict):
     """A model name clients ask for, and the deployments that serve it."""
 
@@ -329,6 +343,8 @@ class RouteConfig(_Strict):
     """Active health probes of every deployment of this route that sets none."""
     sampling: SamplingConfig = SamplingConfig()
     """Sampling parameters made acceptable to current models (on by default)."""
+    batches: RouteBatches = RouteBatches()
+    """Where a batch of this route's requests runs (the job engine, or the upstream's batch API)."""
 
 
 class EdgeConfig(_Strict):
@@ -538,6 +554,23 @@ class JobsConfig(_Strict):
     """Seconds between looks for due work when nothing announced any (embedded backend)."""
 
 
+class BatchesConfig(_Strict):
+    """Message Batches and the OpenAI Batch API (docs/batches.md): their limits."""
+
+    max_requests: int = Field(default=100_000, ge=1)
+    """Requests in one batch (the APIs' own limit: 100,000 for Message Batches, 50,000 for OpenAI's)."""
+    max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    """Bytes of one ``POST /v1/messages/batches`` body."""
+    max_file_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    """Bytes of one uploaded file (``POST /v1/files``)."""
+    max_key_file_bytes: int | None = Field(default=2 * 1024 * 1024 * 1024, gt=0)
+    """Bytes of every file one key keeps (null: no limit)."""
+    window: float = Field(default=24 * 3600.0, gt=0)
+    """Seconds a batch may run; requests not run by then end ``expired``."""
+    file_ttl: float = Field(default=30 * 24 * 3600.0, gt=0)
+    """Seconds an uploaded or output file is kept."""
+
+
 WEBHOOK_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 """The Standard Webhooks retry schedule: seconds before each attempt, after the previous one."""
 
@@ -592,6 +625,7 @@ class GatewayConfig(_Strict):
     storage: StorageConfig | None = None
     threads: ThreadsConfig = ThreadsConfig()
     jobs: JobsConfig = JobsConfig()
+    batches: BatchesConfig = BatchesConfig()
     webhooks: WebhookSettings = WebhookSettings()
 
     @model_validator(mode="after")

@@ -46,6 +46,12 @@ class AnthropicProvider(Provider):
         )
         self.base_url = self._client.base_url
 
+    @property
+    def client(self) -> AsyncClient:
+        """The client of this upstream (its key, transport and timeouts), for the API's other
+        endpoints (the gateway hands Message Batches to it)."""
+        return self._client
+
     def _path(self, path: str, request: ProviderRequest) -> str:
         return f"{path}?{request.query}" if request.query else path
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
+from claudegate.store._batch_tables import batch_tables
 from claudegate.store._job_tables import job_tables
 
 __all__ = ["Tables", "UTCDateTime", "build_tables"]
@@ -67,6 +68,8 @@ class Tables:
     job_deliveries: Table
     webhook_secrets: Table
     webhook_endpoints: Table
+    batches: Table
+    files: Table
 
 
 def build_tables(prefix: str = "cg_") -> Tables:
@@ -133,6 +136,7 @@ def build_tables(prefix: str = "cg_") -> Tables:
         thread_messages=thread_messages,
         responses=responses,
         **_webhook_tables(metadata, prefix),
+        **batch_tables(metadata, prefix),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from claudegate.gateway.core._auth import credential_digest, keys_issued, presented_key
+from claudegate.gateway.core._budget import budget_refusal, usage_cost
 from claudegate.gateway.core._call import ANONYMOUS, Call, Dialect, Outcome, Principal, new_request_id
 from claudegate.gateway.core._chat_passthrough import ChatRequest
 from claudegate.gateway.core._core import GatewayCore, StreamReply
@@ -33,6 +34,7 @@ __all__ = [
     "StreamReply",
     "anthropic_body",
     "anthropic_error",
+    "budget_refusal",
     "classify",
     "credential_digest",
     "keys_issued",
@@ -43,4 +45,5 @@ __all__ = [
     "presented_key",
     "require",
     "shown",
+    "usage_cost",
 ]

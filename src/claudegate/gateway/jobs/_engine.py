@@ -34,7 +34,7 @@ from claudegate.gateway.jobs._model import (
     principal_from_record,
     principal_record,
 )
-from claudegate.gateway.jobs._store import Change, JobStore, usage_row
+from claudegate.gateway.jobs._store import Change, Extra, JobStore, usage_row
 from claudegate.gateway.jobs._view import job_json
 
 if TYPE_CHECKING:
@@ -138,8 +138,10 @@ class JobEngine:
         *,
         headers: Mapping[str, str] | None = None,
         group_id: str | None = None,
+        extra: Extra | None = None,
     ) -> list[Job]:
-        """Record ``specs`` as queued jobs of ``principal`` (committed when this returns)."""
+        """Record ``specs`` as queued jobs of ``principal`` (committed when this returns), with
+        ``extra``'s writes in the same transaction (a batch's own row)."""
         now = self.clock()
         caller = {**principal_record(principal), "headers": dict(headers or {})}
         jobs = [
@@ -186,6 +188,8 @@ class JobEngine:
             await dispatcher.enqueue(
                 connection, "job", [job.id for job in jobs], [job.priority for job in jobs], now
             )
+            if extra is not None:
+                await extra(connection)
 
         await self.store.insert(rows, enqueue)
         dispatcher.wake()

@@ -158,7 +158,7 @@ class JobsSurface:
                 seen.dialect = body["dialect"]
             spec = job_spec(body)
             if spec.webhook_url is not None:
-                await _check_webhook(core, principal, spec.webhook_url)
+                await core.webhooks.check_submission(spec.webhook_url, principal.account)
             (job,) = await engine.submit(principal, [spec], headers=exchange.forwarded_headers())
             url = _status_url(exchange, job.id)
             answer = _job_view(exchange, job)
@@ -241,7 +241,7 @@ def _status_url(exchange: Exchange, job_id: str) -> str:
 
 def _limit(query: dict[str, list[str]]) -> int:
     raw = (query.get("limit") or ["20"])[0]
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100:  # "²" is a digit, not an int
         raise _bad("limit: must be an integer from 1 to 100", "limit")
     return int(raw)
 
@@ -273,17 +273,3 @@ def _wait(query: dict[str, list[str]]) -> float:
     if not 0 <= value <= 60:
         raise _bad("wait: must be a number of seconds from 0 to 60", "wait")
     return value
-
-
-async def _check_webhook(core: GatewayCore, principal: Principal, url: str) -> None:
-    """Refuse a webhook that could never be delivered: a URL the SSRF guard refuses as written,
-    or nothing to sign with (no secret for the key, no gateway-wide one)."""
-    refused = core.webhooks.check_url(url)
-    if refused is not None:
-        raise _bad(f"webhook.url: {refused}", "webhook.url")
-    if not await core.webhooks.can_sign(principal.account):
-        raise _bad(
-            "webhook: no secret to sign it with; create one for the key "
-            "(claudegate webhooks secret KEY_ID) or set webhooks.secret",
-            "webhook",
-        )

@@ -19,6 +19,7 @@ from pydantic import TypeAdapter
 from claudegate._version import __version__
 from claudegate.gateway._http import Exchange
 from claudegate.gateway.core import GatewayCore
+from claudegate.gateway.surfaces import batches_openapi as batches
 from claudegate.gateway.surfaces import jobs_openapi as jobs
 from claudegate.translate import FINISH_REASONS
 from claudegate.types import ErrorResponse, Message, MessageTokensCount, StreamEvent
@@ -790,7 +791,12 @@ def document() -> dict[str, Any]:
     True
     """
     schemas = {**_anthropic_request_schemas(), **_chat_request_schemas()}
-    answers = {**_answer_schemas(), **_responses_schemas(), **jobs.openapi_schemas()}
+    answers = {
+        **_answer_schemas(),
+        **_responses_schemas(),
+        **jobs.openapi_schemas(),
+        **batches.openapi_schemas(),
+    }
     clashes = schemas.keys() & answers.keys()
     if clashes:  # a request schema named like a canonical model would silently replace it
         raise RuntimeError(f"schema names used twice: {sorted(clashes)}")
@@ -804,7 +810,7 @@ def document() -> dict[str, Any]:
         },
         # Keys are checked once any is issued; a gateway with none runs open.
         "security": [{"apiKey": []}, {"bearer": []}, {}],
-        "paths": {**_paths(), **_responses_paths(), **jobs.openapi_paths()},
+        "paths": {**_paths(), **_responses_paths(), **jobs.openapi_paths(), **batches.openapi_paths()},
         "components": {
             "schemas": {**schemas, **answers},
             "securitySchemes": {

@@ -34,6 +34,7 @@ from claudegate._version import __version__
 from claudegate.errors import UserError
 from claudegate.gateway._config import ConfigError, WebhookSettings, resolve_text
 from claudegate.gateway.core._call import ANONYMOUS, subject_owner
+from claudegate.gateway.core._errors import GatewayError
 from claudegate.gateway.webhooks._attempt import Outcome, WebhookAttempt, post
 from claudegate.gateway.webhooks._guard import AddressPolicy, GuardedResolver, Refused, checked_url, shown_url
 from claudegate.gateway.webhooks._schedule import retry_delay
@@ -160,6 +161,22 @@ class Webhooks:
         if self._session is None:
             await self.start()
         return bool(await self.signing_secrets(owner))
+
+    async def check_submission(self, url: str, owner: str | None) -> None:
+        """Refuse (a 400 naming the field) a webhook that could never be delivered: a URL the SSRF
+        guard refuses as written, or nothing to sign it with (no secret for ``owner``, no
+        gateway-wide one). Every surface that takes a webhook checks it with this at submission."""
+        refused = self.check_url(url)
+        if refused is not None:
+            raise GatewayError(400, "invalid_request_error", f"webhook.url: {refused}", "webhook.url")
+        if not await self.can_sign(owner):
+            raise GatewayError(
+                400,
+                "invalid_request_error",
+                "webhook: no secret to sign it with; create one for the key "
+                "(claudegate webhooks secret KEY_ID) or set webhooks.secret",
+                "webhook",
+            )
 
     async def create_secret(self, owner: str, overlap: float | None = None) -> CreatedSecret:
         """A new secret for ``owner``; its previous one keeps signing for ``overlap`` seconds
