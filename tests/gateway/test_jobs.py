@@ -47,6 +47,15 @@ def submit(base_url: str, key: str, body: dict[str, Any], extra: dict[str, str] 
     return _wire.call(base_url, "POST", "/v1/jobs", body, {"x-api-key": key, **(extra or {})})
 
 
+def running_engine(live: Any, key: str) -> Any:
+    """The gateway's job engine, opened by a first job (run to its end) so that a test can watch
+    the engine before the job it is about happens."""
+    wait(live.base_url, key, submit(live.base_url, key, {"request": ASK}).json()["id"])
+    engine = live.app.jobs.engine_if_open
+    assert engine is not None
+    return engine
+
+
 def wait(base_url: str, key: str, job_id: str) -> dict[str, Any]:
     reply = _wire.call(base_url, "GET", f"/v1/jobs/{job_id}?wait=30", None, {"x-api-key": key})
     assert reply.status == 200, reply.body
@@ -233,12 +242,11 @@ async def test_a_jobs_webhook_is_logged_and_can_be_redelivered(
     async with receiver() as hooks:
         with serve(config) as live:
             key = await asyncio.to_thread(new_key, live.base_url)
-            body = {"request": ASK, "webhook": {"url": hooks.url()}}
-            job_id = (await asyncio.to_thread(submit, live.base_url, key, body)).json()["id"]
-            engine = live.app.jobs.engine_if_open
-            assert engine is not None
+            engine = await asyncio.to_thread(running_engine, live, key)
             attempts = threading.Semaphore(0)
             engine.deliveries.on_attempt = lambda _: attempts.release()
+            body = {"request": ASK, "webhook": {"url": hooks.url()}}
+            job_id = (await asyncio.to_thread(submit, live.base_url, key, body)).json()["id"]
             assert await asyncio.to_thread(attempts.acquire, True, 30)
             path = f"/v1/jobs/{job_id}/deliveries"
             log = await asyncio.to_thread(_wire.call, live.base_url, "GET", path, None, {"x-api-key": key})
@@ -265,3 +273,66 @@ def test_a_webhook_the_guard_refuses_or_none_can_sign_is_a_400(config: dict[str,
         unsigned = submit(live.base_url, key, {"request": ASK, "webhook": {"url": "https://example.com/h"}})
     assert private.status == 400 and "webhook.url" in private.json()["error"]["message"]
     assert unsigned.status == 400 and "secret" in unsigned.json()["error"]["message"]
+
+
+async def test_webhook_retries_keep_the_schedule_and_a_410_disables_the_endpoint(
+    config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A receiver that fails twice gets the third attempt, each no sooner than the schedule says
+    (timestamps taken by the receiver: lower bounds, whatever the machine's load), all under one
+    webhook-id; a 410 disables the endpoint, so a later job's delivery sends nothing."""
+    secret = "whsec_" + base64.b64encode(b"jobs-test-webhook-secret-0123").decode()
+    monkeypatch.setenv("CG_TEST_WEBHOOK_SECRET", secret)
+    schedule = [0.0, 0.3, 0.6]
+    config["webhooks"] = {
+        "secret": "env:CG_TEST_WEBHOOK_SECRET",
+        "allow_private": ["127.0.0.0/8"],
+        "schedule": schedule,
+    }
+    async with receiver() as hooks:
+        hooks.status = 500
+        with serve(config) as live:
+            key = await asyncio.to_thread(new_key, live.base_url)
+            engine = await asyncio.to_thread(running_engine, live, key)
+            attempts = threading.Semaphore(0)
+            made = [0]
+
+            def attempted(_: object) -> None:
+                made[0] += 1
+                if made[0] == 2:
+                    hooks.status = 204  # the third attempt succeeds
+                attempts.release()
+
+            engine.deliveries.on_attempt = attempted
+            body = {"request": ASK, "webhook": {"url": hooks.url()}}
+            first = (await asyncio.to_thread(submit, live.base_url, key, body)).json()["id"]
+            for _ in range(3):
+                assert await asyncio.to_thread(attempts.acquire, True, 30)
+            path = f"/v1/jobs/{first}/deliveries"
+            auth = {"x-api-key": key}
+            retried = await asyncio.to_thread(_wire.call, live.base_url, "GET", path, None, auth)
+
+            hooks.status = 410
+            gone = (await asyncio.to_thread(submit, live.base_url, key, body)).json()["id"]
+            assert await asyncio.to_thread(attempts.acquire, True, 30)
+            later = (await asyncio.to_thread(submit, live.base_url, key, body)).json()["id"]
+            assert await asyncio.to_thread(attempts.acquire, True, 30)
+            logs = [
+                await asyncio.to_thread(
+                    _wire.call, live.base_url, "GET", f"/v1/jobs/{job}/deliveries", None, {"x-api-key": key}
+                )
+                for job in (gone, later)
+            ]
+    (delivery,) = retried.json()["data"]
+    assert [entry["outcome"] for entry in delivery["log"]] == ["failed", "failed", "delivered"]
+    assert delivery["status"] == "delivered"
+    first_three = hooks.received[:3]
+    assert {received.headers["webhook-id"] for received in first_three} == {delivery["webhook_id"]}
+    times = [received.at for received in first_three]
+    assert times[1] - times[0] >= schedule[1] - 0.01 and times[2] - times[1] >= schedule[2] - 0.01
+    for received in first_three:
+        Webhook(secret).verify(received.body, received.headers)
+    gone_log, later_log = (reply.json()["data"][0] for reply in logs)
+    assert [entry["outcome"] for entry in gone_log["log"]] == ["disabled"]
+    assert later_log["status"] == "disabled" and [e["outcome"] for e in later_log["log"]] == ["disabled"]
+    assert len(hooks.received) == 4  # three for the first job, one 410; nothing for the last job
