@@ -23,7 +23,7 @@ from claudegate.gateway.core import (
     shown,
 )
 from claudegate.gateway.jobs import JobService
-from claudegate.gateway.surfaces import anthropic, models, openai, openapi, ops, responses
+from claudegate.gateway.surfaces import anthropic, embeddings, models, openai, openapi, ops, responses
 from claudegate.gateway.surfaces.jobs import PREFIX as JOBS_PREFIX
 from claudegate.gateway.surfaces.jobs import JobsSurface
 from claudegate.gateway.surfaces.socketio import SocketIOSurface
@@ -44,6 +44,8 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/v1/chat/completions"): openai.chat_completions,
     ("POST", "/chat/completions"): openai.chat_completions,
     ("POST", "/v1/responses"): responses.create_response,
+    ("POST", "/v1/embeddings"): embeddings.create_embeddings,
+    ("POST", "/embeddings"): embeddings.create_embeddings,
     ("POST", "/responses"): responses.create_response,
     ("GET", "/v1/models"): models.list_models,
     ("GET", "/models"): models.list_models,
@@ -225,8 +227,8 @@ class GatewayApp:
 
     @staticmethod
     def _openai_dialect(exchange: Exchange) -> bool:
-        if exchange.path.endswith("/chat/completions") or exchange.path.startswith(
-            ("/v1/responses", "/responses")
+        if exchange.path.endswith(("/chat/completions", "/embeddings")) or exchange.path.startswith(
+            ("/v1/responses", "/responses", "/v1/collections")
         ):
             return True
         if exchange.path.startswith("/v1/messages"):

@@ -20,6 +20,7 @@ from claudegate._version import __version__
 from claudegate.gateway._http import Exchange
 from claudegate.gateway.core import GatewayCore
 from claudegate.gateway.surfaces import jobs_openapi as jobs
+from claudegate.gateway.surfaces import retrieval_openapi as retrieval
 from claudegate.translate import FINISH_REASONS
 from claudegate.types import ErrorResponse, Message, MessageTokensCount, StreamEvent
 
@@ -791,6 +792,7 @@ def document() -> dict[str, Any]:
     """
     schemas = {**_anthropic_request_schemas(), **_chat_request_schemas()}
     answers = {**_answer_schemas(), **_responses_schemas(), **jobs.openapi_schemas()}
+    answers |= retrieval.openapi_schemas()
     clashes = schemas.keys() & answers.keys()
     if clashes:  # a request schema named like a canonical model would silently replace it
         raise RuntimeError(f"schema names used twice: {sorted(clashes)}")
@@ -804,7 +806,7 @@ def document() -> dict[str, Any]:
         },
         # Keys are checked once any is issued; a gateway with none runs open.
         "security": [{"apiKey": []}, {"bearer": []}, {}],
-        "paths": {**_paths(), **_responses_paths(), **jobs.openapi_paths()},
+        "paths": {**_paths(), **_responses_paths(), **jobs.openapi_paths(), **retrieval.embeddings_paths()},
         "components": {
             "schemas": {**schemas, **answers},
             "securitySchemes": {
