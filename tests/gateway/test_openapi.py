@@ -25,6 +25,13 @@ UNDOCUMENTED = {
 # Served by prefix, not by the route table.
 PREFIX_ROUTED = {"/v1/models/{model_id}", "/v1/responses/{response_id}"}
 PREFIX_ROUTED |= {"/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/deliveries"}  # the jobs surface's own
+PREFIX_ROUTED |= {  # the collections surface's own
+    "/v1/collections",
+    "/v1/collections/{name}",
+    "/v1/collections/{name}/documents",
+    "/v1/collections/{name}/documents/{document_id}",
+    "/v1/collections/{name}/search",
+}
 
 
 def _document(gateway: Live) -> dict[str, Any]:

@@ -23,7 +23,10 @@ from claudegate.gateway.core import (
     shown,
 )
 from claudegate.gateway.jobs import JobService
+from claudegate.gateway.retrieval import RetrievalService
 from claudegate.gateway.surfaces import anthropic, embeddings, models, openai, openapi, ops, responses
+from claudegate.gateway.surfaces.collections import PREFIX as COLLECTIONS_PREFIX
+from claudegate.gateway.surfaces.collections import CollectionsSurface
 from claudegate.gateway.surfaces.jobs import PREFIX as JOBS_PREFIX
 from claudegate.gateway.surfaces.jobs import JobsSurface
 from claudegate.gateway.surfaces.socketio import SocketIOSurface
@@ -105,6 +108,9 @@ class GatewayApp:
         self._jobs_surface = JobsSurface(self.jobs)
         self.socketio = SocketIOSurface(self.core)
         """``/socket.io/`` (replace it before startup to change its settings)."""
+        self.retrieval = RetrievalService(self.core)
+        """The store behind ``/v1/collections`` (opened on first use)."""
+        self._collections = CollectionsSurface(self.retrieval)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -133,6 +139,7 @@ class GatewayApp:
         await self.websocket.close()  # its streams settle through the core: before the core closes
         await self.jobs.close()  # running attempts are cancelled: their leases lapse, others retry
         await self.socketio.close()
+        await self.retrieval.close()
         await self.core.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -170,6 +177,10 @@ class GatewayApp:
             job_route = self._jobs_surface.route(exchange.method, path)
             if job_route is not None:
                 return job_route, JOBS_PREFIX
+        if path == COLLECTIONS_PREFIX or path.startswith(COLLECTIONS_PREFIX + "/"):
+            collections_route = self._collections.route(exchange.method, path)
+            if collections_route is not None:
+                return collections_route, COLLECTIONS_PREFIX
         if path.startswith(ADMIN_PATH) and (path == ADMIN_PATH or path[11:12] == "/"):
             from claudegate.gateway.surfaces.admin import admin_keys
 

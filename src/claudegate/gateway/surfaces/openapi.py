@@ -806,7 +806,13 @@ def document() -> dict[str, Any]:
         },
         # Keys are checked once any is issued; a gateway with none runs open.
         "security": [{"apiKey": []}, {"bearer": []}, {}],
-        "paths": {**_paths(), **_responses_paths(), **jobs.openapi_paths(), **retrieval.embeddings_paths()},
+        "paths": {
+            **_paths(),
+            **_responses_paths(),
+            **jobs.openapi_paths(),
+            **retrieval.embeddings_paths(),
+            **retrieval.collections_paths(),
+        },
         "components": {
             "schemas": {**schemas, **answers},
             "securitySchemes": {
