@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from claudegate import _cli_retrieval
 from claudegate._cli_jobs import jobs_app
 from claudegate._webhooks_cli import webhooks_app
 from claudegate.errors import ClaudegateError
@@ -245,6 +246,8 @@ def serve(
 keys_app = typer.Typer(help="Gateway API keys, in the configured database.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(jobs_app, name="jobs")
+app.command("index")(_cli_retrieval.index)
+app.command("search")(_cli_retrieval.search)
 app.add_typer(webhooks_app, name="webhooks")
 
 ConfigOption = Annotated[

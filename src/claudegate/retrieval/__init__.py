@@ -28,6 +28,7 @@ from claudegate.retrieval._store import (
     UnknownCollection,
     VectorStore,
 )
+from claudegate.retrieval._tool import retrieval_tool
 
 __all__ = [
     "LOCAL_MODEL",
@@ -49,4 +50,5 @@ __all__ = [
     "VectorStore",
     "chunk_text",
     "local_embedder",
+    "retrieval_tool",
 ]
