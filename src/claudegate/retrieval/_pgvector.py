@@ -2,11 +2,12 @@
 index (cosine), through asyncpg and the ``pgvector`` package.
 
 The ``vector`` extension must be available to the server (``CREATE EXTENSION IF NOT EXISTS vector``
-runs at start). A collection's table is made, with its index, when its first vectors arrive (that
-fixes its dimensions). Searches use the index with ``hnsw.ef_search`` candidates (default 100);
-with a metadata filter the scan is iterative (pgvector 0.8), so filtered searches still fill
-``top_k`` when enough chunks match. ``exact=True`` on ``search`` scans without the index (what
-the index's recall is measured against).
+runs at start). A collection's table is made when its first vectors arrive (that fixes its
+dimensions), and its HNSW index is built over that first batch at once; later writes add to it.
+Searches use the index with ``hnsw.ef_search`` candidates (default 100); with a metadata filter
+the scan is iterative (pgvector 0.8), so filtered searches still fill ``top_k`` when enough chunks
+match. ``exact=True`` on ``search`` scans without the index (what the index's recall is measured
+against).
 """
 
 from __future__ import annotations
@@ -149,7 +150,8 @@ class PgVectorStore(VectorStore):
             if row is None:
                 raise UnknownCollection(name)
             table = self._table(row["id"])
-            if row["dimensions"] is None:
+            fresh = row["dimensions"] is None
+            if fresh:
                 await self._create_table(connection, table, int(vectors.shape[1]))
                 await connection.execute(
                     f"UPDATE {self._prefix}_collections SET dimensions = $1 WHERE id = $2",
@@ -166,6 +168,11 @@ class PgVectorStore(VectorStore):
                 ],
                 columns=["chunk_id", "document_id", "position", "text", "metadata", "embedding"],
             )
+            if fresh:  # built over the first batch at once: much faster than row by row
+                await connection.execute("SET LOCAL maintenance_work_mem = '512MB'")
+                await connection.execute(
+                    f"CREATE INDEX ON {table} USING hnsw (embedding vector_cosine_ops) WITH (m = {self._m})"
+                )
 
     async def _create_table(self, connection: asyncpg.Connection, table: str, dimensions: int) -> None:
         await connection.execute(
@@ -174,9 +181,6 @@ class PgVectorStore(VectorStore):
             f"embedding vector({dimensions}) NOT NULL)"
         )
         await connection.execute(f"CREATE INDEX ON {table} (document_id)")
-        await connection.execute(
-            f"CREATE INDEX ON {table} USING hnsw (embedding vector_cosine_ops) WITH (m = {self._m})"
-        )
 
     async def delete_document(self, name: str, document_id: str) -> bool:
         pool = await self._connection_pool()
