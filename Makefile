@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/tools.py
 	$(BIN)/python bench/jwt_auth.py
 	$(BIN)/python bench/socketio_streams.py
+	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/jobs.py
 
 clean:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from claudegate import _cli_retrieval
 from claudegate._cli_batches import batch_app
 from claudegate._cli_jobs import jobs_app
 from claudegate._webhooks_cli import webhooks_app
@@ -247,6 +248,8 @@ keys_app = typer.Typer(help="Gateway API keys, in the configured database.", no_
 app.add_typer(keys_app, name="keys")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(batch_app, name="batch")
+app.command("index")(_cli_retrieval.index)
+app.command("search")(_cli_retrieval.search)
 app.add_typer(webhooks_app, name="webhooks")
 
 ConfigOption = Annotated[

@@ -76,7 +76,9 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
             "checks": {"enabled": False, **{check: {"enabled": True} for check in CHECKS}},
         }
     )
-    with serve({"models": [route], "storage": storage}) as live, requests.Session() as session:
+    retrieval = {"path": str(tmp_path_factory.mktemp("fuzz") / "retrieval.db")}  # collections get fuzzed too
+    gateway_config: dict[str, Any] = {"models": [route], "storage": storage, "retrieval": retrieval}
+    with serve(gateway_config) as live, requests.Session() as session:
         schema = schemathesis.openapi.from_url(f"{live.base_url}/openapi.json", config=config)
         yield Target(live.base_url, schema, session)
 

@@ -20,6 +20,7 @@ UNDOCUMENTED = {
     "/health/deployments": "operators' diagnostics, shaped by the resilience internals",
     "/openapi.json": "the document itself",
     "/responses": "an alias of /v1/responses for clients whose base URL lacks /v1",
+    "/embeddings": "an alias of /v1/embeddings, likewise",
 }
 # Served by prefix, not by the route table.
 PREFIX_ROUTED = {"/v1/models/{model_id}", "/v1/responses/{response_id}"}
@@ -35,6 +36,11 @@ PREFIX_ROUTED |= {  # the batch surfaces' own
     "/v1/batches",
     "/v1/batches/{batch_id}",
     "/v1/batches/{batch_id}/cancel",
+    "/v1/collections",
+    "/v1/collections/{name}",
+    "/v1/collections/{name}/documents",
+    "/v1/collections/{name}/documents/{document_id}",
+    "/v1/collections/{name}/search",
 }
 
 

@@ -24,7 +24,10 @@ from claudegate.gateway.core import (
     shown,
 )
 from claudegate.gateway.jobs import JobService
-from claudegate.gateway.surfaces import anthropic, models, openai, openapi, ops, responses
+from claudegate.gateway.retrieval import RetrievalService
+from claudegate.gateway.surfaces import anthropic, embeddings, models, openai, openapi, ops, responses
+from claudegate.gateway.surfaces.collections import PREFIX as COLLECTIONS_PREFIX
+from claudegate.gateway.surfaces.collections import CollectionsSurface
 from claudegate.gateway.surfaces.graphql import PATH as GRAPHQL_PATH
 from claudegate.gateway.surfaces.graphql import GraphQLSurface
 from claudegate.gateway.surfaces.jobs import PREFIX as JOBS_PREFIX
@@ -45,6 +48,8 @@ SOCKETIO_PATH = "/socket.io/"
 log = logging.getLogger("claudegate.gateway")
 
 Handler = Callable[[GatewayCore, Exchange], Awaitable[Outcome | None]]
+PrefixRouter = Callable[[str, str], Handler | None]
+"""A surface's own router: (method, path) to its handler, or None."""
 
 _ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/v1/messages"): anthropic.messages,
@@ -52,6 +57,8 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/v1/chat/completions"): openai.chat_completions,
     ("POST", "/chat/completions"): openai.chat_completions,
     ("POST", "/v1/responses"): responses.create_response,
+    ("POST", "/v1/embeddings"): embeddings.create_embeddings,
+    ("POST", "/embeddings"): embeddings.create_embeddings,
     ("POST", "/responses"): responses.create_response,
     ("GET", "/v1/models"): models.list_models,
     ("GET", "/models"): models.list_models,
@@ -118,6 +125,18 @@ class GatewayApp:
         """``/socket.io/`` (replace it before startup to change its settings)."""
         self.graphql = GraphQLSurface(self.core, self.jobs, lambda: self.websocket.hub)
         """``/graphql`` (queries, mutations, subscriptions; its rooms are ``/v1/ws``'s)."""
+        self.retrieval = RetrievalService(self.core)
+        """The store behind ``/v1/collections`` (opened on first use)."""
+        self._collections = CollectionsSurface(self.retrieval)
+        self._prefixed: tuple[tuple[tuple[str, ...], str, PrefixRouter], ...] = (
+            ((JOBS_PREFIX,), JOBS_PREFIX, self._jobs_surface.route),
+            ((MESSAGE_BATCHES_PREFIX,), MESSAGE_BATCHES_PREFIX, self._message_batches.route),
+            (OPENAI_FILES, "/v1/files", self._openai_batches.route),
+            (OPENAI_BATCHES, "/v1/batches", self._openai_batches.route),
+            ((COLLECTIONS_PREFIX,), COLLECTIONS_PREFIX, self._collections.route),
+        )
+        """Surfaces that route the paths under their prefixes themselves: (prefixes, the metric
+        label, their router)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -150,6 +169,7 @@ class GatewayApp:
         await self.batches.close()
         await self.jobs.close()  # running attempts are cancelled: their leases lapse, others retry
         await self.socketio.close()
+        await self.retrieval.close()
         await self.core.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -183,18 +203,11 @@ class GatewayApp:
                 return responses.retrieve_response, "/v1/responses/{id}"
             if exchange.method == "DELETE":
                 return responses.delete_response, "/v1/responses/{id}"
-        if path == JOBS_PREFIX or path.startswith(JOBS_PREFIX + "/"):
-            job_route = self._jobs_surface.route(exchange.method, path)
-            if job_route is not None:
-                return job_route, JOBS_PREFIX
-        if path == MESSAGE_BATCHES_PREFIX or path.startswith(MESSAGE_BATCHES_PREFIX + "/"):
-            batch_route = self._message_batches.route(exchange.method, path)
-            if batch_route is not None:
-                return batch_route, MESSAGE_BATCHES_PREFIX
-        if path.startswith(OPENAI_FILES + OPENAI_BATCHES):
-            openai_route = self._openai_batches.route(exchange.method, path)
-            if openai_route is not None:
-                return openai_route, "/v1/files" if path.startswith(OPENAI_FILES) else "/v1/batches"
+        for prefixes, label, router in self._prefixed:
+            if any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes):
+                prefixed = router(exchange.method, path)
+                if prefixed is not None:
+                    return prefixed, label
         if path.startswith(ADMIN_PATH) and (path == ADMIN_PATH or path[11:12] == "/"):
             from claudegate.gateway.surfaces.admin import admin_keys
 
@@ -252,8 +265,8 @@ class GatewayApp:
 
     @staticmethod
     def _openai_dialect(exchange: Exchange) -> bool:
-        if exchange.path.endswith("/chat/completions") or exchange.path.startswith(
-            ("/v1/responses", "/responses")
+        if exchange.path.endswith(("/chat/completions", "/embeddings")) or exchange.path.startswith(
+            ("/v1/responses", "/responses", "/v1/collections")
         ):
             return True
         if exchange.path.startswith("/v1/messages"):

@@ -527,6 +527,33 @@ class ThreadsConfig(_Strict):
     """Where the gateway keeps threads: default the ``storage`` database, else a database in memory."""
 
 
+class RetrievalConfig(_Strict):
+    """Collections (``/v1/collections``, docs/retrieval.md): where documents and vectors live."""
+
+    store: Literal["embedded", "pgvector"] = "embedded"
+    """``embedded``: a SQLite file and exact search; ``pgvector``: PostgreSQL with an HNSW index."""
+    path: str = "claudegate-retrieval.db"
+    """The embedded store's SQLite file."""
+    database_url: str | None = None
+    """``pgvector``: ``postgresql://…`` (or ``env:NAME``); the server needs the vector extension."""
+    embedding_model: str = "local"
+    """What a collection created without ``embedding_model`` embeds with."""
+    chunk_size: int = Field(default=1000, ge=100, le=100_000)
+    """Characters per chunk at most."""
+    chunk_overlap: int = Field(default=200, ge=0)
+    """Characters of whole sentences consecutive chunks share at most (below ``chunk_size``)."""
+    ef_search: int = Field(default=100, ge=1, le=1000)
+    """``pgvector``: candidates the HNSW search keeps (more: better recall, slower)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> RetrievalConfig:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("chunk_overlap must be below chunk_size")
+        if self.store == "pgvector" and not self.database_url:
+            raise ValueError("the pgvector store needs database_url")
+        return self
+
+
 class JobsConfig(_Strict):
     """Asynchronous jobs (``/v1/jobs``, docs/jobs.md): where they are queued and how many run."""
 
@@ -626,6 +653,7 @@ class GatewayConfig(_Strict):
     threads: ThreadsConfig = ThreadsConfig()
     jobs: JobsConfig = JobsConfig()
     batches: BatchesConfig = BatchesConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
     webhooks: WebhookSettings = WebhookSettings()
 
     @model_validator(mode="after")

@@ -24,9 +24,17 @@ from typing import Any, ClassVar, Literal
 
 import orjson
 
+from claudegate.errors import BadRequestError
 from claudegate.sse import SSEDecoder, encode_json_event
 
-__all__ = ["Provider", "ProviderRequest", "ProviderResponse", "ProviderStream", "WireDialect"]
+__all__ = [
+    "Provider",
+    "ProviderRequest",
+    "ProviderResponse",
+    "ProviderStream",
+    "WireDialect",
+    "invalid_request",
+]
 
 WireDialect = Literal["anthropic", "openai"]
 """The dialect of an answer's raw bytes."""
@@ -174,6 +182,17 @@ class NativeStream(ProviderStream):
             await closer()
 
 
+def invalid_request(message: str, param: str | None = None) -> BadRequestError:
+    """A 400 ``invalid_request_error`` of a provider's own; an OpenAI caller sees ``param`` named."""
+    error = {"type": "invalid_request_error", "message": message}
+    openai = {"message": message, "type": "invalid_request_error", "param": param, "code": None}
+    return BadRequestError(
+        message,
+        type="invalid_request_error",
+        body={"type": "error", "error": error, "openai_error": openai},
+    )
+
+
 class Provider(ABC):
     """An upstream that answers canonical requests. One instance serves one deployment."""
 
@@ -191,6 +210,15 @@ class Provider(ABC):
     async def count_tokens(self, request: ProviderRequest) -> int | None:
         """The upstream's own input-token count, or None when it has no such endpoint."""
         return None
+
+    embeds: ClassVar[bool] = False
+    """Whether ``embed`` reaches an embeddings endpoint."""
+
+    async def embed(self, request: ProviderRequest) -> ProviderResponse:
+        """Embeddings: ``request.body`` is an OpenAI embeddings request (``model`` the upstream's
+        name); the answer's ``message`` is OpenAI's ``list`` of embeddings, with its ``usage``.
+        A provider whose upstream has no embeddings endpoint refuses with a 400."""
+        raise invalid_request(f"{self.kind} deployments serve no embeddings", "model")
 
     async def start(self) -> None:
         """Open what the provider needs (called once, before traffic)."""

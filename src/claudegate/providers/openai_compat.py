@@ -131,7 +131,32 @@ class OpenAICompatProvider(Provider):
         response = await self._send(request, orjson.dumps(chat), stream=True)
         return _ChatStream(response, estimate_input_tokens(request.body))
 
-    async def _send(self, request: ProviderRequest, content: bytes, *, stream: bool) -> Response:
+    embeds = True
+
+    async def embed(self, request: ProviderRequest) -> ProviderResponse:
+        """``{base_url}/embeddings``: the request as it came (model renamed), the answer as it came
+        (its upstream error object relayed, ``param`` and all)."""
+        response = await self._send(
+            request, orjson.dumps(request.body), stream=False, url=self.base_url + "/embeddings", relay=True
+        )
+        raw = await response.aread()
+        try:
+            answer = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            answer = None
+        if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
+            raise StreamProtocolError("the upstream's embeddings answer is not an OpenAI list of embeddings")
+        return ProviderResponse(message=answer, headers=response.headers)
+
+    async def _send(
+        self,
+        request: ProviderRequest,
+        content: bytes,
+        *,
+        stream: bool,
+        url: str | None = None,
+        relay: bool = False,
+    ) -> Response:
         headers = self._stream_headers if stream else self._headers
         if request.headers:
             # What the gateway forwards (``x-sim-fault`` ...) goes on, minus Anthropic's own headers
@@ -139,10 +164,10 @@ class OpenAICompatProvider(Provider):
             extra = {k.lower(): v for k, v in request.headers.items() if _forwardable(k.lower())}
             if extra:
                 headers = {**extra, **headers}
-        upstream = Request("POST", self._url, headers, content, self._timeout, stream)
+        upstream = Request("POST", url or self._url, headers, content, self._timeout, stream)
         response = await self._transport.handle(upstream)
         if response.status_code >= 400:
-            raise await _status_error(response, relayed=request.chat is not None)
+            raise await _status_error(response, relayed=relay or request.chat is not None)
         return response
 
 

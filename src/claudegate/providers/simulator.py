@@ -15,8 +15,16 @@ from typing import Any
 
 from claudegate.client import Timeout
 from claudegate.errors import APIConnectionError, APITimeoutError
-from claudegate.providers._base import Provider, ProviderRequest, ProviderResponse, ProviderStream
+from claudegate.providers._base import (
+    Provider,
+    ProviderRequest,
+    ProviderResponse,
+    ProviderStream,
+    invalid_request,
+)
+from claudegate.retrieval._embeddings_api import EmbeddingInputError
 from claudegate.simulator import Simulator, SimulatorConfig
+from claudegate.simulator._embeddings import simulated_embeddings
 from claudegate.simulator._errors import api_error, error_envelope
 from claudegate.simulator._faults import Fault, Latency, parse_latency
 
@@ -110,6 +118,18 @@ class SimulatorProvider(Provider):
 
     async def count_tokens(self, request: ProviderRequest) -> int | None:
         return self.simulator.count_tokens(request.body)
+
+    embeds = True
+
+    async def embed(self, request: ProviderRequest) -> ProviderResponse:
+        """The simulator's deterministic embeddings (as its ``/v1/embeddings``); faults apply."""
+        fault = self._fault(request)
+        await self._before_answer(fault, streaming=False)
+        try:
+            answer = simulated_embeddings(request.body)
+        except EmbeddingInputError as exc:
+            raise invalid_request(str(exc), exc.param) from None
+        return ProviderResponse(message=answer)
 
 
 class _SimulatedStream(ProviderStream):

@@ -3,8 +3,8 @@
 Endpoints: ``POST /v1/messages`` (JSON and SSE; ``?beta=true`` accepted; message threads),
 ``POST /v1/messages/count_tokens``, ``GET /v1/models`` and ``/v1/models/{id}``,
 ``/v1/messages/batches`` (create, list, retrieve, cancel, delete, results),
-``POST /v1/chat/completions`` (OpenAI dialect), ``HEAD /``, ``OPTIONS`` on any of those paths
-(the ``Allow``ed methods, no key needed), and the control routes
+``POST /v1/chat/completions`` and ``POST /v1/embeddings`` (OpenAI dialect), ``HEAD /``,
+``OPTIONS`` on any of those paths (the ``Allow``ed methods, no key needed), and the control routes
 ``GET``/``DELETE /_sim/log``, ``DELETE /_sim/faults`` (restart ``times=N`` counts) and
 ``DELETE /_sim/cache``. Faults and latency: see ``claudegate.simulator._faults``; faults only
 touch ``/v1/`` routes, so a reachability probe (``HEAD /``) never uses up a ``times=N`` count.
@@ -24,6 +24,7 @@ import orjson
 
 from claudegate._json import JSONDepthError, loads_bounded
 from claudegate.errors import APIStatusError
+from claudegate.simulator._embeddings import embeddings
 from claudegate.simulator._engine import Simulator
 from claudegate.simulator._errors import api_error, error_envelope
 from claudegate.simulator._faults import Fault, Latency, parse_latency
@@ -32,6 +33,7 @@ from claudegate.simulator._openai import chat_completions
 from claudegate.simulator._paging import parse_limit
 from claudegate.simulator._respond import (
     CHAT_PATH,
+    EMBEDDINGS_PATH,
     Call,
     json_delay,
     send_error,
@@ -60,6 +62,7 @@ class SimulatorApp:
             ("POST", "/v1/messages/batches"): self._create_batch,
             ("GET", "/v1/messages/batches"): self._list_batches,
             ("POST", CHAT_PATH): self._chat,
+            ("POST", EMBEDDINGS_PATH): self._embeddings,
             ("HEAD", "/"): self._root,
             ("GET", "/"): self._root,
         }
@@ -274,6 +277,9 @@ class SimulatorApp:
 
     async def _chat(self, call: Call) -> None:
         await chat_completions(self.simulator, call)
+
+    async def _embeddings(self, call: Call) -> None:
+        await embeddings(call)
 
     async def _options(self, call: Call) -> None:
         """The methods a path takes, as ``Allow`` (like a preflight, it needs no key and no fault)."""

@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 CHAT_PATH = "/v1/chat/completions"
+EMBEDDINGS_PATH = "/v1/embeddings"
 _PING = b'event: ping\ndata: {"type": "ping"}\n\n'
 _RATE_LIMITS = {"requests": 4000, "tokens": 2_000_000, "input-tokens": 1_600_000, "output-tokens": 400_000}
 
@@ -56,7 +57,7 @@ class Call:
     @property
     def openai(self) -> bool:
         """The request came in OpenAI's dialect: its errors use OpenAI's envelope."""
-        return self.exchange.path.rstrip("/") == CHAT_PATH
+        return self.exchange.path.rstrip("/") in (CHAT_PATH, EMBEDDINGS_PATH)
 
 
 def sse_frame(event: dict[str, Any]) -> bytes:

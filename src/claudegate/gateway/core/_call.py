@@ -165,6 +165,9 @@ class Call:
     """Counted against the caller's limits and budget (``count_tokens`` has its own)."""
     ledger: bool = True
     """Its ledger row written at settlement; a job writes it itself, with the job's end."""
+    embeddings: bool = False
+    """An embeddings request: ``request`` is OpenAI's embeddings body, and the model name resolves
+    to embedding models first (the local model under ``local``)."""
     chat: ChatRequest | None = None
     """An OpenAI client's own request, for OpenAI-speaking deployments to be sent as it is (then
     ``request`` is its canonical translation, or a stand-in when ``chat.untranslatable``)."""

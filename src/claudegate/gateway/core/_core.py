@@ -470,8 +470,8 @@ class GatewayCore:
 
     async def _begin(self, settlement: _Settlement) -> Route:
         call = settlement.call
-        route = settlement.runtime.resolve(call.model)
-        if route.normalize_sampling:
+        route = settlement.runtime.resolve(call.model, embeddings=call.embeddings)
+        if route.normalize_sampling and not call.embeddings:
             normalize_sampling(call)
         if not call.principal.may_use(call.model):
             what = call.principal.kind
@@ -576,6 +576,27 @@ class GatewayCore:
             await settlement.settle()
             raise
 
+    async def embed(self, call: Call) -> dict[str, Any]:
+        """Embeddings for ``call.request`` (OpenAI's embeddings body): OpenAI's ``list`` answer,
+        its ``usage.prompt_tokens`` recorded as the call's input tokens (settled before it returns)."""
+        call.embeddings = True
+        settlement = self._settlement(call)
+        try:
+            route = await self._begin(settlement)
+            response, settlement.held = await call_deployments(call, route, _embed, (_estimate(call)[0], 0))
+            answer = response.message
+            usage = answer.get("usage")
+            tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+            call.outcome.usage.update(
+                {"input_tokens": tokens if isinstance(tokens, int) else 0, "output_tokens": 0}
+            )
+            return answer
+        except BaseException as exc:
+            settlement.failed(exc)
+            raise
+        finally:
+            await settlement.settle()
+
     async def count_tokens(self, call: Call) -> int | None:
         """The upstream's input-token count for the request, or None when it cannot count."""
         call.metered = False
@@ -609,6 +630,19 @@ class GatewayCore:
 
 
 _ANONYMOUS = Principal()
+
+
+async def _embed(deployment: Deployment, request: ProviderRequest) -> ProviderResponse:
+    provider = deployment.provider
+    if not provider.embeds:
+        raise GatewayError(
+            400,
+            "invalid_request_error",
+            f"model: {shown(str(request.body.get('model')))!r} is served by a {provider.kind} deployment, "
+            "which has no embeddings",
+            "model",
+        )
+    return await provider.embed(request)
 
 
 async def _count(deployment: Deployment, request: ProviderRequest) -> ProviderResponse:

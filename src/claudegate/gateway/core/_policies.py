@@ -165,6 +165,8 @@ class Policies:
         input_estimate = max(1, math.ceil(call.size / 3))
         cap = call.request.get("max_tokens")
         output_estimate = cap if isinstance(cap, int) and cap > 0 else self.config.gateway.default_max_tokens
+        if call.embeddings:  # an embedding has no output tokens
+            output_estimate = 0
         budget = principal.key.budget if principal.key is not None else principal.budget
         charge = await self.limiter.admit(
             principal.owner, self._limits(principal), input_estimate, output_estimate, openai, budget

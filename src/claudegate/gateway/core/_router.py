@@ -65,6 +65,31 @@ class Router:
         self.routes = routes
         self._exact = {route.name: route for route in routes if route.listed}
         self._globs = [route for route in routes if not route.listed]
+        self._local: Route | None = None
+
+    def resolve_embeddings(self, model: str) -> Route | None:
+        """An embedding model's route: a configured name first, then the local model (``local``
+        and its own name), then globs."""
+        route = self._exact.get(model)
+        if route is not None:
+            return route
+        from claudegate.retrieval._local import LOCAL_MODEL_NAMES
+
+        if model in LOCAL_MODEL_NAMES:
+            return self.local_route()
+        return self.resolve(model)
+
+    def local_route(self) -> Route:
+        """The built-in route of the local embedding model (in process, no upstream)."""
+        if self._local is None:
+            from claudegate.providers.local import LocalEmbeddingProvider
+            from claudegate.retrieval._local import LOCAL_MODEL
+
+            deployment = Deployment(f"local/{LOCAL_MODEL}", LocalEmbeddingProvider(), LOCAL_MODEL, 1, False)
+            self._local = Route(
+                "local", [deployment], "passthrough", False, listed=False, normalize_sampling=False
+            )
+        return self._local
 
     def resolve(self, model: str) -> Route | None:
         route = self._exact.get(model)

@@ -57,9 +57,10 @@ class Runtime:
         for route in self.router.routes:
             route.limits = limits
 
-    def resolve(self, model: str) -> Route:
-        """The route serving ``model``, or a 404 that names what is served."""
-        route = self.router.resolve(model)
+    def resolve(self, model: str, *, embeddings: bool = False) -> Route:
+        """The route serving ``model`` (an embedding model's when ``embeddings``), or a 404 that
+        names what is served."""
+        route = self.router.resolve_embeddings(model) if embeddings else self.router.resolve(model)
         if route is None:
             raise self.unknown(model)
         return route
