@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 import requests
 import schemathesis
@@ -23,7 +24,7 @@ from schemathesis import Case, GenerationMode, Response
 
 from claudegate.errors import APIStatusError
 from claudegate.gateway.surfaces.openapi import document
-from claudegate.sse import validate_anthropic_sse
+from claudegate.sse import SSEDecoder, validate_anthropic_sse
 from claudegate.translate import validate_chat_sse
 from tests.gateway.conftest import serve, simulator_route
 
@@ -117,6 +118,13 @@ def _anthropic_dialect(path: str, sent: requests.PreparedRequest) -> bool:
         return True
     if path.endswith("/chat/completions"):
         return False
+    if path == "/v1/jobs" and isinstance(sent.body, bytes | str):  # a job naming its dialect: in it
+        try:
+            dialect = orjson.loads(sent.body).get("dialect")
+        except (orjson.JSONDecodeError, AttributeError):
+            dialect = None
+        if dialect in ("anthropic", "openai"):
+            return bool(dialect == "anthropic")
     return "anthropic-version" in sent.headers or "x-api-key" in sent.headers
 
 
@@ -139,6 +147,11 @@ def _check_stream(path: str, response: Response) -> None:
             validate_anthropic_sse(response.content)
         except APIStatusError as exc:  # an ``event: error`` frame: the gateway failed mid-stream
             raise AssertionError(f"the stream ended in an error: {exc}") from None
+    elif path == "/v1/responses":  # typed events, numbered in order, ending in the response's end
+        events = [(sse.event, orjson.loads(sse.data)) for sse in SSEDecoder().feed(response.content)]
+        assert [data["sequence_number"] for _, data in events] == list(range(len(events))), events
+        assert all(kind == data["type"] for kind, data in events), events
+        assert events[-1][0] in ("response.completed", "response.incomplete"), events[-1]
     else:
         result = validate_chat_sse(response.content)
         assert result["error"] is None, result["error"]

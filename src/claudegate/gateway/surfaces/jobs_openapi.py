@@ -44,6 +44,10 @@ def openapi_schemas() -> dict[str, Any]:
         },
         "required": ["request"],
         "additionalProperties": False,
+        # The request's shape follows the dialect (JSON Schema 2020-12, as OpenAPI 3.1 allows).
+        "if": {"properties": {"dialect": {"const": "openai"}}, "required": ["dialect"]},
+        "then": {"properties": {"request": {"$ref": "#/components/schemas/ChatCompletionRequest"}}},
+        "else": {"properties": {"request": {"$ref": "#/components/schemas/MessagesRequest"}}},
     }
     job = {
         "type": "object",

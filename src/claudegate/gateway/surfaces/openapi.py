@@ -615,8 +615,18 @@ def _responses_schemas() -> dict[str, Any]:
         "output",
         closed=False,
     )
-    event = _object(
+    typed_event = _object(
         {"type": _STRING, "sequence_number": {"type": "integer"}}, "type", "sequence_number", closed=False
+    )
+    # As the other streams: the schema describes one server-sent event, its data the typed event.
+    event = _object(
+        {
+            "event": {"type": "string", "description": "The data's ``type``."},
+            "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": typed_event},
+        },
+        "event",
+        "data",
+        closed=False,
     )
     deleted = _object(
         {"id": _STRING, "object": {"const": "response.deleted"}, "deleted": {"const": True}},
