@@ -3,6 +3,7 @@ graphql-ws, and GraphQL over SSE read off the wire."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from gql.client import AsyncClientSession
 from gql.transport.aiohttp import AIOHTTPTransport
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
+from sqlalchemy import event
 
 from tests.gateway.conftest import Live, serve, simulator_route
 
@@ -23,6 +25,7 @@ __all__ = [
     "ADMIN",
     "TRANSPORT_WS",
     "WS",
+    "StatementCounter",
     "execute",
     "http_session",
     "keyed_gateway",
@@ -120,3 +123,31 @@ async def sse_events(
         data = next((line[6:] for line in lines if line.startswith("data: ")), "")
         found.append((event, orjson.loads(data) if data else None))
     return found
+
+
+class StatementCounter:
+    """SQL statements the gateway's engines execute, counted as they go."""
+
+    def __init__(self, live: Live) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+        self.engines = []
+        policies = live.app.core.policies
+        assert policies is not None and policies.database is not None
+        engine = live.app.jobs.engine_if_open
+        assert engine is not None
+        for database in {id(d): d for d in (policies.database, engine.database)}.values():
+            self.engines.append(database.engine.sync_engine)
+
+    def _seen(self, *args: Any) -> None:
+        with self._lock:
+            self.count += 1
+
+    def __enter__(self) -> StatementCounter:
+        for engine in self.engines:
+            event.listen(engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for engine in self.engines:
+            event.remove(engine, "before_cursor_execute", self._seen)

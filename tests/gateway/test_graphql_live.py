@@ -6,23 +6,29 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from websockets.asyncio.client import connect
 
-from tests.gateway._graphql import ADMIN, execute, http_session, keyed_gateway, request, ws_session
+from tests.gateway._graphql import (
+    ADMIN,
+    StatementCounter,
+    execute,
+    http_session,
+    keyed_gateway,
+    request,
+    ws_session,
+)
 from tests.gateway._ledger import rows
 from tests.gateway._process import gateway_process
 from tests.gateway._simlog import cut_entry, ledgered_config
 from tests.gateway._simlog import sim_upstream as sim_upstream  # a fixture
 from tests.gateway._ws import ASK, open_session, serve_ws, stream, ws_url
-from tests.gateway.conftest import Live, serve, simulator_route
+from tests.gateway.conftest import serve, simulator_route
 from tests.store.conftest import REDIS_URL, delete_prefixed_keys
 
 WAIT = 30.0
@@ -51,34 +57,6 @@ async def test_a_cancelled_message_stream_cuts_the_upstream_and_settles_one_row(
     written = rows(db)  # the gateway has shut down: every row is written
     assert [(row["dialect"], row["status"], row["stream"]) for row in written] == [("graphql", 499, 1)]
     assert written[0]["input_tokens"] > 0
-
-
-class StatementCounter:
-    """SQL statements the gateway's engines execute, counted as they go."""
-
-    def __init__(self, live: Live) -> None:
-        self.count = 0
-        self._lock = threading.Lock()
-        self.engines = []
-        policies = live.app.core.policies
-        assert policies is not None and policies.database is not None
-        engine = live.app.jobs.engine_if_open
-        assert engine is not None
-        for database in {id(d): d for d in (policies.database, engine.database)}.values():
-            self.engines.append(database.engine.sync_engine)
-
-    def _seen(self, *args: Any) -> None:
-        with self._lock:
-            self.count += 1
-
-    def __enter__(self) -> StatementCounter:
-        for engine in self.engines:
-            event.listen(engine, "before_cursor_execute", self._seen)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for engine in self.engines:
-            event.remove(engine, "before_cursor_execute", self._seen)
 
 
 PAGE = """query($n: Int!) { jobs(first: $n) { edges { node { id status key { id name }

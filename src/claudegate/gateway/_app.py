@@ -123,7 +123,7 @@ class GatewayApp:
         self._openai_batches = OpenAIBatchesSurface(self.batches)
         self.socketio = SocketIOSurface(self.core)
         """``/socket.io/`` (replace it before startup to change its settings)."""
-        self.graphql = GraphQLSurface(self.core, self.jobs, lambda: self.websocket.hub)
+        self.graphql = GraphQLSurface(self.core, self.jobs, self.batches, lambda: self.websocket.hub)
         """``/graphql`` (queries, mutations, subscriptions; its rooms are ``/v1/ws``'s)."""
         self.retrieval = RetrievalService(self.core)
         """The store behind ``/v1/collections`` (opened on first use)."""

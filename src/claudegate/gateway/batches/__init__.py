@@ -20,7 +20,7 @@ from claudegate.gateway.batches._records import Batch, BatchApi, BatchRecords
 from claudegate.gateway.batches._requests import message_requests, webhook_url
 from claudegate.gateway.batches._service import BatchService
 from claudegate.gateway.batches._upstream import BATCH_DISCOUNT, UpstreamBatches
-from claudegate.gateway.batches._views import openai_batch_json
+from claudegate.gateway.batches._views import message_result, openai_batch_json
 
 __all__ = [
     "BATCH_DISCOUNT",
@@ -33,6 +33,7 @@ __all__ = [
     "UpstreamBatches",
     "file_json",
     "message_requests",
+    "message_result",
     "openai_batch_json",
     "webhook_url",
 ]

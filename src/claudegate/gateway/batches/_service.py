@@ -271,6 +271,22 @@ class BatchService:
         await self._end(engine, batch, counts)
         return await self.records.get(batch.id) or batch, counts
 
+    async def settle_many(self, batches: list[Batch]) -> list[tuple[Batch, GroupCounts]]:
+        """Each batch as ``settle`` gives it, the counts of all read at once: only a batch that
+        ends (or expires) now, or one handed upstream, is looked at on its own."""
+        engine = await self.open()
+        counts = await engine.counts_many([batch.id for batch in batches if "upstream" not in batch.details])
+        now = self.clock()
+        settled = []
+        for batch in batches:
+            found = counts.get(batch.id, GroupCounts())
+            pending = batch.ended_at is None and (found.done or now >= batch.expires_at)
+            if "upstream" in batch.details or pending:
+                settled.append(await self.settle(batch))
+            else:
+                settled.append((batch, found))
+        return settled
+
     async def _end(self, engine: JobEngine, batch: Batch, counts: GroupCounts) -> None:
         now = self.clock()
         values: dict[str, Any] = {"ended_at": now}

@@ -230,6 +230,14 @@ class JobEngine:
     async def counts(self, group_id: str) -> GroupCounts:
         return await self.store.counts(group_id)
 
+    async def counts_many(self, group_ids: Sequence[str]) -> dict[str, GroupCounts]:
+        """``counts`` of several groups, read at once (a group with no jobs is left out)."""
+        return await self.store.counts_many(group_ids)
+
+    async def group_heads(self, group_ids: Sequence[str], limit: int) -> dict[str, list[Job]]:
+        """The first ``limit`` jobs of each group (as ``group`` gives them), read at once."""
+        return await self.store.heads(group_ids, limit)
+
     async def cancel(self, job_id: str, owner: str | None = None) -> Job | None:
         """Cancel the job (a running attempt's upstream call is cancelled); the job as it is now,
         None when there is no such job of ``owner``."""

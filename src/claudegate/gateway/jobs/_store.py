@@ -138,6 +138,43 @@ class JobStore:
             rows = (await connection.execute(query)).all()
         return GroupCounts(**{status: count for status, count in rows})
 
+    async def counts_many(self, group_ids: Sequence[str]) -> dict[str, GroupCounts]:
+        """``counts`` of several groups in one statement (a group with no jobs is left out)."""
+        if not group_ids:
+            return {}
+        table = self.table
+        query = (
+            select(table.c.group_id, table.c.status, func.count())
+            .where(table.c.group_id.in_(list(group_ids)))
+            .group_by(table.c.group_id, table.c.status)
+        )
+        async with self.database.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        found: dict[str, dict[str, int]] = {}
+        for group_id, status, count in rows:
+            found.setdefault(group_id, {})[status] = count
+        return {group_id: GroupCounts(**counts) for group_id, counts in found.items()}
+
+    async def heads(self, group_ids: Sequence[str], limit: int) -> dict[str, list[Job]]:
+        """The first ``limit`` jobs of each group (submission order), in one statement."""
+        if not group_ids:
+            return {}
+        table = self.table
+        rank = (
+            func.row_number()
+            .over(partition_by=table.c.group_id, order_by=(table.c.created_at.asc(), table.c.id.asc()))
+            .label("rank")
+        )
+        ranked = select(table, rank).where(table.c.group_id.in_(list(group_ids))).subquery()
+        query = select(ranked).where(ranked.c.rank <= limit).order_by(ranked.c.group_id, ranked.c.rank)
+        async with self.database.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        found: dict[str, list[Job]] = {group_id: [] for group_id in group_ids}
+        for row in rows:
+            job = _job(row)
+            found[cast(str, job.group_id)].append(job)
+        return found
+
     async def due(self, now: float, limit: int, skip_owners: Sequence[str] = ()) -> list[tuple[str, str]]:
         """(id, owner) of jobs a worker may claim now, highest priority first."""
         table = self.table

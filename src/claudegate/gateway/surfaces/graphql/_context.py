@@ -19,7 +19,9 @@ from claudegate.gateway._config import GraphQLSettings
 from claudegate.gateway.core import GatewayCore, GatewayError, Principal, RoomHub
 
 if TYPE_CHECKING:
+    from claudegate.gateway.batches import BatchService
     from claudegate.gateway.jobs import JobService
+    from claudegate.gateway.surfaces.graphql._batches import ResultItem, ResultKey
     from claudegate.store import ApiKey
     from claudegate.store._usage_report import UsageRow
 
@@ -37,6 +39,7 @@ class Services:
 
     core: GatewayCore
     jobs: JobService
+    batches: BatchService
     hub: Callable[[], RoomHub | None]
     """The rooms' hub (the WebSocket surface's, opened at startup)."""
 
@@ -59,12 +62,16 @@ def credential_of(params: Mapping[str, Any]) -> str | None:
 class GraphQLContext:
     """One request's (or connection's) caller, services and loaders."""
 
-    def __init__(self, services: Services, headers: dict[str, str], *, websocket: bool) -> None:
+    def __init__(
+        self, services: Services, headers: dict[str, str], *, websocket: bool, base_url: str = ""
+    ) -> None:
         self.services = services
         self.core = services.core
         self.headers = headers
         """Client headers an upstream may see (``anthropic-version``, the simulator's fault headers)."""
         self.websocket = websocket
+        self.base_url = base_url
+        """The gateway as the caller reached it (a batch's ``resultsUrl`` points there)."""
         self.connection_params: dict[str, Any] | None = None
         """The ``connection_init`` payload (set by the WebSocket protocol handlers)."""
         self.authenticated = False
@@ -72,6 +79,7 @@ class GraphQLContext:
         self._principal: Principal | None = None
         self._keys: DataLoader[str, ApiKey | None] | None = None
         self._job_usage: DataLoader[str, list[UsageRow]] | None = None
+        self._batch_results: DataLoader[ResultKey, list[ResultItem]] | None = None
 
     async def authenticate(self, credential: str | None) -> None:
         """Take ``credential`` (the admin key, a gateway key, a JWT), or raise the 401."""
@@ -118,6 +126,20 @@ class GraphQLContext:
         if self._job_usage is None:
             self._job_usage = DataLoader(load_fn=self._load_job_usage)
         return self._job_usage
+
+    @property
+    def batch_results(self) -> DataLoader[ResultKey, list[ResultItem]]:
+        """Pages of batches' results, every first page of one tick in one query."""
+        if self._batch_results is None:
+            from claudegate.gateway.surfaces.graphql._batches import load_results
+
+            async def load(keys: list[ResultKey]) -> list[list[ResultItem] | BaseException]:
+                return await load_results(self, keys)
+
+            self._batch_results = DataLoader(
+                load_fn=load, cache_key_fn=lambda key: (key[0].id, key[1], key[2])
+            )
+        return self._batch_results
 
     async def _load_keys(self, ids: list[str]) -> list[ApiKey | None]:
         policies = self.core.policies

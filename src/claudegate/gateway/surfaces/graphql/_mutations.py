@@ -7,6 +7,7 @@ import strawberry
 from claudegate.errors import UserError
 from claudegate.gateway.core import Call, GatewayError, shown
 from claudegate.gateway.jobs import PRIORITIES, JobSpec
+from claudegate.gateway.surfaces.graphql._batches import BatchMutations
 from claudegate.gateway.surfaces.graphql._context import GraphQLContext
 from claudegate.gateway.surfaces.graphql._inputs import (
     JobInput,
@@ -55,7 +56,7 @@ def _fields(names: tuple[str, ...], value: object) -> dict[str, Any]:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(BatchMutations):
     @strawberry.mutation(
         description="Ask a model (a Messages request); the whole answer, its usage and cost."
     )

@@ -35,7 +35,7 @@ from claudegate.gateway.surfaces.graphql._context import GraphQLContext
 
 __all__ = ["PAGED_FIELDS", "Protection", "document_hash", "operation_cost"]
 
-PAGED_FIELDS = {"jobs": 20, "keys": 20, "batches": 20}
+PAGED_FIELDS = {"jobs": 20, "keys": 20, "batches": 20, "results": 20}
 """Fields that page by ``first``, and the page they give without one."""
 
 

@@ -1,25 +1,24 @@
 """The queries: models, the caller, its usage and jobs; deployments and keys for the admin key."""
 
-from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import strawberry
 
 from claudegate.gateway.core import GatewayError, shown
+from claudegate.gateway.surfaces.graphql._batches import BatchQueries
 from claudegate.gateway.surfaces.graphql._context import GraphQLContext
 from claudegate.gateway.surfaces.graphql._inputs import bad_input, page_size
 from claudegate.gateway.surfaces.graphql._types import (
     ApiKeyInfo,
     Connection,
     Deployment,
-    Edge,
     Me,
     Model,
-    PageInfo,
     UsageBucket,
     UsageGroupBy,
     as_json,
+    connection,
 )
 from claudegate.gateway.surfaces.graphql._views import JobView, budget_of, job_view, key_view, limits_of
 from claudegate.gateway.surfaces.models import catalog
@@ -27,22 +26,8 @@ from claudegate.gateway.surfaces.models import catalog
 __all__ = ["Query", "connection"]
 
 Info = strawberry.Info[GraphQLContext, None]
-Item = TypeVar("Item")
-Node = TypeVar("Node")
 
 DEFAULT_PAGE = 20
-
-
-def connection(
-    items: Sequence[Item], first: int, cursor: Callable[[Item], str], node: Callable[[Item], Node]
-) -> Connection[Node]:
-    """A page of ``items`` (fetched ``first + 1`` long, so that the extra one tells a next page)."""
-    page = list(items[:first])
-    edges = [Edge(cursor=cursor(item), node=node(item)) for item in page]
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(has_next_page=len(items) > first, end_cursor=edges[-1].cursor if edges else None),
-    )
 
 
 def _model(item: dict[str, object]) -> Model:
@@ -52,7 +37,7 @@ def _model(item: dict[str, object]) -> Model:
 
 
 @strawberry.type
-class Query:
+class Query(BatchQueries):
     @strawberry.field(description="Every model a caller can name.")
     def models(self, info: Info) -> list[Model]:
         return [_model(item) for item in catalog(info.context.core.router)]

@@ -20,6 +20,7 @@ from strawberry.types import ExecutionContext
 
 from claudegate.gateway._config import GraphQLSettings
 from claudegate.gateway.surfaces.graphql._errors import coded_error
+from claudegate.gateway.surfaces.graphql._events import EventExecutor
 from claudegate.gateway.surfaces.graphql._mutations import Mutation
 from claudegate.gateway.surfaces.graphql._protection import Protection
 from claudegate.gateway.surfaces.graphql._queries import Query
@@ -51,7 +52,13 @@ def build_schema(settings: GraphQLSettings | None = None) -> GatewaySchema:
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     extensions.append(Protection)
-    return GatewaySchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    return GatewaySchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        execution_context_class=EventExecutor,
+    )
 
 
 def schema_text() -> str:

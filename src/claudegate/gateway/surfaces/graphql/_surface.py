@@ -30,6 +30,7 @@ from strawberry.subscriptions import (
 from strawberry.types.unset import UNSET, UnsetType
 
 from claudegate.gateway._http import FORWARDED_HEADERS, Receive, Scope, Send
+from claudegate.gateway.batches import BatchService
 from claudegate.gateway.core import GatewayCore, GatewayError, RoomHub, presented_key
 from claudegate.gateway.jobs import JobService
 from claudegate.gateway.surfaces.graphql._context import GraphQLContext, Services, credential_of
@@ -67,6 +68,13 @@ def _credential(scope: Scope) -> str | None:
     return presented_key({name.lower(): value for name, value in scope.get("headers", [])})
 
 
+def _base_url(scope: Scope) -> str:
+    """The gateway as the caller reached it (``http(s)://host``)."""
+    host = next((value.decode("latin-1") for name, value in scope.get("headers", []) if name == b"host"), "")
+    scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"), scope.get("scheme", "http"))
+    return f"{scheme}://{host}" if host else ""
+
+
 class _View(GraphQL[GraphQLContext, None]):
     def __init__(self, services: Services) -> None:
         settings = services.settings
@@ -85,7 +93,9 @@ class _View(GraphQL[GraphQLContext, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> GraphQLContext:
         websocket = request.scope["type"] == "websocket"
-        context = GraphQLContext(self.services, _forwarded(request.headers), websocket=websocket)
+        context = GraphQLContext(
+            self.services, _forwarded(request.headers), websocket=websocket, base_url=_base_url(request.scope)
+        )
         if not websocket:
             try:
                 await context.authenticate(_credential(request.scope))
@@ -152,8 +162,10 @@ class _View(GraphQL[GraphQLContext, None]):
 class GraphQLSurface:
     """Serves ``/graphql`` for one gateway; its schema takes ``gateway.graphql`` at ``start()``."""
 
-    def __init__(self, core: GatewayCore, jobs: JobService, hub: Callable[[], RoomHub | None]) -> None:
-        self.services = Services(core, jobs, hub)
+    def __init__(
+        self, core: GatewayCore, jobs: JobService, batches: BatchService, hub: Callable[[], RoomHub | None]
+    ) -> None:
+        self.services = Services(core, jobs, batches, hub)
         self._view: _View | None = None
 
     async def start(self) -> None:

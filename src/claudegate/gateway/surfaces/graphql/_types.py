@@ -1,5 +1,6 @@
 """The GraphQL object types: what the queries, mutations and subscriptions answer."""
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any, Generic, TypeVar, cast
@@ -26,9 +27,11 @@ __all__ = [
     "UsageGroupBy",
     "UsageRow",
     "as_json",
+    "connection",
 ]
 
 Node = TypeVar("Node")
+Item = TypeVar("Item")
 
 
 @strawberry.type(description="Where a page ends and whether another follows.")
@@ -214,3 +217,15 @@ class RoomMessage:
 def as_json(value: Any) -> JSON:
     """``value`` as the JSON scalar carries it (any JSON value)."""
     return cast(JSON, value)
+
+
+def connection(
+    items: Sequence[Item], first: int, cursor: Callable[[Item], str], node: Callable[[Item], Node]
+) -> Connection[Node]:
+    """A page of ``items`` (fetched ``first + 1`` long, so that the extra one tells a next page)."""
+    page = list(items[:first])
+    edges = [Edge(cursor=cursor(item), node=node(item)) for item in page]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=len(items) > first, end_cursor=edges[-1].cursor if edges else None),
+    )
