@@ -24,7 +24,7 @@ from claudegate.gateway.core import (
     shown,
 )
 from claudegate.gateway.jobs import JobService
-from claudegate.gateway.surfaces import anthropic, models, openai, openapi, ops, responses
+from claudegate.gateway.surfaces import anthropic, models, openai, openapi, ops, responses, usage
 from claudegate.gateway.surfaces.graphql import PATH as GRAPHQL_PATH
 from claudegate.gateway.surfaces.graphql import GraphQLSurface
 from claudegate.gateway.surfaces.jobs import PREFIX as JOBS_PREFIX
@@ -62,6 +62,8 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/metrics"): ops.metrics,
     ("GET", "/health/deployments"): ops.health_deployments,
     ("GET", "/openapi.json"): openapi.openapi,
+    ("GET", usage.USAGE_PATH): usage.own_usage,
+    ("GET", usage.ADMIN_USAGE_PATH): usage.admin_usage,
     ("GET", "/"): ops.root,
     ("HEAD", "/"): ops.root,
 }
@@ -260,6 +262,9 @@ class GatewayApp:
             return False
         if exchange.path.startswith(OPENAI_FILES + OPENAI_BATCHES):
             return True
+        if exchange.path in (usage.USAGE_PATH, usage.ADMIN_USAGE_PATH):  # Anthropic's unless a bearer
+            headers = exchange.headers
+            return b"authorization" in headers and not {b"anthropic-version", b"x-api-key"} & headers.keys()
         return b"anthropic-version" not in exchange.headers and b"x-api-key" not in exchange.headers
 
     async def _send_error(self, exchange: Exchange, error: GatewayError) -> None:
