@@ -79,14 +79,18 @@ async def test_one_owner_sees_only_its_rows(database: Database) -> None:
     assert [(group.key, group.requests) for group in found] == [("jwt:alice", 1)]
 
 
-async def test_a_ledger_written_before_the_rollups_is_added_once(database: Database) -> None:
-    # Rows written straight to the ledger table, as a gateway without rollups did.
-    rows = known_ledger()
+async def write_straight(database: Database) -> None:
+    """The known ledger written to the ledger table alone, as a gateway without rollups did."""
     columns = [column.name for column in database.tables.usage.columns if column.name != "id"]
     async with database.engine.begin() as connection:
         await connection.execute(
-            insert(database.tables.usage), [{name: getattr(row, name) for name in columns} for row in rows]
+            insert(database.tables.usage),
+            [{name: getattr(row, name) for name in columns} for row in known_ledger()],
         )
+
+
+async def test_a_ledger_written_before_the_rollups_is_added_once(database: Database) -> None:
+    await write_straight(database)
     await ensure_rollups(database)
     await UsageLedger(database).insert([UsageRecord("req_9", "key_a", "m", "d", time=T0)])
     found = await usage_summary(database, ["key"], bucket="day")
@@ -112,3 +116,16 @@ async def test_bad_parameters_name_themselves(database: Database) -> None:
     with pytest.raises(UserError) as raised:
         await usage_summary(database, start=T0, end=T0)
     assert raised.value.field == "to"
+
+
+async def test_a_rebuild_is_not_added_again_when_the_store_is_next_used(database: Database) -> None:
+    await write_straight(database)  # no rollup yet: the rebuild builds it
+    url = database.engine.url.render_as_string(hide_password=False)
+    prefix = database.tables.usage.name.removesuffix("usage")
+    await rebuild_rollups(database)
+    fresh = await Database.connect(url, table_prefix=prefix)
+    try:
+        found = await usage_summary(fresh, bucket="day")
+    finally:
+        await fresh.close()
+    assert [group.requests for group in found] == [5, 3]

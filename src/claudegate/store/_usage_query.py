@@ -122,7 +122,7 @@ def _statement(
         requests = func.sum(column.requests)
         latency_sum, latency_max = func.sum(column.latency_ms_sum), func.max(column.latency_ms_max)
         errors = func.sum(case((column.status >= 400, column.requests), else_=0))
-        key_column = func.nullif(column.key_id, "")
+        key_column = column.key_id  # "" (no key) is shown as None, as the ledger's NULL
         seconds_filter = []
         if start is not None:
             seconds_filter.append(column.start >= start // _MICROSECONDS)
@@ -130,7 +130,8 @@ def _statement(
             seconds_filter.append(column.start < end // _MICROSECONDS)
     columns: list[ColumnElement[Any]] = []
     if bucket is not None:
-        columns.append((seconds - seconds % bucket).label("bucket"))
+        whole = name is not None and dict(GRAINS)[name] == bucket  # the rollup's own buckets
+        columns.append((seconds if whole else seconds - seconds % bucket).label("bucket"))
     for dimension in grouped:
         target = DIMENSIONS[dimension]
         columns.append((key_column if target == "key_id" else column[target]).label(dimension))
@@ -188,6 +189,7 @@ async def usage_summary(
     await ensure_rollups(database)
     pieces = _pieces(None if start is None else _micros(start), None if end is None else _micros(end), grains)
     width = len(grouped) + (size is not None)
+    key_index = grouped.index("key") + (size is not None) if "key" in grouped else -1
     totals: dict[tuple[Any, ...], list[Any]] = {}
     async with database.engine.connect() as connection:
         for piece in pieces:
@@ -196,9 +198,13 @@ async def usage_summary(
                     continue  # an ungrouped total over no rows
                 sums: list[Any] = [int(row[width + i]) for i in range(5)] + [float(row[width + 5])]
                 sums += [int(row[width + 6]), float(row[width + 7]), float(row[width + 8])]
-                found = totals.get(tuple(row[:width]))
+                group = tuple(
+                    None if index == key_index and value == "" else value
+                    for index, value in enumerate(row[:width])
+                )
+                found = totals.get(group)
                 if found is None:
-                    totals[tuple(row[:width])] = sums
+                    totals[group] = sums
                 else:
                     found[:8] = [a + b for a, b in zip(found[:8], sums[:8], strict=True)]
                     found[8] = max(found[8], sums[8])
