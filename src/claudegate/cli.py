@@ -15,6 +15,7 @@ from rich.console import Console
 
 from claudegate._cli_batches import batch_app
 from claudegate._cli_jobs import jobs_app
+from claudegate._cli_usage import usage_app
 from claudegate._webhooks_cli import webhooks_app
 from claudegate.errors import ClaudegateError
 
@@ -248,6 +249,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(batch_app, name="batch")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(usage_app, name="usage")
 
 ConfigOption = Annotated[
     str | None, typer.Option("--config", help="Gateway YAML configuration (its storage section).")

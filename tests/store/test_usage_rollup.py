@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
+from typer.testing import CliRunner
 
+from claudegate.cli import app as cli
 from claudegate.errors import UserError
 from claudegate.store import Database, UsageLedger, UsageRecord
 from claudegate.store._usage_query import UsageSummary, usage_summary
@@ -129,3 +133,32 @@ async def test_a_rebuild_is_not_added_again_when_the_store_is_next_used(database
     finally:
         await fresh.close()
     assert [group.requests for group in found] == [5, 3]
+
+
+def test_the_cli_rebuilds_the_rollups(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+
+    async def prepare() -> None:
+        database = await Database.connect(url)
+        try:
+            await write_straight(database)  # the ledger alone, no rollup
+            async with database.engine.begin() as connection:
+                await connection.execute(
+                    insert(database.tables.usage_rollup_state).values(name="ledger", built_at=0.0)
+                )
+        finally:
+            await database.close()
+
+    async def report() -> list[int]:
+        database = await Database.connect(url)
+        try:
+            return [group.requests for group in await usage_summary(database, bucket="day")]
+        finally:
+            await database.close()
+
+    asyncio.run(prepare())
+    assert asyncio.run(report()) == []  # marked built, yet empty: what a rebuild repairs
+    result = CliRunner().invoke(cli, ["usage", "rebuild", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    assert "rebuilt" in result.output
+    assert asyncio.run(report()) == [5, 3]
