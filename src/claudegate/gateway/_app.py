@@ -262,9 +262,6 @@ class GatewayApp:
             return False
         if exchange.path.startswith(OPENAI_FILES + OPENAI_BATCHES):
             return True
-        if exchange.path in (usage.USAGE_PATH, usage.ADMIN_USAGE_PATH):  # Anthropic's unless a bearer
-            headers = exchange.headers
-            return b"authorization" in headers and not {b"anthropic-version", b"x-api-key"} & headers.keys()
         return b"anthropic-version" not in exchange.headers and b"x-api-key" not in exchange.headers
 
     async def _send_error(self, exchange: Exchange, error: GatewayError) -> None:

@@ -99,8 +99,8 @@ def openapi_paths() -> dict[str, Any]:
     """The ``paths`` entries of the usage API."""
     errors = {
         "4XX": {
-            "description": "Refused (a bad parameter is named): OpenAI's envelope for a caller with "
-            "`Authorization: Bearer` and neither `anthropic-version` nor `x-api-key`, else Anthropic's.",
+            "description": "Refused (a bad parameter is named): Anthropic's envelope for a caller "
+            "sending `anthropic-version` or `x-api-key`, else OpenAI's.",
             "content": {
                 "application/json": {
                     "schema": {"anyOf": [_schema_ref("ErrorResponse"), _schema_ref("OpenAIErrorResponse")]}
