@@ -188,6 +188,8 @@ def test_bad_parameters_are_named_in_the_callers_dialect(gateway: Gateway) -> No
         "?from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z": "to",
         "?bucket=minute": "bucket",  # the ledger's rows over an unbounded range
         "?bucket=day&bucket=hour": "bucket",
+        "?from=999999999999": "from",  # past the year 9999
+        "?to=-999999999999.5": "to",
     }
     for query, parameter in cases.items():
         anthropic = own(url, key, query)

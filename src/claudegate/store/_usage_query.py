@@ -41,6 +41,7 @@ MAX_RAW_RANGE = timedelta(days=1)
 """The longest range a report may read from the ledger's rows alone (``bucket="minute"``)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TOTALS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens", "cost")
 _MICROSECONDS = 1_000_000
 
 
@@ -108,13 +109,9 @@ def _statement(
         requests: Any = func.count()
         latency_sum, latency_max = func.sum(column.latency_ms), func.max(column.latency_ms)
         errors = func.sum(case((column.status >= 400, 1), else_=0))
-        key_column: ColumnElement[Any] = column.key_id
-        if start is not None:
-            seconds_filter = [column.time >= _moment(start)]
-        else:
-            seconds_filter = []
+        bounds = [] if start is None else [column.time >= _moment(start)]
         if end is not None:
-            seconds_filter.append(column.time < _moment(end))
+            bounds.append(column.time < _moment(end))
     else:
         table = getattr(database.tables, name)
         column = table.c
@@ -122,28 +119,23 @@ def _statement(
         requests = func.sum(column.requests)
         latency_sum, latency_max = func.sum(column.latency_ms_sum), func.max(column.latency_ms_max)
         errors = func.sum(case((column.status >= 400, column.requests), else_=0))
-        key_column = column.key_id  # "" (no key) is shown as None, as the ledger's NULL
-        seconds_filter = []
-        if start is not None:
-            seconds_filter.append(column.start >= start // _MICROSECONDS)
+        bounds = [] if start is None else [column.start >= start // _MICROSECONDS]
         if end is not None:
-            seconds_filter.append(column.start < end // _MICROSECONDS)
+            bounds.append(column.start < end // _MICROSECONDS)
     columns: list[ColumnElement[Any]] = []
     if bucket is not None:
         whole = name is not None and dict(GRAINS)[name] == bucket  # the rollup's own buckets
         columns.append((seconds if whole else seconds - seconds % bucket).label("bucket"))
-    for dimension in grouped:
-        target = DIMENSIONS[dimension]
-        columns.append((key_column if target == "key_id" else column[target]).label(dimension))
+    # A rollup's key "" (no key) is read as None, the ledger's NULL, when the pieces are summed.
+    columns += [column[DIMENSIONS[dimension]].label(dimension) for dimension in grouped]
     query = select(
         *columns,
         requests,
-        *(func.sum(column[total]) for total in ("input_tokens", "output_tokens")),
-        *(func.sum(column[total]) for total in ("cache_write_tokens", "cache_read_tokens", "cost")),
+        *(func.sum(column[total]) for total in _TOTALS),
         errors,
         latency_sum,
         latency_max,
-    ).where(*seconds_filter)
+    ).where(*bounds)
     if key_id is not None:
         query = query.where(column.key_id == key_id)
     if columns:
