@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -162,3 +163,33 @@ def test_the_cli_rebuilds_the_rollups(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "rebuilt" in result.output
     assert asyncio.run(report()) == [5, 3]
+
+
+async def rollup_rows(database: Database) -> list[tuple[Any, ...]]:
+    rows = []
+    async with database.engine.connect() as connection:
+        for table in (database.tables.usage_hourly, database.tables.usage_daily):
+            found = await connection.execute(select(table).order_by(*table.primary_key.columns))
+            rows += [
+                (table.name, *(round(v, 6) if isinstance(v, float) else v for v in row)) for row in found
+            ]
+    return rows
+
+
+async def test_batches_added_one_by_one_and_concurrently_equal_a_rebuild(database: Database) -> None:
+    rows = known_ledger()
+    ledger = UsageLedger(database)
+    await ledger.insert(rows[:3])
+    await ledger.insert(rows[3:5])
+    # Two connections upserting the same rollup rows at once (PostgreSQL: row locks, no lost update).
+    url = database.engine.url.render_as_string(hide_password=False)
+    other = await Database.connect(url, table_prefix=database.tables.usage.name.removesuffix("usage"))
+    try:
+        again = [replace(row, request_id=row.request_id + "b") for row in rows]
+        await asyncio.gather(ledger.insert(rows[5:]), UsageLedger(other).insert(again))
+    finally:
+        await other.close()
+    kept = await rollup_rows(database)
+    await rebuild_rollups(database)
+    assert kept == await rollup_rows(database)
+    assert [group.requests for group in await usage_summary(database, bucket="day")] == [10, 6]
