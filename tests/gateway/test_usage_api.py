@@ -18,7 +18,7 @@ from claudegate.store import Database, UsageLedger
 from tests.gateway import _ledger, _wire
 from tests.gateway._idp import IdentityProvider, claims, rsa_key
 from tests.gateway.conftest import Live, serve, simulator_route
-from tests.gateway.test_jwt import running
+from tests.gateway.test_jwt import PER_KEY_RPM, running
 from tests.store._known_usage import T0, known_ledger
 
 ADMIN = "admin-secret-for-usage-tests-0123456789"
@@ -227,8 +227,11 @@ def test_live_calls_reach_the_usage_api(tmp_path: Path) -> None:
             time.sleep(0.05)  # the ledger is written off the hot path
         found = own(url, token, "?group_by=key,surface", bearer=True).json()["data"]
         keyed = own(url, jwt_gateway.key).json()["data"]
+        # Reading usage counts against requests_per_minute (5 here), apart from the model calls.
+        more = [own(url, token, bearer=True).status for _ in range(PER_KEY_RPM)]
     assert [(item["key_id"], item["surface"], item["requests"]) for item in found] == [
         ("jwt:usage-alice", "openai", 2)
     ]
     assert found[0]["output_tokens"] > 0 and found[0]["input_tokens"] > 0
     assert [item["requests"] for item in keyed] == [1]
+    assert more == [200] * (PER_KEY_RPM - 1) + [429]
