@@ -190,6 +190,7 @@ def test_bad_parameters_are_named_in_the_callers_dialect(gateway: Gateway) -> No
         "?bucket=day&bucket=hour": "bucket",
         "?from=999999999999": "from",  # past the year 9999
         "?to=-999999999999.5": "to",
+        "?from=0001-01-01T00:00:00%2B01:00": "from",  # before the year 1 in UTC
     }
     for query, parameter in cases.items():
         anthropic = own(url, key, query)

@@ -53,7 +53,10 @@ def _time(parameter: str, text: str) -> datetime:
         raise _bad(parameter, f"not an RFC 3339 time or unix seconds: {shown(text, 40)!r}")
     if moment.tzinfo is None:
         raise _bad(parameter, "needs a time zone (e.g. 2026-03-01T00:00:00Z)")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise _bad(parameter, "out of range (years 1 to 9999)") from None
 
 
 def _parameters(exchange: Exchange, allowed: set[str]) -> dict[str, list[str]]:
