@@ -10,6 +10,7 @@ is used (``ensure_rollups``); ``rebuild_rollups`` recomputes them from the ledge
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import weakref
 from collections.abc import Iterable, Sequence
@@ -45,7 +46,6 @@ GRAINS = (("usage_daily", 86_400), ("usage_hourly", 3_600))
 
 _DIMENSIONS = ("start", "key_id", "model", "deployment", "dialect", "status")
 _SUMS = ("requests", "input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens", "cost")
-_CHUNK = 500  # rows per upsert statement: far below SQLite's bound-parameter limit
 
 
 def _rollup(metadata: MetaData, name: str) -> Table:
@@ -113,27 +113,26 @@ def _bucket_rows(records: Iterable[UsageRecord], size: int) -> list[dict[str, An
     return [found[dimensions] for dimensions in sorted(found)]
 
 
+@functools.lru_cache(maxsize=64)
+def _upsert(dialect: str, table: Table) -> Any:
+    """One bucket row added to ``table`` (a new row, or its sums added to the existing one)."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    excluded, column = statement.excluded, table.c
+    largest = func.greatest if dialect == "postgresql" else func.max
+    changes: dict[str, Any] = {name: column[name] + excluded[name] for name in (*_SUMS, "latency_ms_sum")}
+    changes["latency_ms_max"] = largest(column.latency_ms_max, excluded.latency_ms_max)
+    return statement.on_conflict_do_update(index_elements=_DIMENSIONS, set_=changes)
+
+
 async def add_to_rollups(
     connection: AsyncConnection, database: Database, records: Sequence[UsageRecord]
 ) -> None:
-    """Add ``records`` to every rollup, inside the caller's transaction."""
+    """Add ``records`` to every rollup, inside the caller's transaction (one executemany per table
+    of a statement built once)."""
     dialect = connection.dialect.name
     for attribute, size in GRAINS:
         table: Table = getattr(database.tables, attribute)
-        rows = _bucket_rows(records, size)
-        for first in range(0, len(rows), _CHUNK):
-            statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(
-                rows[first : first + _CHUNK]
-            )
-            excluded = statement.excluded
-            column = table.c
-            largest = func.greatest if dialect == "postgresql" else func.max
-            changes: dict[str, Any] = {name: column[name] + excluded[name] for name in _SUMS}
-            changes["latency_ms_sum"] = column.latency_ms_sum + excluded.latency_ms_sum
-            changes["latency_ms_max"] = largest(column.latency_ms_max, excluded.latency_ms_max)
-            await connection.execute(
-                statement.on_conflict_do_update(index_elements=_DIMENSIONS, set_=changes)
-            )
+        await connection.execute(_upsert(dialect, table), _bucket_rows(records, size))
 
 
 def epoch_seconds(dialect: str, column: Any) -> Any:
