@@ -16,6 +16,7 @@ from rich.console import Console
 from claudegate import _cli_retrieval
 from claudegate._cli_batches import batch_app
 from claudegate._cli_jobs import jobs_app
+from claudegate._cli_usage import usage_app
 from claudegate._webhooks_cli import webhooks_app
 from claudegate.errors import ClaudegateError
 
@@ -251,6 +252,7 @@ app.add_typer(batch_app, name="batch")
 app.command("index")(_cli_retrieval.index)
 app.command("search")(_cli_retrieval.search)
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(usage_app, name="usage")
 
 ConfigOption = Annotated[
     str | None, typer.Option("--config", help="Gateway YAML configuration (its storage section).")

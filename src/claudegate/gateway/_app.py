@@ -25,7 +25,7 @@ from claudegate.gateway.core import (
 )
 from claudegate.gateway.jobs import JobService
 from claudegate.gateway.retrieval import RetrievalService
-from claudegate.gateway.surfaces import anthropic, embeddings, models, openai, openapi, ops, responses
+from claudegate.gateway.surfaces import anthropic, embeddings, models, openai, openapi, ops, responses, usage
 from claudegate.gateway.surfaces.collections import PREFIX as COLLECTIONS_PREFIX
 from claudegate.gateway.surfaces.collections import CollectionsSurface
 from claudegate.gateway.surfaces.graphql import PATH as GRAPHQL_PATH
@@ -69,6 +69,8 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/metrics"): ops.metrics,
     ("GET", "/health/deployments"): ops.health_deployments,
     ("GET", "/openapi.json"): openapi.openapi,
+    ("GET", usage.USAGE_PATH): usage.own_usage,
+    ("GET", usage.ADMIN_USAGE_PATH): usage.admin_usage,
     ("GET", "/"): ops.root,
     ("HEAD", "/"): ops.root,
 }

@@ -25,6 +25,7 @@ from sqlalchemy import (
 
 from claudegate.store._batch_tables import batch_tables
 from claudegate.store._job_tables import job_tables
+from claudegate.store._usage_rollup import rollup_tables
 
 __all__ = ["Tables", "UTCDateTime", "build_tables"]
 
@@ -70,6 +71,9 @@ class Tables:
     webhook_endpoints: Table
     batches: Table
     files: Table
+    usage_hourly: Table
+    usage_daily: Table
+    usage_rollup_state: Table
 
 
 def build_tables(prefix: str = "cg_") -> Tables:
@@ -112,6 +116,7 @@ def build_tables(prefix: str = "cg_") -> Tables:
         Column("dialect", String(20), nullable=False),
         Column("stream", Boolean(), nullable=False),
         Index(f"{prefix}usage_key_time", "key_id", "time"),
+        Index(f"{prefix}usage_time", "time"),
     )
     threads, thread_messages = _thread_tables(metadata, prefix)
     responses = Table(
@@ -137,6 +142,7 @@ def build_tables(prefix: str = "cg_") -> Tables:
         responses=responses,
         **_webhook_tables(metadata, prefix),
         **batch_tables(metadata, prefix),
+        **rollup_tables(metadata, prefix),
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from claudegate.errors import UserError
 from claudegate.store._database import Database
+from claudegate.store._usage_rollup import add_to_rollups, ensure_rollups
 
 __all__ = ["UsageLedger", "UsageRecord", "UsageTotals", "UsageWriter", "period_bounds"]
 
@@ -80,13 +81,15 @@ class UsageLedger:
         self._table = database.tables.usage
 
     async def insert(self, records: list[UsageRecord]) -> None:
-        """Write ``records`` in one transaction (one multi-row insert)."""
+        """Write ``records`` in one transaction (one multi-row insert) with their rollup sums."""
         if not records:
             return
+        await ensure_rollups(self._database)
         async with self._database.engine.begin() as connection:
             # Every field is immutable, so a shallow row does; ``asdict`` deep-copies each value.
             rows = [{name: getattr(record, name) for name in _COLUMNS} for record in records]
             await connection.execute(self._table.insert(), rows)
+            await add_to_rollups(connection, self._database, records)
 
     async def totals(self, key_id: str, period: Period = "day", at: datetime | None = None) -> UsageTotals:
         """Usage of one key over the UTC day or month containing ``at`` (default: now)."""

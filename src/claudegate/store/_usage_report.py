@@ -1,16 +1,17 @@
-"""Usage reports read off the ledger: totals grouped by key, model, deployment, day and hour, and
-the rows of given jobs. Each is one SQL statement, on SQLite and PostgreSQL alike."""
+"""Usage reports read off the ledger: totals grouped by key, model, deployment, day and hour (from
+the rollups, see ``_usage_query``), and the rows of given jobs."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 
 from claudegate.store._database import Database
+from claudegate.store._usage_query import usage_summary
 
 __all__ = ["UsageGroup", "UsageRow", "jobs_usage", "usage_report"]
 
@@ -49,14 +50,6 @@ class UsageRow:
     time: datetime
 
 
-def _bucket(database: Database, column: Any, hourly: bool) -> ColumnElement[Any]:
-    """The UTC day (``2025-01-31``) or hour (``2025-01-31T13:00Z``) of a timestamp, as text."""
-    if database.engine.dialect.name == "postgresql":
-        text = 'YYYY-MM-DD"T"HH24":00Z"' if hourly else "YYYY-MM-DD"
-        return func.to_char(func.timezone("UTC", column), text)
-    return func.strftime("%Y-%m-%dT%H:00Z" if hourly else "%Y-%m-%d", column)
-
-
 async def usage_report(
     database: Database,
     group_by: Sequence[UsageDimension],
@@ -66,59 +59,35 @@ async def usage_report(
     key_id: str | None = None,
 ) -> list[UsageGroup]:
     """Totals over ``[start, end)`` grouped by ``group_by`` (none: one grand total), of one key
-    when ``key_id`` is given, ordered by the grouped values."""
-    table = database.tables.usage
-    column = table.c
-    dimensions: dict[str, ColumnElement[Any]] = {
-        "key": column.key_id,
-        "model": column.model,
-        "deployment": column.deployment,
-        "day": _bucket(database, column.time, hourly=False),
-        "hour": _bucket(database, column.time, hourly=True),
-    }
+    when ``key_id`` is given, ordered by the grouped values (read as ``usage_summary`` does)."""
     chosen = list(dict.fromkeys(group_by))
-    grouped = [dimensions[name].label(name) for name in chosen]
-    query = select(
-        *grouped,
-        func.count().label("requests"),
-        func.coalesce(func.sum(column.input_tokens), 0),
-        func.coalesce(func.sum(column.output_tokens), 0),
-        func.coalesce(func.sum(column.cache_write_tokens), 0),
-        func.coalesce(func.sum(column.cache_read_tokens), 0),
-        func.coalesce(func.sum(column.cost), 0.0),
-    )
-    if start is not None:
-        query = query.where(column.time >= start)
-    if end is not None:
-        query = query.where(column.time < end)
-    if key_id is not None:
-        query = query.where(column.key_id == key_id)
-    if grouped:
-        query = query.group_by(*grouped).order_by(*grouped)
-    async with database.engine.connect() as connection:
-        rows = (await connection.execute(query)).all()
+    bucket = "hour" if "hour" in chosen else "day" if "day" in chosen else None
+    dimensions = [name for name in chosen if name in ("key", "model", "deployment")]
+    summaries = await usage_summary(database, dimensions, bucket=bucket, start=start, end=end, key_id=key_id)
     groups = []
-    for row in rows:
-        values = dict(zip(chosen, row[: len(chosen)], strict=True))
-        totals = row[len(chosen) :]
-        if not grouped and int(totals[0]) == 0:
-            continue  # no rows at all: no group
+    for summary in summaries:
+        moment = summary.start
         groups.append(
             UsageGroup(
-                key=values.get("key"),
-                model=values.get("model"),
-                deployment=values.get("deployment"),
-                day=values.get("day"),
-                hour=values.get("hour"),
-                requests=int(totals[0]),
-                input_tokens=int(totals[1]),
-                output_tokens=int(totals[2]),
-                cache_write_tokens=int(totals[3]),
-                cache_read_tokens=int(totals[4]),
-                cost=float(totals[5]),
+                key=summary.key,
+                model=summary.model,
+                deployment=summary.deployment,
+                day=moment.strftime("%Y-%m-%d") if moment is not None and "day" in chosen else None,
+                hour=moment.strftime("%Y-%m-%dT%H:00Z") if moment is not None and "hour" in chosen else None,
+                requests=summary.requests,
+                input_tokens=summary.input_tokens,
+                output_tokens=summary.output_tokens,
+                cache_write_tokens=summary.cache_write_tokens,
+                cache_read_tokens=summary.cache_read_tokens,
+                cost=summary.cost,
             )
         )
+    groups.sort(key=lambda group: tuple(_order(getattr(group, name)) for name in chosen))
     return groups
+
+
+def _order(value: str | None) -> tuple[bool, str]:
+    return (value is None, value or "")
 
 
 _JOB_ID_LENGTH = 28  # "job_" + 24 hex digits; an attempt's request id is "req_<hex>_<attempt>"

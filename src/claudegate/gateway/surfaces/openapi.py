@@ -23,6 +23,7 @@ from claudegate.gateway.surfaces import batches_openapi as batches
 from claudegate.gateway.surfaces import jobs_openapi as jobs
 from claudegate.gateway.surfaces import responses_openapi as responses
 from claudegate.gateway.surfaces import retrieval_openapi as retrieval
+from claudegate.gateway.surfaces import usage_openapi as usage
 from claudegate.gateway.surfaces._openapi_parts import (
     REFS,
     STRING,
@@ -576,6 +577,7 @@ def document() -> dict[str, Any]:
         **jobs.openapi_schemas(),
         **batches.openapi_schemas(),
         **retrieval.openapi_schemas(),
+        **usage.openapi_schemas(),
     }
     clashes = schemas.keys() & answers.keys()
     if clashes:  # a request schema named like a canonical model would silently replace it
@@ -597,6 +599,7 @@ def document() -> dict[str, Any]:
             **batches.openapi_paths(),
             **retrieval.embeddings_paths(),
             **retrieval.collections_paths(),
+            **usage.openapi_paths(),
         },
         "components": {
             "schemas": {**schemas, **answers},
