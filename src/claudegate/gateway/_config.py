@@ -59,7 +59,6 @@
         enabled: true                 # one line per request on the ``claudegate.access`` logger
         level: info
         format: auto                  # json | console | auto (console when attached to a terminal)
-        content: false                # the prompt and completion text in each line
 
 With no file, every model name routes to the in-process simulator.
 """
@@ -631,9 +630,7 @@ class AccessLogConfig(_Strict):
     enabled: bool = True
     level: Literal["debug", "info", "warning"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
-    """``auto``: readable lines on a terminal, JSON lines otherwise."""
-    content: bool = False
-    """Include the prompt and the completion text (off: they may hold personal data)."""
+    """``auto``: readable lines on a terminal, JSON lines otherwise. Never any prompt or completion."""
 
 
 class ObservabilityConfig(_Strict):
