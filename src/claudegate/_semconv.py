@@ -11,13 +11,16 @@ from __future__ import annotations
 __all__ = [
     "CLAUDEGATE_ATTEMPTS",
     "CLAUDEGATE_DEPLOYMENT",
+    "CLAUDEGATE_JOBS",
     "CLAUDEGATE_JOB_ID",
     "CLAUDEGATE_KEY_ID",
     "CLAUDEGATE_REQUEST_ID",
     "CLAUDEGATE_SURFACE",
     "CLAUDEGATE_TOOL_OUTCOME",
     "CLAUDEGATE_WEBHOOK_ATTEMPT",
+    "CLAUDEGATE_WEBHOOK_EVENT",
     "CLAUDEGATE_WEBHOOK_ID",
+    "CLAUDEGATE_WEBHOOK_OUTCOME",
     "ERROR_TYPE",
     "GEN_AI_INPUT_MESSAGES",
     "GEN_AI_OPERATION_NAME",
@@ -74,6 +77,9 @@ CLAUDEGATE_SURFACE = "claudegate.surface"
 CLAUDEGATE_DEPLOYMENT = "claudegate.deployment"
 CLAUDEGATE_ATTEMPTS = "claudegate.attempts"
 CLAUDEGATE_JOB_ID = "claudegate.job_id"
+CLAUDEGATE_JOBS = "claudegate.jobs"
 CLAUDEGATE_WEBHOOK_ID = "claudegate.webhook.id"
 CLAUDEGATE_WEBHOOK_ATTEMPT = "claudegate.webhook.attempt"
+CLAUDEGATE_WEBHOOK_EVENT = "claudegate.webhook.event"
+CLAUDEGATE_WEBHOOK_OUTCOME = "claudegate.webhook.outcome"
 CLAUDEGATE_TOOL_OUTCOME = "claudegate.tool.outcome"

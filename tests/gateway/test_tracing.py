@@ -3,7 +3,10 @@ and carried to each upstream (spans collected by the SDK's in-memory exporter)."
 
 from __future__ import annotations
 
+import asyncio
+import base64
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,6 +19,7 @@ from claudegate.gateway.core import Call, Principal
 from claudegate.gateway.core._tracing import Tracing
 from claudegate.testing import LiveServer
 from tests.gateway import _spans, _wire
+from tests.gateway._receiver import receiver
 from tests.gateway._upstreams import JSON_TYPE, RecordingAnthropic, Send, _answer, _Recording
 
 CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -184,3 +188,51 @@ def test_tracing_is_off_when_configured_off_even_with_an_otlp_endpoint(
     tracing = Tracing.from_config(ObservabilityConfig(tracing=False))
     assert not tracing.enabled
     assert tracing.start_call(Call(Principal(), "anthropic", ASK), "anthropic") is None
+
+
+async def test_a_jobs_trace_continues_from_the_202_to_its_webhook_delivery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "whsec_" + base64.b64encode(b"tracing-test-webhook-secret-01").decode()
+    monkeypatch.setenv("CG_TRACE_WEBHOOK_SECRET", secret)
+    config = {
+        "models": [{"name": "*", "deployments": [{"provider": "simulator"}]}],
+        "storage": {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"},
+        "webhooks": {"secret": "env:CG_TRACE_WEBHOOK_SECRET", "allow_private": ["127.0.0.0/8"]},
+    }
+    app = create_app(parse_config(config))
+    app.core.tracing, exporter = _spans.tracing()
+    ask = {**ASK, "model": "claude-sonnet-5"}
+    async with receiver() as hooks:
+        with LiveServer(app) as gateway:
+            body = {"request": ask, "webhook": {"url": hooks.url()}}
+            headers = {"traceparent": TRACEPARENT}
+            reply = await asyncio.to_thread(_wire.call, gateway.base_url, "POST", "/v1/jobs", body, headers)
+            assert reply.status == 202, reply.body
+            job_id = reply.json()["id"]
+            spans = await asyncio.to_thread(
+                exporter.until, lambda spans: any(span.name == "deliver webhook" for span in spans)
+            )
+    assert len(hooks.received) == 1
+    by_name = {span.name: span for span in spans}
+    submitted, call, delivery = (
+        by_name["submit jobs"],
+        by_name["chat claude-sonnet-5"],
+        by_name["deliver webhook"],
+    )
+    (attempt,) = [span for span in spans if span.kind is SpanKind.CLIENT and span is not delivery]
+    assert {_hex(span.context.trace_id, 32) for span in spans} == {CLIENT_TRACE}
+    assert submitted.kind is SpanKind.SERVER and submitted.parent is not None
+    assert _hex(submitted.parent.span_id, 16) == CLIENT_SPAN
+    assert call.parent is not None and call.parent.span_id == submitted.context.span_id
+    assert attempt.parent is not None and attempt.parent.span_id == call.context.span_id
+    output_tokens = dict(call.attributes or {})["gen_ai.usage.output_tokens"]
+    assert isinstance(output_tokens, int) and output_tokens > 0
+    assert delivery.parent is not None and delivery.parent.span_id == submitted.context.span_id
+    assert [link.context.span_id for link in delivery.links] == [submitted.context.span_id]
+    attributes = dict(delivery.attributes or {})
+    assert attributes["claudegate.job_id"] == job_id
+    assert attributes["claudegate.webhook.event"] == "job.succeeded"
+    assert attributes["claudegate.webhook.attempt"] == 1
+    assert attributes["claudegate.webhook.outcome"] == "delivered"
+    assert attributes["http.response.status_code"] == 204

@@ -204,6 +204,19 @@ class Tracing:
         if span is not None and self.capture_content:
             span.set_attribute(sc.GEN_AI_OUTPUT_MESSAGES, _text([message]))
 
+    def start_submission(self, headers: dict[str, str], attributes: dict[str, Any]) -> Span | None:
+        """The server span of work accepted for later (jobs, a batch: the ``202``), in the client's
+        trace; ``headers`` (kept with the work) then carry its context, so the work continues it."""
+        tracer = self.tracer
+        if tracer is None:
+            return None
+        span = tracer.start_span(
+            "submit jobs", context=self.parent(headers), kind=SpanKind.SERVER, attributes=attributes
+        )
+        headers.pop("tracestate", None)
+        _PROPAGATOR.inject(headers, trace.set_span_in_context(span))
+        return span
+
     def start_linked(self, name: str, traceparent: str | None, attributes: dict[str, Any]) -> Span | None:
         """A span of work done on behalf of an earlier request (a job, a webhook delivery): its
         child when ``traceparent`` is known, and linked to it."""
