@@ -52,13 +52,6 @@ def trace_id_of(span: Span | None) -> str | None:
     return format(context.trace_id, "032x") if context.is_valid else None
 
 
-def traceparent_of(span: Span) -> dict[str, str]:
-    """``span``'s W3C trace context, as headers (``traceparent``, and ``tracestate`` if any)."""
-    carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier, trace.set_span_in_context(span))
-    return carrier
-
-
 def _otlp_provider() -> TracerProvider:
     """An SDK provider exporting by OTLP over HTTP (endpoint and headers from the OTEL_* variables)."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -140,6 +133,9 @@ class Tracing:
 
     def end_call(self, span: Span, call: Call) -> None:
         """Set what the call came to (deployment, usage, status, error) and end its span."""
+        if not span.is_recording():  # not sampled: nothing to set
+            span.end()
+            return
         outcome = call.outcome
         usage = outcome.usage
         attributes: dict[str, Any] = {
@@ -183,13 +179,15 @@ class Tracing:
                 sc.CLAUDEGATE_DEPLOYMENT: deployment.name,
             },
         )
-        headers.pop("tracestate", None)
-        _PROPAGATOR.inject(headers, trace.set_span_in_context(span))
+        _write_traceparent(headers, span)
         return span
 
     @staticmethod
     def end_attempt(span: Span, status: int, error_type: str | None, usage: Any = None) -> None:
         """End an attempt's span with the upstream's status and, when it failed, the error type."""
+        if not span.is_recording():
+            span.end()
+            return
         attributes: dict[str, Any] = {sc.HTTP_RESPONSE_STATUS_CODE: status}
         if isinstance(usage, dict):
             _usage_attributes(attributes, usage)
@@ -213,8 +211,7 @@ class Tracing:
         span = tracer.start_span(
             "submit jobs", context=self.parent(headers), kind=SpanKind.SERVER, attributes=attributes
         )
-        headers.pop("tracestate", None)
-        _PROPAGATOR.inject(headers, trace.set_span_in_context(span))
+        _write_traceparent(headers, span)
         return span
 
     def start_linked(self, name: str, traceparent: str | None, attributes: dict[str, Any]) -> Span | None:
@@ -231,6 +228,17 @@ class Tracing:
         return tracer.start_span(
             name, context=parent, kind=SpanKind.CLIENT, attributes=attributes, links=links
         )
+
+
+def _write_traceparent(headers: MutableMapping[str, str], span: Span) -> None:
+    """``span``'s context as the W3C ``traceparent`` (and ``tracestate``) in ``headers``."""
+    context = span.get_span_context()
+    headers["traceparent"] = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+    state = context.trace_state
+    if state:
+        headers["tracestate"] = state.to_header()
+    else:
+        headers.pop("tracestate", None)
 
 
 def _usage_attributes(attributes: dict[str, Any], usage: Mapping[str, Any]) -> None:
