@@ -47,8 +47,10 @@ class Overloaded(_Recording):
 
 
 class Traced:
-    def __init__(self, base_url: str, exporter: _spans.Collected, a: Overloaded, b: RecordingAnthropic):
-        self.base_url, self.exporter, self.a, self.b = base_url, exporter, a, b
+    def __init__(
+        self, base_url: str, exporter: _spans.Collected, a: Overloaded, b: RecordingAnthropic, b_url: str
+    ):
+        self.base_url, self.exporter, self.a, self.b, self.b_url = base_url, exporter, a, b, b_url
 
     def spans(self) -> list[ReadableSpan]:
         """The spans once the call's own has ended (at its settlement, after the answer)."""
@@ -80,7 +82,7 @@ def traced(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[Traced]:
         app = create_app(parse_config({"models": [{"name": "fo", "deployments": deployments}]}))
         app.core.tracing, exporter = _spans.tracing()
         with LiveServer(app) as gateway:
-            yield Traced(gateway.base_url, exporter, a, b)
+            yield Traced(gateway.base_url, exporter, a, b, server_b.base_url)
 
 
 @pytest.fixture(scope="module")
@@ -236,3 +238,35 @@ async def test_a_jobs_trace_continues_from_the_202_to_its_webhook_delivery(
     assert attributes["claudegate.webhook.attempt"] == 1
     assert attributes["claudegate.webhook.outcome"] == "delivered"
     assert attributes["http.response.status_code"] == 204
+
+
+def test_an_unsampled_call_makes_no_span_and_its_upstream_still_joins_the_trace(traced: Traced) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    app = create_app(
+        parse_config(
+            {
+                "models": [
+                    {
+                        "name": "fo",
+                        "deployments": [
+                            {
+                                "provider": "anthropic",
+                                "name": "b",
+                                "base_url": traced.b_url,
+                                "api_key": "env:GW_TRACE_UPSTREAM_KEY",
+                            }
+                        ],
+                    }
+                ]
+            }
+        )
+    )
+    app.core.tracing = Tracing(TracerProvider(sampler=ALWAYS_OFF))
+    with LiveServer(app) as gateway:
+        reply = _wire.messages(gateway.base_url, ASK, headers={"traceparent": TRACEPARENT})
+    assert reply.status == 200, reply.body
+    version, trace_id, span_id, flags = traced.b.requests[-1].headers["traceparent"].split("-")
+    assert (version, trace_id, flags) == ("00", CLIENT_TRACE, "00")
+    assert span_id != CLIENT_SPAN

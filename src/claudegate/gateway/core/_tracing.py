@@ -106,6 +106,9 @@ class Tracing:
         if tracer is None:
             return None
         model = call.model
+        span = tracer.start_span(f"chat {model}", context=self.parent(call.headers), kind=SpanKind.SERVER)
+        if not span.is_recording():  # not sampled: its context still goes upstream
+            return span
         attributes: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: sc.OPERATION_CHAT,
             sc.GEN_AI_REQUEST_MODEL: model,
@@ -124,12 +127,8 @@ class Tracing:
             attributes[sc.GEN_AI_REQUEST_TEMPERATURE] = float(temperature)
         if self.capture_content:
             attributes[sc.GEN_AI_INPUT_MESSAGES] = _text(request.get("messages"))
-        return tracer.start_span(
-            f"chat {model}",
-            context=self.parent(call.headers),
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-        )
+        span.set_attributes(attributes)
+        return span
 
     def end_call(self, span: Span, call: Call) -> None:
         """Set what the call came to (deployment, usage, status, error) and end its span."""
@@ -167,6 +166,9 @@ class Tracing:
         tracer = self.tracer
         parent = call.span
         if tracer is None or parent is None:
+            return None
+        if not parent.is_recording():  # not sampled: the upstream joins the call's context
+            _write_traceparent(headers, parent)
             return None
         span = tracer.start_span(
             f"chat {model}",
