@@ -87,7 +87,14 @@ class Tracing:
         provider = trace.get_tracer_provider()
         unset = isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
         if unset and os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-            provider = _otlp_provider()
+            try:
+                provider = _otlp_provider()
+            except ImportError:
+                log.warning(
+                    "OTEL_EXPORTER_OTLP_ENDPOINT is set but the OTLP exporter is not installed "
+                    "(pip install 'claudegate[otlp]'): no traces"
+                )
+                return cls(None)
             trace.set_tracer_provider(provider)
             unset = False
             log.info("traces are exported by OTLP to %s", os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"])
