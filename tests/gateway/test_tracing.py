@@ -19,6 +19,7 @@ from claudegate.gateway.core import Call, Principal
 from claudegate.gateway.core._tracing import Tracing
 from claudegate.testing import LiveServer
 from tests.gateway import _spans, _wire
+from tests.gateway._process import gateway_process
 from tests.gateway._receiver import receiver
 from tests.gateway._upstreams import JSON_TYPE, RecordingAnthropic, Send, _answer, _Recording
 
@@ -270,3 +271,33 @@ def test_an_unsampled_call_makes_no_span_and_its_upstream_still_joins_the_trace(
     version, trace_id, span_id, flags = traced.b.requests[-1].headers["traceparent"].split("-")
     assert (version, trace_id, flags) == ("00", CLIENT_TRACE, "00")
     assert span_id != CLIENT_SPAN
+
+
+class OtlpSink(_Recording):
+    """An OTLP/HTTP endpoint: records every export, accepts it (200, empty body)."""
+
+    async def answer(self, request: Any, send: Send) -> None:
+        await _answer(send, 200, b"", (b"content-type", b"application/x-protobuf"))
+
+
+def test_serve_exports_spans_by_otlp_http_when_the_endpoint_is_set(tmp_path: Path) -> None:
+    sink = OtlpSink()
+    route = {
+        "name": "claude-otlp-check",
+        "deployments": [{"provider": "simulator", "model": "claude-sonnet-5"}],
+    }
+    config = {"models": [route]}
+    with LiveServer(sink) as collector:
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.base_url, "OTEL_SERVICE_NAME": "gateway-under-test"}
+        with gateway_process(config, tmp_path, env) as base_url:
+            reply = _wire.messages(
+                base_url, {**ASK, "model": "claude-otlp-check"}, {"traceparent": TRACEPARENT}
+            )
+            assert reply.status == 200
+        # The process has exited: its provider flushed every span on the way out.
+    exports = [request for request in sink.requests if request.path == "/v1/traces"]
+    assert exports and all(r.headers["content-type"] == "application/x-protobuf" for r in exports)
+    body = b"".join(request.body for request in exports)
+    assert b"chat claude-otlp-check" in body and b"gateway-under-test" in body
+    assert bytes.fromhex(CLIENT_TRACE) in body
+    assert b"a secret plan" not in body  # no content unless capture_content

@@ -414,7 +414,7 @@ class GatewayCore:
         self.ready = True
 
     async def close(self) -> None:
-        """Close every provider, the upstream pool, and write the last ledger rows."""
+        """Close every provider, the upstream pool; write the last ledger rows, export the last spans."""
         self.ready = False
         await self.runtime.close()
         await self.transport.aclose()
@@ -423,6 +423,7 @@ class GatewayCore:
         await self.webhooks.close()
         if self.policies is not None:
             await self.policies.close()
+        await self.tracing.flush()
 
     @property
     def auth_enforced(self) -> bool:

@@ -13,6 +13,7 @@ single attribute check per call. Prompts and completions go on spans only with
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Mapping, MutableMapping
@@ -99,6 +100,12 @@ class Tracing:
             unset = False
             log.info("traces are exported by OTLP to %s", os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"])
         return cls(None if unset else provider, capture_content=config.capture_content)
+
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Export the spans still buffered (at shutdown), when the provider buffers any."""
+        flush = getattr(self.provider, "force_flush", None)
+        if flush is not None:
+            await asyncio.to_thread(flush, int(timeout * 1000))
 
     @staticmethod
     def parent(headers: Mapping[str, str]) -> Context | None:
