@@ -1,6 +1,6 @@
 """Gateway overhead: direct to a fast upstream vs through the gateway, in one run.
 
-    .venv/bin/python bench/gateway.py [--seconds 3] [--latency-requests 2000]
+    .venv/bin/python bench/gateway.py [--seconds 3] [--latency-requests 2000] [--observability]
 
 The gateway runs in its own process, one worker pinned to core 1; the upstream (raw asyncio,
 canned answers, 20-delta streams) and the load generator share core 0. For Anthropic
@@ -10,7 +10,10 @@ upstream), JSON and stream (``--only`` picks cases by name), it reports requests
 concurrency 50, p50/p99 latency and added latency at concurrency 1, time to first byte, the
 gateway's CPU per request (utime+stime / requests; at concurrency 1, where every request pays its own
 system calls and loop wake-ups, and at concurrency 50), its RSS after 50,000 requests, and its cold
-start to first answer.
+start to first answer. The gateway runs with tracing and the access log off; ``--observability``
+instead compares its CPU per request with both off and with both on (spans exported by OTLP over
+HTTP to a local sink, ``--trace-ratio`` of the traces sampled; one JSON access-log line per request
+written to /dev/null).
 """
 
 from __future__ import annotations
@@ -140,15 +143,25 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+OBSERVABILITY_OFF = "observability:\n  tracing: false\n  access_log:\n    enabled: false\n"
+OBSERVABILITY_ON = "observability:\n  tracing: true\n  access_log:\n    enabled: true\n    format: json\n"
+
+
 def start_gateway(
-    upstream_port: int, core: int, settings: str = ""
+    upstream_port: int,
+    core: int,
+    settings: str = "",
+    env: dict[str, str] | None = None,
+    observability: str = OBSERVABILITY_OFF,
 ) -> tuple[subprocess.Popen[bytes], int, float]:
     """Start ``claudegate serve`` pinned to ``core``; return (process, port, seconds to first answer).
 
-    ``settings``: YAML lines put before the routes (a ``gateway:`` section)."""
+    ``settings``: YAML lines put before the routes (a ``gateway:`` section); ``observability``:
+    the section that turns tracing and the access log on or (by default) off; ``env``: more
+    environment. Its stderr (the access log) goes to /dev/null."""
     config = Path(tempfile.mkdtemp()) / "gateway.yaml"
     config.write_text(
-        settings + "models:\n"
+        settings + observability + "models:\n"
         f"  - name: {MODEL}\n"
         "    deployments:\n"
         "      - provider: anthropic\n"
@@ -170,9 +183,11 @@ def start_gateway(
         f"sys.argv = {argv!r}\n"
         "main()\n"
     )
-    env = {**os.environ, KEY_ENV: "sk-bench-upstream-0000"}
+    environment = {**os.environ, KEY_ENV: "sk-bench-upstream-0000", **(env or {})}
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return process, port, started
 
 
@@ -286,6 +301,77 @@ async def run(args: argparse.Namespace) -> None:
     print(f"(direct p50 to the upstream: {statistics.median(rows[0][1]) * 1000:.3f} ms)")
 
 
+async def _otlp_sink() -> tuple[asyncio.Server, int]:
+    """An OTLP/HTTP endpoint that accepts every export (200, empty body) and keeps nothing."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n"
+                )
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def _cpu_per_request(port: int, pid: int, case: Case, args: argparse.Namespace) -> tuple[float, float]:
+    """The gateway's CPU ms per request at concurrency 1 and at ``args.concurrency``."""
+    before = cpu_seconds(pid)
+    await sequential(port, case.via, args.latency_requests)
+    single = (cpu_seconds(pid) - before) / args.latency_requests * 1000
+    before = cpu_seconds(pid)
+    done, _ = await throughput(port, case.via, args.seconds, args.concurrency)
+    return single, (cpu_seconds(pid) - before) / done * 1000
+
+
+async def observability(args: argparse.Namespace) -> None:
+    """CPU per request with tracing and the access log off, then on (``--observability``)."""
+    upstream = UpstreamServer(deltas=20, openai=True)
+    await upstream.start()
+    sink, sink_port = await _otlp_sink()
+    chosen = [case for case in cases() if not args.only or any(name in case.name for name in args.only)]
+    figures: dict[str, list[tuple[float, float]]] = {case.name: [] for case in chosen}
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": str(args.trace_ratio),
+    }
+    try:
+        for settings, extra in ((OBSERVABILITY_OFF, None), (OBSERVABILITY_ON, env)):
+            process, port, started = start_gateway(upstream.port, core=1, env=extra, observability=settings)
+            try:
+                await first_answer(port, started)
+                for case in chosen:
+                    await sequential(port, case.via, 200)  # warm
+                    figures[case.name].append(await _cpu_per_request(port, process.pid, case, args))
+            finally:
+                process.terminate()
+                process.wait(10)
+    finally:
+        sink.close()
+        await upstream.close()
+    print(
+        f"tracing (OTLP/HTTP export) and access log (JSON lines): gateway CPU ms per request, "
+        f"off → on (traces sampled: {args.trace_ratio:g}; "
+        f"concurrency 1: {args.latency_requests} requests; {args.concurrency}: {args.seconds:g} s)"
+    )
+    width = max(22, *(len(name) + 2 for name in figures))
+    print(f"{'':{width}}{'c1 off':>8}{'c1 on':>8}{'+c1':>8}{'c50 off':>9}{'c50 on':>8}{'+c50':>8}")
+    for name, ((off1, off50), (on1, on50)) in figures.items():
+        added1, added50 = on1 - off1, on50 - off50
+        print(f"{name:{width}}{off1:>8.3f}{on1:>8.3f}{added1:>8.3f}{off50:>9.3f}{on50:>8.3f}{added50:>8.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -294,9 +380,20 @@ def main() -> None:
     parser.add_argument("--latency-requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--only", action="append", help="run only the cases whose name contains this")
+    parser.add_argument(
+        "--observability",
+        action="store_true",
+        help="compare CPU per request with tracing and the access log off and on",
+    )
+    parser.add_argument(
+        "--trace-ratio",
+        type=float,
+        default=1.0,
+        help="with --observability: the share of traces sampled (OTEL_TRACES_SAMPLER_ARG)",
+    )
     args = parser.parse_args()
     pin_to_core(0)
-    uvloop.run(run(args))
+    uvloop.run(observability(args) if args.observability else run(args))
 
 
 if __name__ == "__main__":

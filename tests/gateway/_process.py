@@ -30,6 +30,7 @@ def gateway_process(config: dict[str, Any], folder: Path, env: dict[str, str] | 
     """``claudegate serve`` on a free port with ``config``; yields its base URL once it listens."""
     path = folder / "replica.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    errors = (folder / "replica.stderr").open("wb")  # a file, not a pipe: the access log never blocks it
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -44,7 +45,7 @@ def gateway_process(config: dict[str, Any], folder: Path, env: dict[str, str] | 
             "warning",
         ],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=errors,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         cwd=folder,
     )
@@ -53,3 +54,4 @@ def gateway_process(config: dict[str, Any], folder: Path, env: dict[str, str] | 
     finally:
         proc.terminate()
         proc.communicate(timeout=15)
+        errors.close()

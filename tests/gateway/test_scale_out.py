@@ -50,6 +50,8 @@ async def shared(tmp_path: Path) -> AsyncIterator[tuple[Path, Database, str]]:
             "redis_url": REDIS_URL,
             "redis_prefix": f"cgtest{tag}",
         },
+        # Its stderr is read only when it fails to start: no access-log line per request to fill the pipe.
+        "observability": {"access_log": {"enabled": False}},
     }
     path = tmp_path / "gateway.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from claudegate.client import AsyncTransport, HttpToolsTransport
 from claudegate.errors import ClaudegateError
+from claudegate.gateway._access_log import AccessLog
 from claudegate.gateway._config import GatewayConfig, default_config
 from claudegate.gateway._http import BodyTooLarge, Exchange, Receive, Scope, Send
 from claudegate.gateway._reload import ConfigWatcher
@@ -139,6 +140,8 @@ class GatewayApp:
         )
         """Surfaces that route the paths under their prefixes themselves: (prefixes, the metric
         label, their router)."""
+        self.access_log = AccessLog(self.core.config.observability.access_log)
+        """One line per HTTP request on the ``claudegate.access`` logger (docs/observability.md)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -221,6 +224,7 @@ class GatewayApp:
         core = self.core
         exchange.gzip_min_bytes = core.config.gateway.gzip_min_bytes
         status = 200
+        error_type: str | None = None
         try:
             if handler is None:
                 if exchange.path in _PATHS:
@@ -242,7 +246,7 @@ class GatewayApp:
             elif outcome is not None and outcome.error is not None and not exchange.response_started:
                 status = outcome.status
         except BodyTooLarge as exc:
-            status = 413
+            status, error_type = 413, "request_too_large"
             await self._send_error(exchange, GatewayError(413, "request_too_large", str(exc)))
         except Exception as exc:
             error = classify(exc)
@@ -255,8 +259,9 @@ class GatewayApp:
                 )
             elif error.status >= 500:  # an upstream's failure, relayed: one line is enough
                 log.warning("request %s: upstream failed: %s", exchange.request_id, error)
-            status = error.status
+            status, error_type = error.status, error.error_type
             await self._send_error(exchange, error)
+        self.access_log.record(exchange, status, label, error_type)
         metrics = core.metrics
         call = exchange.call
         model = deployment = ""

@@ -52,6 +52,13 @@
       secret: env:CLAUDEGATE_WEBHOOK_SECRET   # whsec_…: signs for keys without their own secret
       allow_private: ["127.0.0.0/8"]  # addresses allowed despite the SSRF guard (default: none)
       timeout: 10                     # seconds per attempt
+    observability:                    # traces and the access log (docs/observability.md)
+      tracing: true                   # spans, when OTEL_EXPORTER_OTLP_ENDPOINT or the app sets a tracer
+      capture_content: false          # prompts and completions on spans (gen_ai.input/output.messages)
+      access_log:
+        enabled: true                 # one line per request on the ``claudegate.access`` logger
+        level: info
+        format: auto                  # json | console | auto (console when attached to a terminal)
 
 With no file, every model name routes to the in-process simulator.
 """
@@ -73,6 +80,7 @@ from claudegate.simulator import SimulatorConfig
 __all__ = [
     "JWT_ALGORITHMS",
     "WEBHOOK_SCHEDULE",
+    "AccessLogConfig",
     "AuthConfig",
     "BatchesConfig",
     "BreakerConfig",
@@ -87,6 +95,7 @@ __all__ = [
     "JwtConfig",
     "LimitSpec",
     "LimitsConfig",
+    "ObservabilityConfig",
     "RetryConfig",
     "RouteBatches",
     "RouteConfig",
@@ -642,6 +651,25 @@ class WebhookSettings(_Strict):
         return value
 
 
+class AccessLogConfig(_Strict):
+    """The access log: one line per request on the ``claudegate.access`` logger."""
+
+    enabled: bool = True
+    level: Literal["debug", "info", "warning"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+    """``auto``: readable lines on a terminal, JSON lines otherwise. Never any prompt or completion."""
+
+
+class ObservabilityConfig(_Strict):
+    """Traces (OpenTelemetry) and the access log (docs/observability.md)."""
+
+    tracing: bool = True
+    """Spans, when a tracer provider exists (``OTEL_EXPORTER_OTLP_ENDPOINT``, or the app's own)."""
+    capture_content: bool = False
+    """Prompts and completions as span attributes (``gen_ai.input.messages``, ``gen_ai.output.messages``)."""
+    access_log: AccessLogConfig = AccessLogConfig()
+
+
 class GatewayConfig(_Strict):
     """The whole configuration."""
 
@@ -655,6 +683,7 @@ class GatewayConfig(_Strict):
     batches: BatchesConfig = BatchesConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
     webhooks: WebhookSettings = WebhookSettings()
+    observability: ObservabilityConfig = ObservabilityConfig()
 
     @model_validator(mode="after")
     def _unique_names(self) -> GatewayConfig:

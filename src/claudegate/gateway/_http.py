@@ -88,6 +88,7 @@ class Exchange:
         "_streaming",
         "call",
         "disconnected",
+        "first_byte",
         "gzip_min_bytes",
         "headers",
         "method",
@@ -118,6 +119,8 @@ class Exchange:
         """The model call this request made, once it made one (its outcome labels the metrics)."""
         self.gzip_min_bytes: int | None = None
         """Whole answers at least this large are gzipped for clients that accept it (None: never)."""
+        self.first_byte: float | None = None
+        """Seconds from the request to the first byte of the answer's body (once sent)."""
         self._streaming = False
         self._at_boundary = True
         self._last_sent = 0.0
@@ -207,6 +210,7 @@ class Exchange:
         if extra:
             headers.extend(extra)
         self.response_started = True
+        self.first_byte = time.perf_counter() - self.started
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
         await self.send({"type": "http.response.body", "body": body})
 
@@ -239,6 +243,7 @@ class Exchange:
         if not ended:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         self._streaming = False
+        self.first_byte = first_byte
         return first_byte if first_byte is not None else time.perf_counter() - self.started
 
     async def run(

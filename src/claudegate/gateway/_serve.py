@@ -8,6 +8,7 @@ from typing import Any
 
 import uvicorn
 
+from claudegate.gateway._access_log import attach_handler
 from claudegate.gateway._app import GatewayApp
 from claudegate.gateway._protocol import edge_protocol
 from claudegate.gateway._websocket_protocol import CoalescingWebSocketProtocol
@@ -39,6 +40,8 @@ def serve(
 ) -> bool:
     """Serve ``app`` until interrupted; False when it never started.
 
+    The access log (``observability.access_log``) goes to stderr.
+
     ``on_started`` gets the bound URL once the gateway has started and every listener is bound:
     whoever reads a banner (a person, a script, a supervisor) takes it as the signal to connect,
     and ``port=0`` is only useful if it names the port chosen.
@@ -51,6 +54,7 @@ def serve(
                 bound = [sock.getsockname() for server in self.servers for sock in server.sockets]
                 on_started(_base_url(bound[0]) if bound else f"http://{host}:{port}")
 
+    attach_handler(app.core.config.observability.access_log)
     config = uvicorn.Config(
         app,
         host=host,

@@ -2,7 +2,9 @@
 
 Whatever happens inside a tool becomes a ``ToolResult``; nothing a tool raises escapes, except
 cancellation. Signals keep their message (``ToolRetry``, ``ToolError``); other exceptions become
-``"<Type>: <message>"`` without a traceback.
+``"<Type>: <message>"`` without a traceback. With an OpenTelemetry ``tracer``, each call is an
+``execute_tool <name>`` span (GenAI semantic conventions; never the arguments or the result),
+current while the tool runs so that the tool's own spans nest in it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
+from typing import TYPE_CHECKING
 
+from claudegate import _semconv as sc
 from claudegate.errors import UserError
 from claudegate.tools._cache import MemoryToolCache, ToolCache
 from claudegate.tools._calls import ToolCall, ToolResult
@@ -31,6 +35,9 @@ from claudegate.tools._signals import ToolError, ToolRetry
 from claudegate.tools._tool import Tool
 from claudegate.tools._validation import ArgumentsInvalid
 
+if TYPE_CHECKING:  # the caller brings its tracer
+    from opentelemetry.trace import Tracer
+
 __all__ = ["ToolExecutor"]
 
 _perf = time.perf_counter
@@ -44,7 +51,8 @@ class ToolExecutor:
 
     ``cache`` is used by tools with a ``cache_ttl`` (default: an in-memory cache);
     ``max_concurrency`` caps calls of all tools at once; sync tools run on a pool of
-    ``thread_workers`` threads (a timed-out sync call keeps its thread until it returns).
+    ``thread_workers`` threads (a timed-out sync call keeps its thread until it returns);
+    ``tracer`` (OpenTelemetry) makes a span of each call.
     """
 
     def __init__(
@@ -55,11 +63,13 @@ class ToolExecutor:
         cache: ToolCache | None = None,
         max_concurrency: int | None = None,
         thread_workers: int = 8,
+        tracer: Tracer | None = None,
     ) -> None:
         self.registry = registry if isinstance(registry, ToolRegistry) else ToolRegistry(registry)
         if max_concurrency is not None and max_concurrency < 1:
             raise UserError("max_concurrency must be >= 1", field="max_concurrency")
         self.metrics = metrics
+        self.tracer = tracer
         self.cache: ToolCache = cache if cache is not None else MemoryToolCache()
         self._pool = ThreadPoolExecutor(max_workers=thread_workers, thread_name_prefix="claudegate-tool")
         shared = asyncio.Semaphore(max_concurrency) if max_concurrency is not None else None
@@ -84,6 +94,25 @@ class ToolExecutor:
 
     async def run(self, call: ToolCall) -> ToolResult:
         """Run one call and return its result (never raises for what the tool does)."""
+        if self.tracer is None:
+            return await self._run(call)
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        attributes = {
+            sc.GEN_AI_OPERATION_NAME: sc.OPERATION_EXECUTE_TOOL,
+            sc.GEN_AI_TOOL_NAME: call.name,
+            sc.GEN_AI_TOOL_CALL_ID: call.id,
+        }
+        name = f"{sc.OPERATION_EXECUTE_TOOL} {call.name}"
+        with self.tracer.start_as_current_span(name, kind=SpanKind.INTERNAL, attributes=attributes) as span:
+            result = await self._run(call)
+            span.set_attribute(sc.CLAUDEGATE_TOOL_OUTCOME, result.outcome)
+            if result.is_error:
+                span.set_attribute(sc.ERROR_TYPE, result.outcome)
+                span.set_status(Status(StatusCode.ERROR))
+            return result
+
+    async def _run(self, call: ToolCall) -> ToolResult:
         start = _perf()
         entry = self._chains.get(call.name)
         if entry is None:

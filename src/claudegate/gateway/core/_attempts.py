@@ -28,6 +28,7 @@ from claudegate.gateway.core._call import Call
 from claudegate.gateway.core._errors import GatewayError
 from claudegate.gateway.core._limits import Charge, DeploymentLimits
 from claudegate.gateway.core._router import Deployment, Route
+from claudegate.gateway.core._tracing import Tracing, provider_name
 from claudegate.gateway.core._usage import token_counts
 from claudegate.providers import ProviderRequest, ProviderResponse, ProviderStream
 
@@ -95,11 +96,15 @@ async def call_deployments(
     upstream: Upstream[T],
     estimate: tuple[int, int],
     request: dict[str, Any] | None = None,
+    *,
+    tracing: Tracing | None = None,
 ) -> tuple[T, Held | None]:
     """Run ``upstream`` on the route's deployments in order until one answers.
 
-    Records the attempts, the answering deployment and its latency on ``call.outcome``.
+    Records the attempts, the answering deployment and its latency on ``call.outcome``; each
+    attempt has its span when the call has one.
     """
+    attempt_upstream = upstream if tracing is None or call.span is None else _traced(tracing, call, upstream)
     body = request if request is not None else call.request
     requested = call.model
     outcome = call.outcome
@@ -136,9 +141,10 @@ async def call_deployments(
                 continue
             outcome.attempts += 1
             outcome.deployment = deployment.name
+            upstream_request = _request(call, deployment, body, requested)
             started = time.perf_counter()
             try:
-                answer = await upstream(deployment, _request(call, deployment, body, requested))
+                answer = await attempt_upstream(deployment, upstream_request)
             except (APIConnectionError, APIStatusError) as exc:
                 outcome.upstream_latency = time.perf_counter() - started
                 guard.failed(exc, _describe(exc))
@@ -163,6 +169,30 @@ async def call_deployments(
     if untranslatable is not None and skipped and last_error is None and not (limited or refused):
         raise untranslatable.refusal(skipped)
     raise _exhausted(requested, last_error, refused, limited)
+
+
+def _traced(tracing: Tracing, call: Call, upstream: Upstream[T]) -> Upstream[T]:
+    """``upstream`` with a span per attempt: its status, error type and (whole answers) usage."""
+
+    async def attempt(deployment: Deployment, request: ProviderRequest) -> T:
+        call.outcome.provider = provider_name(deployment.provider.kind)
+        model = request.body.get("model")
+        span = tracing.start_attempt(call, deployment, str(model or call.model), request.headers)
+        if span is None:
+            return await upstream(deployment, request)
+        try:
+            answer = await upstream(deployment, request)
+        except APIStatusError as exc:
+            Tracing.end_attempt(span, exc.status_code, exc.type or "api_error")
+            raise
+        except BaseException as exc:
+            Tracing.end_attempt(span, 0, type(exc).__name__)
+            raise
+        usage = answer.message.get("usage") if isinstance(answer, ProviderResponse) else None
+        Tracing.end_attempt(span, 200, None, usage)
+        return answer
+
+    return attempt
 
 
 def _exhausted(

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from claudegate.gateway._config import ToolStreamMode
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
     from claudegate.gateway.core._chat_passthrough import ChatRequest
     from claudegate.gateway.core._errors import GatewayError
     from claudegate.store import ApiKey, KeyBudget, KeyLimits
@@ -125,6 +127,10 @@ class Outcome:
     model_label: str = ""
     """The model as the metrics name it: bounded, so client-chosen names fold into ``other``."""
     deployment: str = ""
+    provider: str = ""
+    """The answering deployment's ``gen_ai.provider.name`` (the last one tried when none answered)."""
+    response_model: str = ""
+    """The model the upstream says answered (when it says)."""
     attempts: int = 0
     usage: dict[str, Any] = field(default_factory=dict)
     cost: float = 0.0
@@ -173,6 +179,8 @@ class Call:
     ``request`` is its canonical translation, or a stand-in when ``chat.untranslatable``)."""
     started: float = field(default_factory=time.perf_counter)
     outcome: Outcome = field(default_factory=Outcome)
+    span: Span | None = None
+    """The call's trace span while it runs (None when tracing is off)."""
 
     @property
     def model(self) -> str:

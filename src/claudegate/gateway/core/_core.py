@@ -40,6 +40,7 @@ from claudegate.gateway.core._runtime import Runtime
 from claudegate.gateway.core._sampling import normalize_sampling
 from claudegate.gateway.core._threads import Threads, ThreadTurn
 from claudegate.gateway.core._toolstream import buffer_tool_arguments
+from claudegate.gateway.core._tracing import Tracing
 from claudegate.gateway.core._usage import UsageTap
 from claudegate.gateway.webhooks import Webhooks
 from claudegate.providers import ProviderRequest, ProviderResponse, ProviderStream
@@ -127,6 +128,8 @@ class _Settlement:
         if outcome.upstream_latency is not None and outcome.deployment:
             metrics.upstream_latency.observe((outcome.deployment,), outcome.upstream_latency)
         self.runtime.leave()
+        if call.span is not None:
+            self.core.tracing.end_call(call.span, call)
 
 
 class StreamReply:
@@ -326,6 +329,8 @@ class StreamReply:
             if not self.finished and outcome.error is None:
                 outcome.status = 499  # the reader stopped before the end: the client left
             outcome.stop_reason = self._tap.stop_reason
+            if self._tap.model:
+                outcome.response_model = self._tap.model
             chat_tap = self._chat_tap
             if chat_tap is not None and not outcome.usage:  # cut short, or an upstream that never tells
                 outcome.usage.update(chat_tap.estimate(self.call.size))
@@ -374,6 +379,8 @@ class GatewayCore:
         """Stored Responses API answers (``previous_response_id``), opened on first use."""
         self.webhooks = Webhooks(config.webhooks, None, clock=clock)
         """Signed webhook attempts (``webhooks``); after ``start`` its secrets live in the database."""
+        self.tracing = Tracing.from_config(config.observability)
+        """Spans of calls, jobs and webhook deliveries (off without a tracer provider)."""
         self.ready = False
         self.reloaded_at: float | None = None
         self.reload_error: str | None = None
@@ -407,7 +414,7 @@ class GatewayCore:
         self.ready = True
 
     async def close(self) -> None:
-        """Close every provider, the upstream pool, and write the last ledger rows."""
+        """Close every provider, the upstream pool; write the last ledger rows, export the last spans."""
         self.ready = False
         await self.runtime.close()
         await self.transport.aclose()
@@ -416,6 +423,7 @@ class GatewayCore:
         await self.webhooks.close()
         if self.policies is not None:
             await self.policies.close()
+        await self.tracing.flush()
 
     @property
     def auth_enforced(self) -> bool:
@@ -466,6 +474,8 @@ class GatewayCore:
 
     def _settlement(self, call: Call) -> _Settlement:
         call.outcome.model = call.model
+        if self.tracing.enabled:
+            call.span = self.tracing.start_call(call, call.dialect)
         return _Settlement(self, call, self.runtime.enter())
 
     async def _begin(self, settlement: _Settlement) -> Route:
@@ -513,7 +523,9 @@ class GatewayCore:
                 turn = await self.threads.begin(call, route, settlement.runtime.config)
             if turn is not None:
                 route, upstream = turn.route, turn.upstream(upstream)
-            response, settlement.held = await call_deployments(call, route, upstream, _estimate(call))
+            response, settlement.held = await call_deployments(
+                call, route, upstream, _estimate(call), tracing=self.tracing
+            )
             if response.dialect == "openai":
                 assert response.raw is not None
                 self._tap_completion(call, response.raw)
@@ -523,6 +535,9 @@ class GatewayCore:
             usage = response.message.get("usage")
             if isinstance(usage, dict):
                 call.outcome.usage.update(usage)
+            if call.span is not None:
+                call.outcome.response_model = str(response.message.get("model") or "")
+                self.tracing.output(call.span, response.message)
             return response
         except BaseException as exc:
             settlement.failed(exc)
@@ -564,10 +579,14 @@ class GatewayCore:
                 call.chat = None
             if downgrade:
                 request = {**call.request, "stream": False}
-                response, settlement.held = await call_deployments(call, route, whole, estimate, request)
+                response, settlement.held = await call_deployments(
+                    call, route, whole, estimate, request, tracing=self.tracing
+                )
                 events = message_to_events(response.message)
                 return StreamReply(settlement, events, tool_stream, True, turn)
-            upstream, settlement.held = await call_deployments(call, route, streamed, estimate)
+            upstream, settlement.held = await call_deployments(
+                call, route, streamed, estimate, tracing=self.tracing
+            )
             return StreamReply(settlement, upstream, tool_stream, False, turn)
         except BaseException as exc:
             if turn is not None:

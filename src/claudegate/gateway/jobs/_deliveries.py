@@ -22,11 +22,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from claudegate import _semconv as sc
 from claudegate.gateway.jobs._batch import Batcher
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Span
     from sqlalchemy import Row
 
+    from claudegate.gateway.core._tracing import Tracing
     from claudegate.store import Database
 
 __all__ = ["Deliveries", "Delivery", "Schedule", "Sender", "SentAttempt", "new_webhook_id"]
@@ -123,6 +126,8 @@ class Deliveries:
         self.sender: Sender | None = None
         """Set once webhooks are configured; rows wait (pending) until then."""
         self.on_attempt: Callable[[Delivery], None] | None = None
+        self.tracing: Tracing | None = None
+        """Set when tracing is on: each attempt gets a span in its job's trace."""
         self._claims = Batcher(self._claim_many, limit=64, lanes=2)
         self._logs = Batcher(self._log_many, limit=64, lanes=2)
 
@@ -209,13 +214,22 @@ class Deliveries:
         delivery = await self._claims(webhook_id)
         if delivery is None:
             return None
-        attempt = await sender.deliver(
-            owner=None if delivery.owner == "anonymous" else delivery.owner,
-            url=delivery.url,
-            webhook_id=delivery.id,
-            event_type=delivery.event_type,
-            data=delivery.payload,
-        )
+        span = await self._span(delivery) if self.tracing is not None else None
+        try:
+            attempt = await sender.deliver(
+                owner=None if delivery.owner == "anonymous" else delivery.owner,
+                url=delivery.url,
+                webhook_id=delivery.id,
+                event_type=delivery.event_type,
+                data=delivery.payload,
+            )
+        except BaseException as exc:
+            if span is not None:
+                span.set_attribute(sc.ERROR_TYPE, type(exc).__name__)
+                span.end()
+            raise
+        if span is not None:
+            _end_span(span, attempt)
         attempts = delivery.attempts + 1
         entry = {
             "at": attempt.started_at.astimezone(UTC).isoformat(),
@@ -246,6 +260,24 @@ class Deliveries:
             self.on_attempt(delivery)
         return next_at
 
+    async def _span(self, delivery: Delivery) -> Span | None:
+        """The attempt's span, a child of (and linked to) the trace its job was submitted in."""
+        assert self.tracing is not None
+        jobs = self.database.tables.jobs
+        async with self.database.engine.connect() as connection:
+            caller = (
+                await connection.execute(select(jobs.c.principal).where(jobs.c.id == delivery.job_id))
+            ).scalar()
+        headers = caller.get("headers") if isinstance(caller, dict) else None
+        traceparent = headers.get("traceparent") if isinstance(headers, dict) else None
+        attributes = {
+            sc.CLAUDEGATE_WEBHOOK_ID: delivery.id,
+            sc.CLAUDEGATE_JOB_ID: delivery.job_id,
+            sc.CLAUDEGATE_WEBHOOK_EVENT: delivery.event_type,
+            sc.CLAUDEGATE_WEBHOOK_ATTEMPT: delivery.attempts + 1,
+        }
+        return self.tracing.start_linked("deliver webhook", traceparent, attributes)
+
     async def _claim_many(self, ids: list[str]) -> list[Delivery | None]:
         """Lease those of ``ids`` that are due (one statement); each id's delivery, or None (a
         repeated id gets it once)."""
@@ -271,3 +303,15 @@ class Deliveries:
                 if item.schedule is not None and item.values["next_attempt_at"] is not None:
                     await item.schedule(connection, item.webhook_id, item.values["next_attempt_at"])
         return [None] * len(logged)
+
+
+def _end_span(span: Span, attempt: SentAttempt) -> None:
+    from opentelemetry.trace import Status, StatusCode
+
+    span.set_attribute(sc.CLAUDEGATE_WEBHOOK_OUTCOME, attempt.outcome)
+    if attempt.status is not None:
+        span.set_attribute(sc.HTTP_RESPONSE_STATUS_CODE, attempt.status)
+    if attempt.outcome != "delivered":
+        span.set_attribute(sc.ERROR_TYPE, attempt.error or attempt.outcome)
+        span.set_status(Status(StatusCode.ERROR))
+    span.end()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from claudegate._semconv import CLAUDEGATE_JOBS
 from claudegate.gateway._config import JobsConfig
 from claudegate.gateway.core import Call, GatewayCore, GatewayError, Principal
 from claudegate.gateway.jobs._batch import Batcher
@@ -97,6 +98,8 @@ class JobEngine:
         self.worker = worker or "w_" + os.urandom(8).hex()
         self.store = JobStore(database)
         self.deliveries = Deliveries(database, clock, self.worker, config.lease)
+        if core.tracing.enabled:
+            self.deliveries.tracing = core.tracing
         self.dispatcher: Dispatcher | None = None
         self.running: dict[str, _Running] = {}
         self.changed = asyncio.Condition()
@@ -143,7 +146,24 @@ class JobEngine:
         """Record ``specs`` as queued jobs of ``principal`` (committed when this returns), with
         ``extra``'s writes in the same transaction (a batch's own row)."""
         now = self.clock()
-        caller = {**principal_record(principal), "headers": dict(headers or {})}
+        kept = dict(headers or {})
+        span = self.core.tracing.start_submission(kept, {CLAUDEGATE_JOBS: len(specs)})
+        try:
+            return await self._submit(principal, specs, kept, group_id, extra, now)
+        finally:
+            if span is not None:
+                span.end()
+
+    async def _submit(
+        self,
+        principal: Principal,
+        specs: Sequence[JobSpec],
+        headers: dict[str, str],
+        group_id: str | None,
+        extra: Extra | None,
+        now: float,
+    ) -> list[Job]:
+        caller = {**principal_record(principal), "headers": headers}
         jobs = [
             Job(
                 id=new_job_id(),
