@@ -29,6 +29,7 @@ __all__ = [
     "execute",
     "http_session",
     "keyed_gateway",
+    "new_key",
     "request",
     "sse_events",
     "ws_session",
@@ -99,6 +100,17 @@ async def execute(
     except TransportQueryError as exc:
         return exc.data, list(exc.errors or [])
     return data, []
+
+
+async def new_key(live: Live, name: str) -> str:
+    """The secret of a new plain key (made by ``ADMIN``)."""
+    async with http_session(live.base_url, ADMIN) as admin:
+        data, errors = await execute(
+            admin, f'mutation {{ createKey(input: {{name: "{name}"}}) {{ secret }} }}'
+        )
+    assert not errors and data is not None
+    secret: str = data["createKey"]["secret"]
+    return secret
 
 
 async def sse_events(

@@ -19,8 +19,7 @@ from claudegate.gateway.core import Principal
 from claudegate.gateway.surfaces.graphql._context import GraphQLContext
 from claudegate.gateway.surfaces.graphql._events import EventPlan
 from claudegate.gateway.surfaces.graphql._schema import GatewaySchema, build_schema
-from tests.gateway._graphql import ADMIN, execute, http_session, keyed_gateway
-from tests.gateway.conftest import Live
+from tests.gateway._graphql import keyed_gateway, new_key
 
 TOOL = {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {}}
 EVENTS: list[dict[str, Any]] = [
@@ -181,17 +180,9 @@ async def test_over_a_socket_the_fast_and_executed_shapes_send_the_same_bytes(
     tmp_path: Path, planned: list[int]
 ) -> None:
     with keyed_gateway(tmp_path / "store.db") as live:
-        key = await _key(live)
+        key = await new_key(live, "fast")
         fast = await _raw(live.base_url, key, "type index text stopReason")
         built = planned[0]
         executed = await _raw(live.base_url, key, "... on MessageEvent { type index text stopReason }")
     assert built == len(fast) > 5 and planned[0] == built  # the fragment took the execution
     assert fast == executed
-
-
-async def _key(live: Live) -> str:
-    async with http_session(live.base_url, ADMIN) as admin:
-        data, errors = await execute(admin, 'mutation { createKey(input: {name: "fast"}) { secret } }')
-    assert not errors and data is not None
-    secret: str = data["createKey"]["secret"]
-    return secret

@@ -12,6 +12,7 @@ that is not of that shape: the result is what graphql-core would have built, key
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -32,6 +33,8 @@ from graphql.execution import Executor
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
+
+from claudegate.gateway.surfaces.graphql._relay import TAKEOVER, Tap
 
 __all__ = ["EventExecutor", "EventPlan", "event_plan"]
 
@@ -193,12 +196,29 @@ class EventExecutor(StrawberryGraphQLCoreExecutionContext):
 
     _plan: Any = _UNPLANNED
 
-    def build_per_event_executor(self, payload: Any) -> Executor[Any]:
+    def _planned(self) -> EventPlan | None:
         plan = self._plan
         if plan is _UNPLANNED:
             plan = self._plan = event_plan(self)
+        return cast("EventPlan | None", plan)
+
+    def cancellable_iterable(self, iterable: AsyncIterable[Any]) -> AsyncIterable[Any]:
+        """The source event stream; a ``Tap`` of it when the transport offers to relay the events
+        of a planned subscription (see ``_relay``)."""
+        stream = super().cancellable_iterable(iterable)
+        takeover = TAKEOVER.get()
+        if takeover is None or takeover.tap is not None:
+            return stream
+        plan = self._planned()
+        if plan is None:
+            return stream
+        takeover.tap = Tap(stream, plan)
+        return takeover.tap
+
+    def build_per_event_executor(self, payload: Any) -> Executor[Any]:
+        plan = self._planned()
         if plan is not None:
-            data = cast(EventPlan, plan).data(payload)
+            data = plan.data(payload)
             if data is not None:
                 return cast("Executor[Any]", _Built(ExecutionResult(data=data, errors=None)))
         return super().build_per_event_executor(payload)

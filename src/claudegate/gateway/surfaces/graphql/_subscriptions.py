@@ -94,8 +94,11 @@ class Subscription:
         reader = EventReader()
         try:
             async for batch in reply.batches():
-                for event in batch:
-                    yield reader.read(event)
+                last = len(batch) - 1
+                for position, event in enumerate(batch):
+                    item = reader.read(event)
+                    item.follows = position < last
+                    yield item
         except Exception as exc:  # after the first event: the error ends the subscription
             raise classify(exc) from None
         finally:

@@ -37,6 +37,7 @@ from claudegate.gateway.surfaces.graphql._context import GraphQLContext, Service
 from claudegate.gateway.surfaces.graphql._errors import gateway_extensions
 from claudegate.gateway.surfaces.graphql._protection import document_hash
 from claudegate.gateway.surfaces.graphql._schema import build_schema
+from claudegate.gateway.surfaces.graphql._transport_ws import RelayingTransportWSHandler
 
 __all__ = ["PATH", "GraphQLSurface"]
 
@@ -76,6 +77,8 @@ def _base_url(scope: Scope) -> str:
 
 
 class _View(GraphQL[GraphQLContext, None]):
+    graphql_transport_ws_handler_class = RelayingTransportWSHandler
+
     def __init__(self, services: Services) -> None:
         settings = services.settings
         super().__init__(

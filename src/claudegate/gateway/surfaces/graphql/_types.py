@@ -154,6 +154,8 @@ class MessageEvent:
     )
     usage: Usage | None = strawberry.field(default=None, description="On `message_start`, `message_delta`.")
     stop_reason: str | None = strawberry.field(default=None, description="On `message_delta`.")
+    follows: strawberry.Private[bool] = False
+    """Whether more events of the same upstream read follow (a transport may send them together)."""
 
 
 @strawberry.enum(description="What usage is grouped by.")
