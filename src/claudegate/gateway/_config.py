@@ -52,6 +52,16 @@
       secret: env:CLAUDEGATE_WEBHOOK_SECRET   # whsec_…: signs for keys without their own secret
       allow_private: ["127.0.0.0/8"]  # addresses allowed despite the SSRF guard (default: none)
       timeout: 10                     # seconds per attempt
+    events:                           # event pipelines (docs/events.md)
+      tool_modules: [myapp.tools]     # the only modules pipeline tools are loaded from
+      pipelines:
+        - on: content.submitted       # event types (globs allowed; a list too)
+          model: claude-haiku-4-5
+          prompt: "Moderate this content: {{ payload.text }}"   # Jinja2, sandboxed
+          tools: [check_policy_violations]
+          priority: medium            # high | medium | low
+          concurrency: 8              # runs of this pipeline at once in one process
+          emit: content.moderated     # the result event's type (default: <type>.processed)
 
 With no file, every model name routes to the in-process simulator.
 """
@@ -79,6 +89,7 @@ __all__ = [
     "ConfigError",
     "DeploymentConfig",
     "EdgeConfig",
+    "EventsConfig",
     "GatewayConfig",
     "GatewaySettings",
     "HealthCheckConfig",
@@ -87,6 +98,7 @@ __all__ = [
     "JwtConfig",
     "LimitSpec",
     "LimitsConfig",
+    "PipelineConfig",
     "RetryConfig",
     "RouteBatches",
     "RouteConfig",
@@ -615,6 +627,67 @@ class WebhookSettings(_Strict):
         return value
 
 
+class PipelineConfig(_Strict):
+    """One event pipeline (docs/events.md): the events it takes and the model run each becomes."""
+
+    on: list[str] = Field(min_length=1)
+    """Event types it takes; ``*`` and ``?`` globs match within the whole type."""
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    """Default: the ``on`` patterns joined with ``,``."""
+    model: str = Field(min_length=1)
+    prompt: str = Field(min_length=1)
+    """A Jinja2 template rendered in a sandbox with ``event``, ``type``, ``id`` and ``payload``."""
+    system: str | None = None
+    tools: list[str] = []
+    """Tool names, each found in one of ``events.tool_modules``."""
+    priority: Literal["high", "medium", "low"] = "medium"
+    concurrency: int = Field(default=8, ge=1)
+    emit: str | None = Field(default=None, min_length=1)
+    """The result event's type (default: ``<event type>.processed``)."""
+    max_tokens: int = Field(default=1024, ge=1)
+    max_iterations: int = Field(default=10, ge=1)
+    """Model requests of one run (each tool round is one) before it ends as it is."""
+
+    @field_validator("on", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("prompt", "system")
+    @classmethod
+    def _check_template(cls, value: str | None) -> str | None:
+        if value is not None:
+            from jinja2 import TemplateSyntaxError
+            from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+            try:
+                ImmutableSandboxedEnvironment().parse(value)
+            except TemplateSyntaxError as exc:
+                raise ValueError(f"not a valid template: {exc.message} (line {exc.lineno})") from None
+        return value
+
+    @property
+    def label(self) -> str:
+        return self.name or ",".join(self.on)
+
+
+class EventsConfig(_Strict):
+    """Event pipelines (``/v1/events``, docs/events.md)."""
+
+    tool_modules: list[str] = []
+    """Modules whose module-level tools (``@tool``) pipelines may use; no other module is imported."""
+    pipelines: list[PipelineConfig] = []
+
+    @model_validator(mode="after")
+    def _unique_pipelines(self) -> EventsConfig:
+        seen: set[str] = set()
+        for pipeline in self.pipelines:
+            if pipeline.label in seen:
+                raise ValueError(f"pipeline {pipeline.label!r} is configured twice (give each a name)")
+            seen.add(pipeline.label)
+        return self
+
+
 class GatewayConfig(_Strict):
     """The whole configuration."""
 
@@ -627,6 +700,7 @@ class GatewayConfig(_Strict):
     jobs: JobsConfig = JobsConfig()
     batches: BatchesConfig = BatchesConfig()
     webhooks: WebhookSettings = WebhookSettings()
+    events: EventsConfig = EventsConfig()
 
     @model_validator(mode="after")
     def _unique_names(self) -> GatewayConfig:
