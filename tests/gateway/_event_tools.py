@@ -19,11 +19,20 @@ def check_policy_violations(text: str) -> str:
     return "violation: spam" if "buy now" in text else "no violation"
 
 
+DOWN: list[bool] = [True]
+"""Whether ``lookup_account``'s backend is down (a test flips it)."""
+
+LOOKUPS: list[str] = []
+
+
 @tool
-def broken_lookup(key: str) -> str:
-    """A lookup whose backend is down.
+def lookup_account(key: str) -> str:
+    """Look an account up.
 
     Args:
-        key: What to look up.
+        key: The account to look up.
     """
-    raise ToolError(f"the lookup backend is down ({key})")
+    LOOKUPS.append(key)
+    if DOWN[0]:
+        raise ToolError("the account backend is down")
+    return f"account {key}: in good standing"

@@ -36,6 +36,7 @@ PREFIX_ROUTED |= {  # the batch surfaces' own
     "/v1/batches/{batch_id}",
     "/v1/batches/{batch_id}/cancel",
 }
+PREFIX_ROUTED |= {"/v1/events", "/v1/events/{event_id}", "/v1/events/dead", "/v1/events/dead/replay"}
 
 
 def _document(gateway: Live) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 
 from claudegate.store._batch_tables import batch_tables
+from claudegate.store._event_tables import event_tables
 from claudegate.store._job_tables import job_tables
 
 __all__ = ["Tables", "UTCDateTime", "build_tables"]
@@ -70,6 +71,7 @@ class Tables:
     webhook_endpoints: Table
     batches: Table
     files: Table
+    events: Table
 
 
 def build_tables(prefix: str = "cg_") -> Tables:
@@ -137,6 +139,7 @@ def build_tables(prefix: str = "cg_") -> Tables:
         responses=responses,
         **_webhook_tables(metadata, prefix),
         **batch_tables(metadata, prefix),
+        **event_tables(metadata, prefix),
     )
 
 

@@ -20,6 +20,7 @@ from claudegate._version import __version__
 from claudegate.gateway._http import Exchange
 from claudegate.gateway.core import GatewayCore
 from claudegate.gateway.surfaces import batches_openapi as batches
+from claudegate.gateway.surfaces import events_openapi as events
 from claudegate.gateway.surfaces import jobs_openapi as jobs
 from claudegate.translate import FINISH_REASONS
 from claudegate.types import ErrorResponse, Message, MessageTokensCount, StreamEvent
@@ -796,6 +797,7 @@ def document() -> dict[str, Any]:
         **_responses_schemas(),
         **jobs.openapi_schemas(),
         **batches.openapi_schemas(),
+        **events.openapi_schemas(),
     }
     clashes = schemas.keys() & answers.keys()
     if clashes:  # a request schema named like a canonical model would silently replace it
@@ -810,7 +812,13 @@ def document() -> dict[str, Any]:
         },
         # Keys are checked once any is issued; a gateway with none runs open.
         "security": [{"apiKey": []}, {"bearer": []}, {}],
-        "paths": {**_paths(), **_responses_paths(), **jobs.openapi_paths(), **batches.openapi_paths()},
+        "paths": {
+            **_paths(),
+            **_responses_paths(),
+            **jobs.openapi_paths(),
+            **batches.openapi_paths(),
+            **events.openapi_paths(),
+        },
         "components": {
             "schemas": {**schemas, **answers},
             "securitySchemes": {

@@ -1,0 +1,238 @@
+"""The event bus of one gateway: events in, each matched pipeline run as a job, state and
+dead letters out.
+
+An accepted event is one row (``events``) and one job per pipeline that takes it, written in one
+transaction before ``publish`` returns; its id is idempotent per owner (the same id again is
+accepted without a second run). The runs are jobs of the gateway's job engine (durable, leased,
+retried with backoff, ended once) recorded under an owner of their own, so they stay out of the
+submitter's ``/v1/jobs``; they run as the submitter (its limits and budget apply to each model
+turn). A run that failed ``jobs.max_attempts`` times is dead: listed by ``dead`` and queued again,
+once, by ``replay``.
+
+>>> bus = app.events
+>>> accepted = await bus.publish(principal, [Event("content.submitted", "ev_1", {"text": "…"})])
+>>> state = await bus.get(principal.owner, "ev_1")      # {"status": "processed", "result": …}
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from claudegate.gateway.core import GatewayCore, GatewayError, Principal
+from claudegate.gateway.events._model import Event, event_group, event_owner, run_json, status_of
+from claudegate.gateway.events._pipelines import Pipelines
+from claudegate.gateway.events._run import PipelineRunner
+from claudegate.gateway.events._template import TemplateRefused
+from claudegate.gateway.jobs import Job, JobEngine, JobService, JobSpec, timestamp
+
+__all__ = ["Accepted", "EventBus"]
+
+GROUP_PREFIX = "evt"
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """An event as ``publish`` took it: its id, the pipelines that run it, and whether the same id
+    had been accepted before (then nothing new runs)."""
+
+    id: str
+    pipelines: tuple[str, ...]
+    duplicate: bool = False
+
+    def json(self) -> dict[str, Any]:
+        return {"id": self.id, "pipelines": list(self.pipelines), "duplicate": self.duplicate}
+
+
+class EventBus:
+    """Events of one gateway (see the module docstring)."""
+
+    def __init__(
+        self,
+        core: GatewayCore,
+        jobs: JobService,
+        pipelines: Pipelines,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.core = core
+        self.jobs = jobs
+        self.pipelines = pipelines
+        self.clock = clock
+        self.runner = PipelineRunner(core, pipelines)
+        jobs.on_open.append(self._attach)
+
+    def _attach(self, engine: JobEngine) -> None:
+        engine.runners[GROUP_PREFIX] = self.runner
+
+    async def publish(
+        self, principal: Principal, events: Sequence[Event], *, headers: Mapping[str, str] | None = None
+    ) -> list[Accepted]:
+        """Accept ``events`` (durably, when this returns) for ``principal``; a 400 naming the event
+        whose prompt a pipeline's template refuses (nothing of the call is then accepted)."""
+        engine = await self.jobs.engine()
+        owner = principal.owner
+        planned = [
+            (event, self._specs(event, index if len(events) > 1 else None))
+            for index, event in enumerate(events)
+        ]
+        known = await self._known(engine, owner, [event.id for event in events])
+        accepted: list[Accepted] = []
+        for event, specs in planned:
+            labels = tuple(str((spec.metadata or {})["pipeline"]) for spec in specs)
+            if event.id in known or not await self._accept(engine, principal, event, specs, headers):
+                accepted.append(Accepted(event.id, known.get(event.id, labels), duplicate=True))
+            else:
+                accepted.append(Accepted(event.id, labels))
+        return accepted
+
+    def _specs(self, event: Event, index: int | None) -> list[JobSpec]:
+        specs = []
+        for pipeline in self.pipelines.matching(event.type):
+            try:
+                request = pipeline.request(event.json())
+            except TemplateRefused as exc:
+                where = f"events[{index}]" if index is not None else "payload"
+                raise GatewayError(
+                    400, "invalid_request_error", f"{where}: pipeline {pipeline.label!r}: {exc}", param=where
+                ) from None
+            metadata = {
+                "event": {"id": event.id, "type": event.type},
+                "pipeline": pipeline.label,
+                "emit": pipeline.result_type(event.type),
+            }
+            specs.append(JobSpec(request, priority=event.priority or pipeline.priority, metadata=metadata))
+        return specs
+
+    async def _known(self, engine: JobEngine, owner: str, ids: list[str]) -> dict[str, tuple[str, ...]]:
+        """Of ``ids``, those already accepted for ``owner``, with their pipelines."""
+        table = engine.database.tables.events
+        query = select(table.c.id, table.c.group_id).where((table.c.owner == owner) & table.c.id.in_(ids))
+        async with engine.database.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        known: dict[str, tuple[str, ...]] = {}
+        for event_id, group_id in rows:
+            runs = await engine.group(group_id)
+            known[event_id] = tuple(str((job.metadata or {}).get("pipeline")) for job in runs)
+        return known
+
+    async def _accept(
+        self,
+        engine: JobEngine,
+        principal: Principal,
+        event: Event,
+        specs: list[JobSpec],
+        headers: Mapping[str, str] | None,
+    ) -> bool:
+        """Record the event and its runs in one transaction; False when a concurrent publish of
+        the same id won."""
+        owner = principal.owner
+        group_id = event_group(owner, event.id)
+        row = {
+            "owner": owner,
+            "id": event.id,
+            "type": event.type,
+            "payload": event.payload,
+            "priority": event.priority,
+            "group_id": group_id,
+            "runs": len(specs),
+            "received_at": self.clock(),
+        }
+        table = engine.database.tables.events
+
+        async def record(connection: AsyncConnection) -> None:
+            await connection.execute(table.insert().values(**row))
+
+        try:
+            if specs:
+                await engine.submit(
+                    principal,
+                    specs,
+                    headers=headers,
+                    group_id=group_id,
+                    extra=record,
+                    owner=event_owner(owner),
+                )
+            else:
+                async with engine.database.engine.begin() as connection:
+                    await record(connection)
+        except IntegrityError:
+            return False
+        return True
+
+    async def get(self, owner: str, event_id: str, *, wait: float = 0.0) -> dict[str, Any] | None:
+        """The event's state: its status, its runs and, once processed, its result event(s); with
+        ``wait``, once every run has ended (processed or dead), or as it is after ``wait`` seconds."""
+        engine = await self.jobs.engine()
+        table = engine.database.tables.events
+        query = select(table).where((table.c.owner == owner) & (table.c.id == event_id))
+        async with engine.database.engine.connect() as connection:
+            row = (await connection.execute(query)).mappings().first()
+        if row is None:
+            return None
+        runs = await engine.group(row["group_id"])
+        if wait > 0:
+            deadline = time.monotonic() + wait
+            runs = [
+                await engine.wait(job.id, None, max(deadline - time.monotonic(), 0.0)) or job for job in runs
+            ]
+        results = [job.result for job in runs if job.status == "succeeded" and job.result is not None]
+        view: dict[str, Any] = {
+            "id": row["id"],
+            "object": "event",
+            "type": row["type"],
+            "status": status_of(runs),
+            "received_at": timestamp(row["received_at"]),
+            "runs": [run_json(job) for job in runs],
+            "results": results,
+        }
+        if len(runs) == 1:
+            view["result"] = results[0] if results else None
+        return view
+
+    async def dead(self, owner: str, *, limit: int = 100, after: str | None = None) -> list[dict[str, Any]]:
+        """The owner's dead runs (newest first, after the run ``after``), one per event and pipeline."""
+        engine = await self.jobs.engine()
+        return [_dead_json(job) for job in await self._dead(engine, owner, limit=limit, after=after)]
+
+    async def _dead(
+        self,
+        engine: JobEngine,
+        owner: str,
+        *,
+        limit: int,
+        after: str | None = None,
+        events: Sequence[str] = (),
+    ) -> list[Job]:
+        jobs = engine.store.table
+        condition = (
+            (jobs.c.owner == event_owner(owner))
+            & (jobs.c.status == "failed")
+            & jobs.c.group_id.startswith("evt_")
+        )
+        if events:
+            condition = condition & jobs.c.group_id.in_([event_group(owner, event_id) for event_id in events])
+        if after is not None:
+            condition = condition & (jobs.c.id < after)
+        query = select(jobs.c.id).where(condition).order_by(jobs.c.id.desc()).limit(limit)
+        async with engine.database.engine.connect() as connection:
+            ids = [row[0] for row in (await connection.execute(query)).all()]
+        found = [await engine.store.get(job_id) for job_id in ids]
+        return [job for job in found if job is not None]
+
+    async def replay(self, owner: str, event_ids: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Queue the owner's dead runs again (of ``event_ids``, else all), each once; what was queued."""
+        engine = await self.jobs.engine()
+        dead = await self._dead(engine, owner, limit=10_000, events=event_ids)
+        queued = set(await engine.retry_failed([job.id for job in dead]))
+        return [_dead_json(job) for job in dead if job.id in queued]
+
+
+def _dead_json(job: Job) -> dict[str, Any]:
+    event = (job.metadata or {}).get("event") or {}
+    return {"event_id": event.get("id"), "event_type": event.get("type"), **run_json(job)}

@@ -1,0 +1,191 @@
+"""``/v1/events``: events in (one or a list, idempotent by id, only for a key), each matched
+pipeline run through the core on the job engine with its tools, the result event read back; runs
+whose tool keeps failing are dead-lettered after ``jobs.max_attempts``, listed and replayed once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.gateway import _event_tools, _ledger, _wire
+from tests.gateway.conftest import serve, simulator_route
+
+ADMIN = "admin-secret-for-events-tests-0123456789"
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("CG_TEST_ADMIN_KEY", ADMIN)
+    return {
+        "models": [simulator_route()],
+        "auth": {"admin_key": "env:CG_TEST_ADMIN_KEY", "cache_seconds": 0},
+        "storage": {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'g.db'}"},
+        "jobs": {"backoff": 0.01, "max_attempts": 2},
+        "events": {
+            "tool_modules": ["tests.gateway._event_tools"],
+            "pipelines": [
+                {
+                    "name": "moderate",
+                    "on": "content.*",
+                    "model": "claude-haiku-4-5",
+                    "prompt": "Use check_policy_violations on: {{ payload.text }}",
+                    "tools": ["check_policy_violations"],
+                    "emit": "content.moderated",
+                },
+                {
+                    "name": "investigate",
+                    "on": "anomaly.detected",
+                    "model": "claude-haiku-4-5",
+                    "prompt": "Call lookup_account for account {{ payload.account }}",
+                    "tools": ["lookup_account"],
+                    "priority": "high",
+                },
+            ],
+        },
+    }
+
+
+@pytest.fixture(autouse=True)
+def tools() -> Iterator[None]:
+    _event_tools.CALLS.clear()
+    _event_tools.LOOKUPS.clear()
+    _event_tools.DOWN[0] = True
+    yield
+    _event_tools.DOWN[0] = True
+
+
+def new_key(base_url: str) -> str:
+    reply = _wire.call(base_url, "POST", "/admin/keys", {"name": "e"}, {"authorization": f"Bearer {ADMIN}"})
+    assert reply.status == 201, reply.body
+    key: str = reply.json()["key"]
+    return key
+
+
+def post(base_url: str, key: str | None, body: Any) -> _wire.Reply:
+    return _wire.call(base_url, "POST", "/v1/events", body, {"x-api-key": key} if key else {})
+
+
+def settled(base_url: str, key: str, event_id: str) -> dict[str, Any]:
+    reply = _wire.call(base_url, "GET", f"/v1/events/{event_id}?wait=30", None, {"x-api-key": key})
+    assert reply.status == 200, reply.body
+    event: dict[str, Any] = reply.json()
+    return event
+
+
+def test_an_event_runs_its_pipeline_with_tools_and_emits_a_result(
+    config: dict[str, Any], tmp_path: Path
+) -> None:
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        reply = post(
+            live.base_url, key, {"type": "content.submitted", "id": "c-1", "payload": {"text": "hi"}}
+        )
+        assert reply.status == 202, reply.body
+        assert reply.json() == {"data": [{"id": "c-1", "pipelines": ["moderate"], "duplicate": False}]}
+        event = settled(live.base_url, key, "c-1")
+    assert event["status"] == "processed" and event["type"] == "content.submitted"
+    (run,) = event["runs"]
+    assert run["pipeline"] == "moderate" and run["status"] == "processed" and run["attempts"] == 1
+    result = event["result"]
+    assert result["type"] == "content.moderated" and result["event_id"] == "c-1"
+    assert result["pipeline"] == "moderate" and result["output"]
+    (call,) = result["tool_calls"]
+    assert call["name"] == "check_policy_violations" and call["output"] == "no violation"
+    assert len(_event_tools.CALLS) == 1
+    assert result["usage"]["requests"] == 2 and result["usage"]["output_tokens"] > 0
+    assert result["cost"] > 0 and result["latency_ms"] >= 0
+    assert len(_ledger.rows(tmp_path / "g.db")) == 2  # one ledger row per model turn
+
+
+def test_events_are_idempotent_by_id_and_a_list_is_accepted(config: dict[str, Any]) -> None:
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        first = post(live.base_url, key, {"type": "content.submitted", "id": "c-2", "payload": {"text": "a"}})
+        many = post(
+            live.base_url,
+            key,
+            {
+                "events": [
+                    {"type": "content.submitted", "id": "c-2", "payload": {"text": "a"}},
+                    {"type": "user.clicked", "id": "u-1", "payload": {}},
+                    {"type": "content.updated", "payload": {"text": "b"}},
+                ]
+            },
+        )
+        assert first.status == 202 and many.status == 202, many.body
+        data = many.json()["data"]
+        assert data[0] == {"id": "c-2", "pipelines": ["moderate"], "duplicate": True}
+        assert data[1] == {"id": "u-1", "pipelines": [], "duplicate": False}
+        assert data[2]["id"].startswith("ev_") and data[2]["pipelines"] == ["moderate"]
+        once = settled(live.base_url, key, "c-2")
+        unmatched = settled(live.base_url, key, "u-1")
+        made = settled(live.base_url, key, data[2]["id"])
+    assert len(once["runs"]) == 1 and once["status"] == "processed"
+    assert unmatched["status"] == "processed" and unmatched["runs"] == [] and unmatched["results"] == []
+    assert made["status"] == "processed"
+    assert len(_event_tools.CALLS) == 2  # c-2 once, and the third event
+
+
+def test_events_need_a_key_and_a_key_sees_only_its_own(config: dict[str, Any]) -> None:
+    with serve(config) as live:
+        alice, bob = new_key(live.base_url), new_key(live.base_url)
+        anonymous = post(live.base_url, None, {"type": "user.clicked"})
+        post(live.base_url, alice, {"type": "user.clicked", "id": "mine"})
+        theirs = _wire.call(live.base_url, "GET", "/v1/events/mine", None, {"x-api-key": bob})
+        own = _wire.call(live.base_url, "GET", "/v1/events/mine", None, {"x-api-key": alice})
+        jobs = _wire.call(live.base_url, "GET", "/v1/jobs", None, {"x-api-key": alice}).json()
+    assert anonymous.status == 401
+    assert theirs.status == 404 and theirs.json()["error"]["type"] == "not_found_error"
+    assert own.status == 200
+    assert jobs["data"] == []  # an event's runs are not the key's jobs
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"payload": {}}, "type"),
+        ({"type": "a", "priority": "urgent"}, "priority"),
+        ({"type": "a", "colour": "red"}, "colour"),
+        ({"events": [{"type": "a"}, {"type": 7}]}, "events[1].type"),
+        ({"events": [{"type": "a", "id": "x"}, {"type": "b", "id": "x"}]}, "events[1].id"),
+        ({"events": []}, "events"),
+        ({"type": "content.submitted", "payload": {"body": "no text field"}}, "payload"),
+    ],
+)
+def test_bad_events_are_refused_naming_the_field(
+    config: dict[str, Any], body: dict[str, Any], field: str
+) -> None:
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        reply = post(live.base_url, key, body)
+    assert reply.status == 400, reply.body
+    error = reply.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["message"].startswith(field + ":")
+
+
+def test_a_failing_tool_dead_letters_the_event_and_replay_runs_it_once(config: dict[str, Any]) -> None:
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        auth = {"x-api-key": key}
+        post(live.base_url, key, {"type": "anomaly.detected", "id": "a-1", "payload": {"account": "acme"}})
+        dead = settled(live.base_url, key, "a-1")
+        listed = _wire.call(live.base_url, "GET", "/v1/events/dead", None, auth).json()
+        _event_tools.DOWN[0] = False
+        replayed = _wire.call(live.base_url, "POST", "/v1/events/dead/replay", {}, auth)
+        again = _wire.call(live.base_url, "POST", "/v1/events/dead/replay", {"event_ids": ["a-1"]}, auth)
+        processed = settled(live.base_url, key, "a-1")
+        after = _wire.call(live.base_url, "GET", "/v1/events/dead", None, auth).json()
+    assert dead["status"] == "dead" and dead["result"] is None
+    (run,) = dead["runs"]
+    assert run["attempts"] == 2 and run["priority"] == "high"
+    assert "lookup_account failed: the account backend is down" in run["error"]["message"]
+    assert [(item["event_id"], item["pipeline"]) for item in listed["data"]] == [("a-1", "investigate")]
+    assert replayed.status == 202 and [item["event_id"] for item in replayed.json()["data"]] == ["a-1"]
+    assert again.json()["data"] == []  # already queued: replayed once
+    assert processed["status"] == "processed"
+    assert processed["result"]["tool_calls"][0]["output"].endswith(": in good standing")
+    assert len(_event_tools.LOOKUPS) == 3  # two failed attempts, one after the replay
+    assert after["data"] == []
