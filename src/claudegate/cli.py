@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from claudegate._cli_batches import batch_app
+from claudegate._cli_events import events_app
 from claudegate._cli_jobs import jobs_app
 from claudegate._webhooks_cli import webhooks_app
 from claudegate.errors import ClaudegateError
@@ -246,6 +247,7 @@ def serve(
 keys_app = typer.Typer(help="Gateway API keys, in the configured database.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(events_app, name="events")
 app.add_typer(batch_app, name="batch")
 app.add_typer(webhooks_app, name="webhooks")
 

@@ -4,6 +4,7 @@ whose tool keeps failing are dead-lettered after ``jobs.max_attempts``, listed a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -189,3 +190,52 @@ def test_a_failing_tool_dead_letters_the_event_and_replay_runs_it_once(config: d
     assert processed["result"]["tool_calls"][0]["output"].endswith(": in good standing")
     assert len(_event_tools.LOOKUPS) == 3  # two failed attempts, one after the replay
     assert after["data"] == []
+
+
+def test_the_cli_lists_and_replays_dead_runs(config: dict[str, Any]) -> None:
+    from typer.testing import CliRunner
+
+    from claudegate.cli import app
+
+    runner = CliRunner()
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        for event_id in ("a-2", "a-3"):
+            post(
+                live.base_url, key, {"type": "anomaly.detected", "id": event_id, "payload": {"account": "x"}}
+            )
+            assert settled(live.base_url, key, event_id)["status"] == "dead"
+        target = ["--url", live.base_url, "--key", key]
+        listed = runner.invoke(app, ["events", "dead", *target])
+        _event_tools.DOWN[0] = False
+        replayed = runner.invoke(app, ["events", "replay", "a-3", *target, "--json"])
+        processed = settled(live.base_url, key, "a-3")
+        still = settled(live.base_url, key, "a-2")
+        unauthorized = runner.invoke(app, ["events", "replay", "--url", live.base_url, "--key", "nope"])
+    assert listed.exit_code == 0 and "a-2" in listed.output and "a-3" in listed.output
+    assert replayed.exit_code == 0 and [run["event_id"] for run in json.loads(replayed.output)] == ["a-3"]
+    assert processed["status"] == "processed" and still["status"] == "dead"
+    assert unauthorized.exit_code == 1 and "401" in unauthorized.output
+
+
+def test_a_pipeline_added_in_python_runs_with_its_tool_objects(config: dict[str, Any]) -> None:
+    from claudegate.gateway.events import Pipeline
+
+    with serve(config) as live:
+        live.app.events.pipelines.add(
+            Pipeline(
+                on=("order.placed",),
+                model="claude-haiku-4-5",
+                prompt="Use check_policy_violations on order {{ payload.order }}",
+                tools=(_event_tools.check_policy_violations,),
+                priority="low",
+                name="orders",
+            )
+        )
+        key = new_key(live.base_url)
+        accepted = post(live.base_url, key, {"type": "order.placed", "id": "o-1", "payload": {"order": 7}})
+        event = settled(live.base_url, key, "o-1")
+    assert accepted.json()["data"][0]["pipelines"] == ["orders"]
+    assert event["status"] == "processed" and event["runs"][0]["priority"] == "low"
+    assert event["result"]["type"] == "order.placed.processed"
+    assert [call["name"] for call in event["result"]["tool_calls"]] == ["check_policy_violations"]
