@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from claudegate.tools import ToolError, tool
 
 CALLS: list[str] = []
@@ -36,3 +38,19 @@ def lookup_account(key: str) -> str:
     if DOWN[0]:
         raise ToolError("the account backend is down")
     return f"account {key}: in good standing"
+
+
+GATE = threading.Event()
+"""``hold`` blocks its run (and so a one-worker gateway) until a test sets it."""
+
+
+@tool
+def hold(reason: str) -> str:
+    """Hold until released.
+
+    Args:
+        reason: Why.
+    """
+    if not GATE.wait(60):
+        raise ToolError("the gate was never opened")
+    return "released"

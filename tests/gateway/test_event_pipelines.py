@@ -110,7 +110,11 @@ def test_tools_come_only_from_the_configured_modules() -> None:
     assert "no tool 'check_policy_violations'" in str(unknown)
     missing = _error({"tool_modules": ["tests.gateway._no_such_tools"], "pipelines": []})
     assert missing.field == "events.tool_modules[0]"
-    assert set(load_tools(["tests.gateway._event_tools"])) == {"check_policy_violations", "lookup_account"}
+    assert set(load_tools(["tests.gateway._event_tools"])) == {
+        "check_policy_violations",
+        "lookup_account",
+        "hold",
+    }
 
 
 def test_payloads_are_data_never_template_code() -> None:

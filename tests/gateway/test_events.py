@@ -4,15 +4,19 @@ whose tool keeps failing are dead-lettered after ``jobs.max_attempts``, listed a
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from claudegate.store import Database
 from tests.gateway import _event_tools, _ledger, _wire
 from tests.gateway.conftest import serve, simulator_route
+from tests.gateway.test_jobs_crash import postgres  # noqa: F401  (the fixture)
 
 ADMIN = "admin-secret-for-events-tests-0123456789"
 
@@ -168,6 +172,20 @@ def test_bad_events_are_refused_naming_the_field(
 
 
 def test_a_failing_tool_dead_letters_the_event_and_replay_runs_it_once(config: dict[str, Any]) -> None:
+    dead_letter_and_replay(config)
+
+
+async def test_dead_letters_and_replay_on_postgresql_with_pgqueuer(
+    config: dict[str, Any],
+    postgres: tuple[dict[str, Any], Database],  # noqa: F811  (the fixture imported above)
+) -> None:
+    config["storage"] = postgres[0]
+    config["jobs"]["backend"] = "pgqueuer"
+    await asyncio.to_thread(dead_letter_and_replay, config)
+
+
+def dead_letter_and_replay(config: dict[str, Any]) -> None:
+    """A run whose tool keeps failing is dead after ``jobs.max_attempts`` (2); replay runs it once."""
     with serve(config) as live:
         key = new_key(live.base_url)
         auth = {"x-api-key": key}
@@ -239,3 +257,40 @@ def test_a_pipeline_added_in_python_runs_with_its_tool_objects(config: dict[str,
     assert event["status"] == "processed" and event["runs"][0]["priority"] == "low"
     assert event["result"]["type"] == "order.placed.processed"
     assert [call["name"] for call in event["result"]["tool_calls"]] == ["check_policy_violations"]
+
+
+def test_high_priority_events_go_first_and_low_ones_are_not_starved(config: dict[str, Any]) -> None:
+    config["jobs"]["workers"] = 1
+    model = "claude-haiku-4-5"
+    config["events"]["pipelines"] = [
+        {
+            "name": "gate",
+            "on": "gate",
+            "model": model,
+            "prompt": "Use hold",
+            "tools": ["hold"],
+            "priority": "high",
+        },
+        {"name": "alerts", "on": "alert.*", "model": model, "prompt": "{{ id }}", "priority": "high"},
+        {"name": "clicks", "on": "click.*", "model": model, "prompt": "{{ id }}", "priority": "low"},
+    ]
+    _event_tools.GATE.clear()
+    try:
+        with serve(config) as live:
+            key = new_key(live.base_url)
+            post(live.base_url, key, {"type": "gate", "id": "gate"})  # holds the only worker
+            lows = [{"type": "click.made", "id": f"low-{n}"} for n in range(12)]
+            highs = [{"type": "alert.raised", "id": f"high-{n}"} for n in range(36)]
+            assert post(live.base_url, key, {"events": lows + highs}).status == 202
+            _event_tools.GATE.set()
+            events = [settled(live.base_url, key, item["id"]) for item in [{"id": "gate"}, *lows, *highs]]
+    finally:
+        _event_tools.GATE.set()
+    assert {event["status"] for event in events} == {"processed"}
+    started = {event["id"]: datetime.fromisoformat(event["runs"][0]["started_at"]) for event in events[1:]}
+    order = sorted(started, key=lambda event_id: started[event_id])
+    assert order[0].startswith("high-"), order  # queued after every low one, run before them
+    low_positions = [index + 1 for index, event_id in enumerate(order) if event_id.startswith("low-")]
+    # high 6 : low 1 while both wait: the n-th low event starts within the first 7·n
+    assert all(position <= 7 * number for number, position in enumerate(low_positions, 1)), order
+    assert sum(event_id.startswith("low-") for event_id in order[:42]) == 6  # not before its turn
