@@ -5,16 +5,23 @@ whose tool keeps failing are dead-lettered after ``jobs.max_attempts``, listed a
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from standardwebhooks import Webhook
+from websockets.asyncio.client import connect
 
 from claudegate.store import Database
 from tests.gateway import _event_tools, _ledger, _wire
+from tests.gateway._receiver import receiver
+from tests.gateway._ws import open_session, receive, receive_type, ws_url
+from tests.gateway._ws import send as ws_send
 from tests.gateway.conftest import serve, simulator_route
 from tests.gateway.test_jobs_crash import postgres  # noqa: F401  (the fixture)
 
@@ -294,3 +301,42 @@ def test_high_priority_events_go_first_and_low_ones_are_not_starved(config: dict
     # high 6 : low 1 while both wait: the n-th low event starts within the first 7·n
     assert all(position <= 7 * number for number, position in enumerate(low_positions, 1)), order
     assert sum(event_id.startswith("low-") for event_id in order[:42]) == 6  # not before its turn
+
+
+async def test_result_events_go_to_the_pipelines_room_and_its_signed_webhook(
+    config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "whsec_" + base64.b64encode(b"events-test-webhook-secret-01").decode()
+    monkeypatch.setenv("CG_TEST_WEBHOOK_SECRET", secret)
+    config["webhooks"] = {"secret": "env:CG_TEST_WEBHOOK_SECRET", "allow_private": ["127.0.0.0/8"]}
+    config["jobs"]["enabled"] = True
+    async with receiver() as hooks:
+        config["events"]["pipelines"][0].update(webhook=hooks.url(), room="moderation")
+        with serve(config) as live:
+            key = await asyncio.to_thread(new_key, live.base_url)
+            engine = live.app.jobs.engine_if_open
+            assert engine is not None
+            attempts = threading.Semaphore(0)
+            engine.deliveries.on_attempt = lambda _: attempts.release()
+            async with connect(ws_url(live.base_url), additional_headers={"x-api-key": key}) as member:
+                await open_session(member)
+                await ws_send(member, {"type": "room.join", "room": "moderation"})
+                assert (await receive(member))["type"] == "room.joined"
+                body = {"type": "content.submitted", "id": "c-9", "payload": {"text": "hi"}}
+                assert (await asyncio.to_thread(post, live.base_url, key, body)).status == 202
+                relayed = await receive_type(member, "event.result")
+            assert await asyncio.to_thread(attempts.acquire, True, 30)
+    assert relayed["room"] == "moderation"
+    assert relayed["event"]["type"] == "content.moderated" and relayed["event"]["event_id"] == "c-9"
+    (delivered,) = hooks.received
+    payload = Webhook(secret).verify(delivered.body, delivered.headers)
+    assert payload["type"] == "job.succeeded"
+    assert payload["data"]["result"] == relayed["event"]
+
+
+def test_a_pipeline_webhook_nothing_can_sign_refuses_its_events(config: dict[str, Any]) -> None:
+    config["events"]["pipelines"][0]["webhook"] = "http://127.0.0.1:9/hooks"
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        reply = post(live.base_url, key, {"type": "content.submitted", "payload": {"text": "x"}})
+    assert reply.status == 400 and "webhook" in reply.json()["error"]["message"]

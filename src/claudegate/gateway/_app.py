@@ -117,7 +117,8 @@ class GatewayApp:
         ``/v1/files``, ``/v1/batches``)."""
         self._message_batches = MessageBatchesSurface(self.batches)
         self._openai_batches = OpenAIBatchesSurface(self.batches)
-        self.events = EventBus(self.core, self.jobs, Pipelines.from_config(self.core.config.events), clock)
+        pipelines = Pipelines.from_config(self.core.config.events)
+        self.events = EventBus(self.core, self.jobs, pipelines, clock, lambda: self.websocket.hub)
         """Event pipelines on the job engine (``/v1/events``; ``app.events.pipelines.add`` in Python)."""
         self._events_surface = EventsSurface(self.events)
         self.socketio = SocketIOSurface(self.core)

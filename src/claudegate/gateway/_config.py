@@ -62,6 +62,8 @@
           priority: medium            # high | medium | low
           concurrency: 8              # runs of this pipeline at once in one process
           emit: content.moderated     # the result event's type (default: <type>.processed)
+          webhook: https://example.com/hooks   # each run's end, signed (webhooks.secret)
+          room: moderation            # result events to this /v1/ws room of the publishing key
 
 With no file, every model name routes to the in-process simulator.
 """
@@ -644,6 +646,10 @@ class PipelineConfig(_Strict):
     concurrency: int = Field(default=8, ge=1)
     emit: str | None = Field(default=None, min_length=1)
     """The result event's type (default: ``<event type>.processed``)."""
+    webhook: str | None = None
+    """Where each run's end is sent, signed with ``webhooks.secret`` (as a job's webhook)."""
+    room: str | None = Field(default=None, min_length=1, max_length=200)
+    """The ``/v1/ws`` room of the publishing key that result events are published to."""
     max_tokens: int = Field(default=1024, ge=1)
     max_iterations: int = Field(default=10, ge=1)
     """Model requests of one run (each tool round is one) before it ends as it is."""
@@ -652,6 +658,8 @@ class PipelineConfig(_Strict):
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    _check_webhook = field_validator("webhook")(_check_http_url)
 
     @field_validator("prompt", "system")
     @classmethod

@@ -16,6 +16,8 @@ once, by ``replay``.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from claudegate.gateway.core import GatewayCore, GatewayError, Principal
+from claudegate.gateway.core import GatewayCore, GatewayError, Principal, RoomHub
 from claudegate.gateway.events._model import Event, event_group, event_owner, run_json, status_of
 from claudegate.gateway.events._pipelines import Pipelines
 from claudegate.gateway.events._run import PipelineRunner
@@ -35,6 +37,8 @@ from claudegate.gateway.jobs import Job, JobEngine, JobService, JobSpec, timesta
 __all__ = ["Accepted", "EventBus"]
 
 GROUP_PREFIX = "evt"
+
+log = logging.getLogger("claudegate.gateway")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,16 +63,39 @@ class EventBus:
         jobs: JobService,
         pipelines: Pipelines,
         clock: Callable[[], float] = time.time,
+        hub: Callable[[], RoomHub | None] = lambda: None,
     ) -> None:
         self.core = core
         self.jobs = jobs
         self.pipelines = pipelines
         self.clock = clock
+        self.hub = hub
+        """The room hub result events are published to (``/v1/ws``'s)."""
         self.runner = PipelineRunner(core, pipelines)
+        self._publishing: set[asyncio.Task[list[str]]] = set()
         jobs.on_open.append(self._attach)
 
     def _attach(self, engine: JobEngine) -> None:
         engine.runners[GROUP_PREFIX] = self.runner
+        engine.observers.append(self._ended)
+
+    def _ended(self, job: Job) -> None:
+        """A run this process ended: its result event to its pipeline's room (live fan-out; the
+        record, ``get``, is what is durable)."""
+        room = (job.metadata or {}).get("room") if job.status == "succeeded" else None
+        hub = self.hub() if isinstance(room, str) and job.result is not None else None
+        if hub is None or not (job.group_id or "").startswith(GROUP_PREFIX + "_"):
+            return
+        task = asyncio.get_running_loop().create_task(
+            hub.publish(str(room), [{"type": "event.result", "event": job.result}])
+        )
+        self._publishing.add(task)
+        task.add_done_callback(self._published)
+
+    def _published(self, task: asyncio.Task[list[str]]) -> None:
+        self._publishing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("publishing a result event to a room failed: %s", type(task.exception()).__name__)
 
     async def publish(
         self, principal: Principal, events: Sequence[Event], *, headers: Mapping[str, str] | None = None
@@ -77,8 +104,10 @@ class EventBus:
         whose prompt a pipeline's template refuses (nothing of the call is then accepted)."""
         engine = await self.jobs.engine()
         owner = principal.owner
+        for url in {p.webhook for e in events for p in self.pipelines.matching(e.type) if p.webhook}:
+            await self.core.webhooks.check_submission(url, None)
         planned = [
-            (event, self._specs(event, index if len(events) > 1 else None))
+            (event, self._specs(principal, event, index if len(events) > 1 else None))
             for index, event in enumerate(events)
         ]
         known = await self._known(engine, owner, [event.id for event in events])
@@ -91,7 +120,7 @@ class EventBus:
                 accepted.append(Accepted(event.id, labels))
         return accepted
 
-    def _specs(self, event: Event, index: int | None) -> list[JobSpec]:
+    def _specs(self, principal: Principal, event: Event, index: int | None) -> list[JobSpec]:
         specs = []
         for pipeline in self.pipelines.matching(event.type):
             try:
@@ -106,7 +135,10 @@ class EventBus:
                 "pipeline": pipeline.label,
                 "emit": pipeline.result_type(event.type),
             }
-            specs.append(JobSpec(request, priority=event.priority or pipeline.priority, metadata=metadata))
+            if pipeline.room is not None:  # scoped as /v1/ws scopes a caller's rooms
+                metadata["room"] = f"{principal.room_owner}/{pipeline.room}"
+            priority = event.priority or pipeline.priority
+            specs.append(JobSpec(request, priority=priority, webhook_url=pipeline.webhook, metadata=metadata))
         return specs
 
     async def _known(self, engine: JobEngine, owner: str, ids: list[str]) -> dict[str, tuple[str, ...]]:

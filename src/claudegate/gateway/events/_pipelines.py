@@ -50,6 +50,8 @@ class Pipeline:
     system: str | None = None
     max_tokens: int = 1024
     max_iterations: int = 10
+    webhook: str | None = None
+    room: str | None = None
     registry: ToolRegistry = field(init=False, repr=False, compare=False)
     _prompt: PromptTemplate = field(init=False, repr=False, compare=False)
     _system: PromptTemplate | None = field(init=False, repr=False, compare=False)
@@ -64,6 +66,8 @@ class Pipeline:
                 raise UserError(f"{name} must be >= 1", field=name)
         if self.max_iterations < 1:
             raise UserError("max_iterations must be >= 1", field="max_iterations")
+        if self.webhook is not None and not self.webhook.startswith(("http://", "https://")):
+            raise UserError("webhook must be an http:// or https:// URL", field="webhook")
         object.__setattr__(self, "registry", ToolRegistry(self.tools))
         object.__setattr__(self, "_prompt", PromptTemplate(self.prompt, field="prompt"))
         system = PromptTemplate(self.system, field="system") if self.system is not None else None
@@ -123,6 +127,8 @@ class Pipeline:
             system=config.system,
             max_tokens=config.max_tokens,
             max_iterations=config.max_iterations,
+            webhook=config.webhook,
+            room=config.room,
         )
 
 
