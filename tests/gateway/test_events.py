@@ -164,6 +164,8 @@ def test_events_need_a_key_and_a_key_sees_only_its_own(config: dict[str, Any]) -
         ({"events": [{"type": "a"}, {"type": 7}]}, "events[1].type"),
         ({"events": [{"type": "a", "id": "x"}, {"type": "b", "id": "x"}]}, "events[1].id"),
         ({"events": []}, "events"),
+        ({"type": "a", "id": "a/b"}, "id"),
+        ({"type": "a", "id": "dead"}, "id"),
         ({"type": "content.submitted", "payload": {"body": "no text field"}}, "payload"),
     ],
 )

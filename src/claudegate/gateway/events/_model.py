@@ -62,6 +62,8 @@ def _event(value: Any, where: str) -> Event:
         event_id = "ev_" + os.urandom(12).hex()
     elif not isinstance(event_id, str) or not 1 <= len(event_id) <= 200:
         raise _bad("must be a string of 1 to 200 characters", prefix + "id")
+    elif "/" in event_id or event_id == "dead":
+        raise _bad("must not contain / nor be dead (its URL would be another route's)", prefix + "id")
     priority = value.get("priority")
     if priority is not None and priority not in PRIORITIES:
         raise _bad("must be one of high, medium, low", prefix + "priority")
