@@ -342,3 +342,33 @@ def test_a_pipeline_webhook_nothing_can_sign_refuses_its_events(config: dict[str
         key = new_key(live.base_url)
         reply = post(live.base_url, key, {"type": "content.submitted", "payload": {"text": "x"}})
     assert reply.status == 400 and "webhook" in reply.json()["error"]["message"]
+
+
+def test_an_id_a_concurrent_publish_took_is_a_duplicate_and_the_rest_is_accepted(
+    config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        assert (
+            post(
+                live.base_url, key, {"type": "content.submitted", "id": "c-r", "payload": {"text": "a"}}
+            ).status
+            == 202
+        )
+
+        async def unseen(*_: Any) -> dict[str, tuple[str, ...]]:
+            return {}  # as if the other publish committed after this one looked
+
+        monkeypatch.setattr(live.app.events, "_known", unseen)
+        events = [
+            {"type": "content.submitted", "id": "c-r", "payload": {"text": "a"}},
+            {"type": "content.submitted", "id": "c-s", "payload": {"text": "b"}},
+        ]
+        reply = post(live.base_url, key, {"events": events})
+        first, second = settled(live.base_url, key, "c-r"), settled(live.base_url, key, "c-s")
+    assert [(item["id"], item["duplicate"]) for item in reply.json()["data"]] == [
+        ("c-r", True),
+        ("c-s", False),
+    ]
+    assert len(first["runs"]) == 1 and first["status"] == "processed" and second["status"] == "processed"
+    assert len(_event_tools.CALLS) == 2

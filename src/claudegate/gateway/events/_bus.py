@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -111,10 +111,16 @@ class EventBus:
             for index, event in enumerate(events)
         ]
         known = await self._known(engine, owner, [event.id for event in events])
+        fresh = [(event, specs) for event, specs in planned if event.id not in known]
+        taken: set[str] = set()
+        if fresh and not await self._accept(engine, principal, fresh, headers):
+            for one in fresh:  # a concurrent publish took one of these ids: each on its own
+                if not await self._accept(engine, principal, [one], headers):
+                    taken.add(one[0].id)
         accepted: list[Accepted] = []
         for event, specs in planned:
             labels = tuple(str((spec.metadata or {})["pipeline"]) for spec in specs)
-            if event.id in known or not await self._accept(engine, principal, event, specs, headers):
+            if event.id in known or event.id in taken:
                 accepted.append(Accepted(event.id, known.get(event.id, labels), duplicate=True))
             else:
                 accepted.append(Accepted(event.id, labels))
@@ -157,39 +163,38 @@ class EventBus:
         self,
         engine: JobEngine,
         principal: Principal,
-        event: Event,
-        specs: list[JobSpec],
+        planned: list[tuple[Event, list[JobSpec]]],
         headers: Mapping[str, str] | None,
     ) -> bool:
-        """Record the event and its runs in one transaction; False when a concurrent publish of
-        the same id won."""
+        """Record the events and their runs in one transaction; False (nothing recorded) when a
+        concurrent publish of one of their ids won."""
         owner = principal.owner
-        group_id = event_group(owner, event.id)
-        row = {
-            "owner": owner,
-            "id": event.id,
-            "type": event.type,
-            "payload": event.payload,
-            "priority": event.priority,
-            "group_id": group_id,
-            "runs": len(specs),
-            "received_at": self.clock(),
-        }
+        now = self.clock()
+        rows = []
+        specs: list[JobSpec] = []
+        for event, runs in planned:
+            group_id = event_group(owner, event.id)
+            rows.append(
+                {
+                    "owner": owner,
+                    "id": event.id,
+                    "type": event.type,
+                    "payload": event.payload,
+                    "priority": event.priority,
+                    "group_id": group_id,
+                    "runs": len(runs),
+                    "received_at": now,
+                }
+            )
+            specs += [replace(spec, group_id=group_id) for spec in runs]
         table = engine.database.tables.events
 
         async def record(connection: AsyncConnection) -> None:
-            await connection.execute(table.insert().values(**row))
+            await connection.execute(table.insert(), rows)
 
         try:
             if specs:
-                await engine.submit(
-                    principal,
-                    specs,
-                    headers=headers,
-                    group_id=group_id,
-                    extra=record,
-                    owner=event_owner(owner),
-                )
+                await engine.submit(principal, specs, headers=headers, extra=record, owner=event_owner(owner))
             else:
                 async with engine.database.engine.begin() as connection:
                     await record(connection)
