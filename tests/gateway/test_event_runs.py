@@ -96,3 +96,21 @@ async def test_a_failing_tool_fails_the_attempt_as_retryable() -> None:
     assert "lookup_account failed: the account backend is down" in attempt.error.message
     gone = await PipelineRunner(core, Pipelines())(_job(2, "p"), Principal(None, None), {}, "req_2")  # type: ignore[arg-type]
     assert gone.error is not None and not retryable(gone.error) and "not configured" in gone.error.message
+
+
+def test_the_running_gauge_follows_a_runs_start_and_end() -> None:
+    from dataclasses import replace
+
+    from claudegate.gateway.events._metrics import EventMetrics
+
+    metrics = EventMetrics()
+
+    def running() -> list[tuple[dict[str, str], float]]:
+        (gauge,) = [family for family in metrics.collect() if family.name == "claudegate_event_runs_running"]
+        return [(sample.labels, sample.value) for sample in gauge.samples]
+
+    job = replace(_job(1, "capped"), started_at=2.5)
+    metrics.observe(job)
+    assert running() == [({"pipeline": "capped", "priority": "medium"}, 1)]
+    metrics.observe(replace(job, status="succeeded"))
+    assert running() == []

@@ -372,3 +372,25 @@ def test_an_id_a_concurrent_publish_took_is_a_duplicate_and_the_rest_is_accepted
     ]
     assert len(first["runs"]) == 1 and first["status"] == "processed" and second["status"] == "processed"
     assert len(_event_tools.CALLS) == 2
+
+
+def test_metrics_count_runs_by_pipeline_priority_and_outcome(config: dict[str, Any]) -> None:
+    with serve(config) as live:
+        key = new_key(live.base_url)
+        post(live.base_url, key, {"type": "content.submitted", "id": "m-1", "payload": {"text": "a"}})
+        post(live.base_url, key, {"type": "anomaly.detected", "id": "m-2", "payload": {"account": "b"}})
+        assert settled(live.base_url, key, "m-1")["status"] == "processed"
+        assert settled(live.base_url, key, "m-2")["status"] == "dead"
+        text = _wire.call(
+            live.base_url, "GET", "/metrics", None, {"authorization": f"Bearer {ADMIN}"}
+        ).body.decode()
+    lines = set(text.splitlines())
+    assert 'claudegate_events_accepted_total{pipeline="moderate",priority="medium"} 1.0' in lines
+    assert 'claudegate_events_accepted_total{pipeline="investigate",priority="high"} 1.0' in lines
+    assert (
+        'claudegate_event_runs_total{outcome="processed",pipeline="moderate",priority="medium"} 1.0' in lines
+    )
+    assert 'claudegate_event_runs_total{outcome="failed",pipeline="investigate",priority="high"} 1.0' in lines
+    assert 'claudegate_event_runs_total{outcome="dead",pipeline="investigate",priority="high"} 1.0' in lines
+    assert 'claudegate_event_queue_wait_seconds_count{pipeline="moderate",priority="medium"} 1.0' in lines
+    assert 'claudegate_event_queue_wait_seconds_count{pipeline="investigate",priority="high"} 1.0' in lines

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from claudegate.gateway.core import GatewayCore, GatewayError, Principal, RoomHub
+from claudegate.gateway.events._metrics import EventMetrics
 from claudegate.gateway.events._model import Event, event_group, event_owner, run_json, status_of
 from claudegate.gateway.events._pipelines import Pipelines
 from claudegate.gateway.events._run import PipelineRunner
@@ -72,6 +73,8 @@ class EventBus:
         self.hub = hub
         """The room hub result events are published to (``/v1/ws``'s)."""
         self.runner = PipelineRunner(core, pipelines)
+        self.metrics = EventMetrics()
+        core.metrics.registry.register(self.metrics)
         self._publishing: set[asyncio.Task[list[str]]] = set()
         jobs.on_open.append(self._attach)
 
@@ -80,11 +83,14 @@ class EventBus:
         engine.observers.append(self._ended)
 
     def _ended(self, job: Job) -> None:
-        """A run this process ended: its result event to its pipeline's room (live fan-out; the
-        record, ``get``, is what is durable)."""
+        """A run this process started or ended: counted; once processed, its result event to its
+        pipeline's room (live fan-out; the record, ``get``, is what is durable)."""
+        if not (job.group_id or "").startswith(GROUP_PREFIX + "_"):
+            return
+        self.metrics.observe(job)
         room = (job.metadata or {}).get("room") if job.status == "succeeded" else None
         hub = self.hub() if isinstance(room, str) and job.result is not None else None
-        if hub is None or not (job.group_id or "").startswith(GROUP_PREFIX + "_"):
+        if hub is None:
             return
         task = asyncio.get_running_loop().create_task(
             hub.publish(str(room), [{"type": "event.result", "event": job.result}])
@@ -122,8 +128,10 @@ class EventBus:
             labels = tuple(str((spec.metadata or {})["pipeline"]) for spec in specs)
             if event.id in known or event.id in taken:
                 accepted.append(Accepted(event.id, known.get(event.id, labels), duplicate=True))
-            else:
-                accepted.append(Accepted(event.id, labels))
+                continue
+            accepted.append(Accepted(event.id, labels))
+            for label, spec in zip(labels, specs, strict=True):
+                self.metrics.accepted_run(label, spec.priority)
         return accepted
 
     def _specs(self, principal: Principal, event: Event, index: int | None) -> list[JobSpec]:
