@@ -144,6 +144,7 @@ class GatewayApp:
         await self.core.start()
         await self.websocket.start()
         await self.jobs.start()
+        await self.events.start()
         await self.socketio.start()
         await self.graphql.start()
         if self.watcher is not None:
@@ -155,6 +156,7 @@ class GatewayApp:
             await self.watcher.stop()
         await self.websocket.close()  # its streams settle through the core: before the core closes
         await self.batches.close()
+        await self.events.close()
         await self.jobs.close()  # running attempts are cancelled: their leases lapse, others retry
         await self.socketio.close()
         await self.core.close()

@@ -64,6 +64,7 @@
           emit: content.moderated     # the result event's type (default: <type>.processed)
           webhook: https://example.com/hooks   # each run's end, signed (webhooks.secret)
           room: moderation            # result events to this /v1/ws room of the publishing key
+      nats: {stream: EVENTS, subject: "events.>", key: KEY_ID}   # also consume a JetStream stream
 
 With no file, every model name routes to the in-process simulator.
 """
@@ -100,6 +101,7 @@ __all__ = [
     "JwtConfig",
     "LimitSpec",
     "LimitsConfig",
+    "NatsIngressConfig",
     "PipelineConfig",
     "RetryConfig",
     "RouteBatches",
@@ -679,9 +681,32 @@ class PipelineConfig(_Strict):
         return self.name or ",".join(self.on)
 
 
+class NatsIngressConfig(_Strict):
+    """Events consumed from a NATS JetStream stream (docs/events.md): each message acknowledged
+    once its event is durably accepted."""
+
+    url: str = "nats://127.0.0.1:4222"
+    stream: str = Field(min_length=1)
+    subject: str = Field(min_length=1)
+    """The subject (wildcards allowed) consumed; a message without a ``type`` takes its subject."""
+    durable: str = Field(default="claudegate-events", min_length=1)
+    """The durable consumer shared by every replica."""
+    key: str | None = None
+    """The id of the gateway key the events run as (required once keys are enforced)."""
+    batch: int = Field(default=100, ge=1, le=1000)
+
+    @field_validator("url")
+    @classmethod
+    def _check_nats_url(cls, value: str) -> str:
+        if not value.startswith(("nats://", "tls://")):
+            raise ValueError("must be a nats:// or tls:// URL")
+        return value
+
+
 class EventsConfig(_Strict):
     """Event pipelines (``/v1/events``, docs/events.md)."""
 
+    nats: NatsIngressConfig | None = None
     tool_modules: list[str] = []
     """Modules whose module-level tools (``@tool``) pipelines may use; no other module is imported."""
     pipelines: list[PipelineConfig] = []

@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +34,9 @@ from claudegate.gateway.events._pipelines import Pipelines
 from claudegate.gateway.events._run import PipelineRunner
 from claudegate.gateway.events._template import TemplateRefused
 from claudegate.gateway.jobs import Job, JobEngine, JobService, JobSpec, timestamp
+
+if TYPE_CHECKING:
+    from claudegate.gateway.events._nats import NatsIngress
 
 __all__ = ["Accepted", "EventBus"]
 
@@ -76,7 +79,24 @@ class EventBus:
         self.metrics = EventMetrics()
         core.metrics.registry.register(self.metrics)
         self._publishing: set[asyncio.Task[list[str]]] = set()
+        self.nats: NatsIngress | None = None
+        """The NATS JetStream consumer (``events.nats``), once started."""
         jobs.on_open.append(self._attach)
+
+    async def start(self) -> None:
+        """At startup: consume ``events.nats`` when configured (the job engine opens with it)."""
+        nats = self.core.config.events.nats
+        if nats is not None:
+            from claudegate.gateway.events._nats import NatsIngress
+
+            await self.jobs.engine()
+            self.nats = NatsIngress(self, nats)
+            await self.nats.start()
+
+    async def close(self) -> None:
+        if self.nats is not None:
+            await self.nats.close()
+            self.nats = None
 
     def _attach(self, engine: JobEngine) -> None:
         engine.runners[GROUP_PREFIX] = self.runner

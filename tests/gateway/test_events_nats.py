@@ -1,0 +1,117 @@
+"""Events from the real NATS JetStream server on this machine: consumed by a durable consumer,
+run through their pipelines, acknowledged once durably accepted; redelivery and a repeated
+``Nats-Msg-Id`` run nothing twice; a message that is no event is terminated, not retried."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import nats
+import pytest
+from nats.js.api import StreamConfig
+
+from claudegate.gateway import ConfigError
+from claudegate.gateway._config import NatsIngressConfig
+from claudegate.gateway.core import Principal
+from claudegate.gateway.events._nats import NatsIngress
+from tests.gateway import _event_tools, _wire
+from tests.gateway.conftest import serve, simulator_route
+from tests.gateway.test_events import ADMIN, new_key, settled
+
+NATS_URL = "nats://127.0.0.1:4222"
+
+
+@pytest.fixture
+async def stream() -> AsyncIterator[tuple[Any, str, str]]:
+    """A JetStream stream of this test's own (removed after it): (jetstream, stream, subject prefix)."""
+    client = await nats.connect(NATS_URL)
+    name = f"CGTEST_{secrets.token_hex(4).upper()}"
+    prefix = f"cgtest.{name.lower()}"
+    jetstream = client.jetstream()
+    await jetstream.add_stream(StreamConfig(name=name, subjects=[f"{prefix}.>"]))
+    try:
+        yield jetstream, name, prefix
+    finally:
+        await jetstream.delete_stream(name)
+        await client.close()
+
+
+def _config(tmp_path: Path, name: str, prefix: str) -> dict[str, Any]:
+    return {
+        "models": [simulator_route()],
+        "auth": {"admin_key": "env:CG_TEST_ADMIN_KEY", "cache_seconds": 0},
+        "storage": {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'g.db'}"},
+        "jobs": {"backoff": 0.01},
+        "events": {
+            "tool_modules": ["tests.gateway._event_tools"],
+            "pipelines": [
+                {
+                    "name": "moderate",
+                    "on": f"{prefix}.content.*",
+                    "model": "claude-haiku-4-5",
+                    "prompt": "Use check_policy_violations on: {{ payload.text }}",
+                    "tools": ["check_policy_violations"],
+                }
+            ],
+        },
+    }
+
+
+async def test_events_from_jetstream_are_processed_once_and_acknowledged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stream: tuple[Any, str, str]
+) -> None:
+    monkeypatch.setenv("CG_TEST_ADMIN_KEY", ADMIN)
+    jetstream, name, prefix = stream
+    _event_tools.CALLS.clear()
+    config = _config(tmp_path, name, prefix)
+    with serve(config) as keyed:  # a first run only to create the key the consumer runs as
+        key = await asyncio.to_thread(new_key, keyed.base_url)
+    admin = {"authorization": f"Bearer {ADMIN}"}
+    with serve(config) as keyed:
+        keys = (await asyncio.to_thread(_wire.call, keyed.base_url, "GET", "/admin/keys", None, admin)).json()
+    key_id = keys["data"][0]["id"]
+    config["events"]["nats"] = {"stream": name, "subject": f"{prefix}.>", "durable": "gw", "key": key_id}
+    subject = f"{prefix}.content.submitted"
+    await jetstream.publish(subject, b'{"payload": {"text": "one"}}', headers={"Nats-Msg-Id": "n-1"})
+    await jetstream.publish(subject, b'{"id": "n-2", "payload": {"text": "two"}}')
+    await jetstream.publish(subject, b'{"id": "n-2", "payload": {"text": "two again"}}')
+    await jetstream.publish(subject, b"not json")
+    await jetstream.publish(f"{prefix}.content.updated", b'{"payload": {"text": "three"}}')
+    acked: list[str] = []
+    four = threading.Semaphore(0)
+    original = NatsIngress._ack
+
+    async def counted(self: NatsIngress, message: Any, event_id: str) -> None:
+        await original(self, message, event_id)
+        acked.append(event_id)
+        four.release()
+
+    monkeypatch.setattr(NatsIngress, "_ack", counted)
+    with serve(config) as live:
+        for _ in range(4):
+            assert await asyncio.to_thread(four.acquire, True, 30)
+        one = await asyncio.to_thread(settled, live.base_url, key, "n-1")
+        two = await asyncio.to_thread(settled, live.base_url, key, "n-2")
+        three = await asyncio.to_thread(settled, live.base_url, key, f"{name}-5")
+    info = await jetstream.consumer_info(name, "gw")
+    assert (one["status"], two["status"], three["status"]) == ("processed",) * 3
+    assert one["type"] == subject and three["type"] == f"{prefix}.content.updated"
+    assert sorted(acked) == sorted(["n-1", "n-2", "n-2", f"{name}-5"])
+    assert len(_event_tools.CALLS) == 3  # n-2's second message is a duplicate: no second run
+    assert info.num_ack_pending == 0 and info.num_pending == 0  # the bad one was terminated
+
+
+async def test_a_keyed_gateway_refuses_to_consume_without_a_key() -> None:
+    keyed = SimpleNamespace(core=SimpleNamespace(policies=SimpleNamespace(keys=object())))
+    ingress = NatsIngress(keyed, NatsIngressConfig(stream="S", subject="s.>"))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"events\.nats\.key: required once keys are enforced"):
+        await ingress.start()
+    open_gateway = SimpleNamespace(core=SimpleNamespace(policies=None))
+    anonymous = await NatsIngress(open_gateway, ingress.config)._principal()  # type: ignore[arg-type]
+    assert anonymous.key is None and anonymous.owner == Principal(None, None).owner
