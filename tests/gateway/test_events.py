@@ -160,6 +160,7 @@ def test_events_need_a_key_and_a_key_sees_only_its_own(config: dict[str, Any]) -
     [
         ({"payload": {}}, "type"),
         ({"type": "a", "priority": "urgent"}, "priority"),
+        ({"type": "a", "priority": {"x": 1}}, "priority"),
         ({"type": "a", "colour": "red"}, "colour"),
         ({"events": [{"type": "a"}, {"type": 7}]}, "events[1].type"),
         ({"events": [{"type": "a", "id": "x"}, {"type": "b", "id": "x"}]}, "events[1].id"),

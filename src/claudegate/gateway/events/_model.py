@@ -65,7 +65,7 @@ def _event(value: Any, where: str) -> Event:
     elif "/" in event_id or event_id == "dead":
         raise _bad("must not contain / nor be dead (its URL would be another route's)", prefix + "id")
     priority = value.get("priority")
-    if priority is not None and priority not in PRIORITIES:
+    if priority is not None and (not isinstance(priority, str) or priority not in PRIORITIES):
         raise _bad("must be one of high, medium, low", prefix + "priority")
     return Event(kind, event_id, value.get("payload"), priority)
 
