@@ -94,6 +94,8 @@ class EventBus:
             await self.nats.start()
 
     async def close(self) -> None:
+        """At shutdown, before the job engine closes: stop consuming (a message not yet accepted
+        is delivered again)."""
         if self.nats is not None:
             await self.nats.close()
             self.nats = None
