@@ -3,12 +3,13 @@ matching, and prompts rendered in the sandbox (payloads are data; escapes are re
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from claudegate.errors import UserError
-from claudegate.gateway import ConfigError, parse_config
+from claudegate.gateway import ConfigError, load_config, parse_config
 from claudegate.gateway.events import Pipeline, Pipelines, PromptTemplate, TemplateRefused, load_tools
 from tests.gateway import _event_tools
 
@@ -157,3 +158,13 @@ def test_the_python_api_checks_its_arguments() -> None:
         Pipelines([Pipeline(on=("a",), model="m", prompt="p"), Pipeline(on=("a",), model="n", prompt="q")])
     pipeline = Pipeline(on=("a",), model="m", prompt="p", tools=(_event_tools.check_policy_violations,))
     assert pipeline.registry.names == ["check_policy_violations"]
+
+
+def test_an_unquoted_yaml_on_key_is_the_pipelines_on(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(
+        "models: [{name: '*', deployments: [{provider: simulator}]}]\n"
+        "events:\n  pipelines:\n    - on: content.submitted\n      model: m\n      prompt: p\n"
+    )
+    (pipeline,) = Pipelines.from_config(load_config(path).events)
+    assert pipeline.on == ("content.submitted",)

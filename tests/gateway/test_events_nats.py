@@ -6,23 +6,29 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import signal
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import nats
+import orjson
 import pytest
+import yaml
 from nats.js.api import StreamConfig
+from sqlalchemy import select
 
-from claudegate.gateway import ConfigError
 from claudegate.gateway._config import NatsIngressConfig
-from claudegate.gateway.core import Principal
+from claudegate.gateway.core import GatewayError, Principal
 from claudegate.gateway.events._nats import NatsIngress
+from claudegate.store import Database
 from tests.gateway import _event_tools, _wire
 from tests.gateway.conftest import serve, simulator_route
 from tests.gateway.test_events import ADMIN, new_key, settled
+from tests.gateway.test_jobs_crash import started
 
 NATS_URL = "nats://127.0.0.1:4222"
 
@@ -107,11 +113,80 @@ async def test_events_from_jetstream_are_processed_once_and_acknowledged(
     assert info.num_ack_pending == 0 and info.num_pending == 0  # the bad one was terminated
 
 
-async def test_a_keyed_gateway_refuses_to_consume_without_a_key() -> None:
-    keyed = SimpleNamespace(core=SimpleNamespace(policies=SimpleNamespace(keys=object())))
-    ingress = NatsIngress(keyed, NatsIngressConfig(stream="S", subject="s.>"))  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match=r"events\.nats\.key: required once keys are enforced"):
-        await ingress.start()
-    open_gateway = SimpleNamespace(core=SimpleNamespace(policies=None))
-    anonymous = await NatsIngress(open_gateway, ingress.config)._principal()  # type: ignore[arg-type]
-    assert anonymous.key is None and anonymous.owner == Principal(None, None).owner
+async def test_without_a_key_events_run_as_nobody_until_keys_are_enforced() -> None:
+    class Core:
+        policies = None
+        enforced = False
+
+        async def principal(self, credential: str | None) -> Principal:
+            if self.enforced:
+                raise GatewayError(401, "authentication_error", "an API key is required")
+            return Principal(None, None)
+
+    core = Core()
+    ingress = NatsIngress(SimpleNamespace(core=core), NatsIngressConfig(stream="S", subject="s.>"))  # type: ignore[arg-type]
+    assert (await ingress._principal()).key is None
+    core.enforced = True
+    with pytest.raises(GatewayError) as refused:
+        await ingress._principal()
+    assert refused.value.status == 401
+
+
+def _processed(url: str, event_id: str) -> dict[str, Any]:
+    """The event once its runs ended (it may not be accepted yet: asked again until it is)."""
+    for _ in range(300):
+        reply = _wire.call(url, "GET", f"/v1/events/{event_id}?wait=40", timeout=60)
+        if reply.status == 200:
+            event: dict[str, Any] = reply.json()
+            return event
+        assert reply.status == 404, reply.body
+        time.sleep(0.1)  # not accepted yet: the consumer fetches it in its next batch
+    raise AssertionError(f"{event_id} was never accepted")
+
+
+async def test_a_kill_of_the_gateway_loses_no_event_and_duplicates_no_run(
+    tmp_path: Path, stream: tuple[Any, str, str]
+) -> None:
+    jetstream, name, prefix = stream
+    slow = {"provider": "simulator", "simulator": {"time_to_first_token": 0.15}}
+    config = {
+        "models": [{"name": "*", "deployments": [slow]}],
+        "storage": {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'g.db'}"},
+        "jobs": {
+            "enabled": True,
+            "workers": 8,
+            "lease": 1.0,
+            "heartbeat": 0.25,
+            "poll": 0.2,
+            "backoff": 0.05,
+        },
+        "events": {
+            "nats": {"stream": name, "subject": f"{prefix}.>", "durable": "gw", "batch": 10, "ack_wait": 2},
+            "pipelines": [
+                {"name": "p", "on": f"{prefix}.*", "model": "claude-haiku-4-5", "prompt": "{{ id }}"}
+            ],
+        },
+    }
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump(config))
+    ids = [f"e-{n}" for n in range(60)]
+    for event_id in ids:
+        await jetstream.publish(f"{prefix}.item", orjson.dumps({"id": event_id}))
+    with started(path, tmp_path) as (process, url):
+        assert (await asyncio.to_thread(_processed, url, "e-0"))["status"] == "processed"  # under way
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=15)
+    with started(path, tmp_path) as (_, url):
+        events = [await asyncio.to_thread(_processed, url, event_id) for event_id in ids]
+    info = await jetstream.consumer_info(name, "gw")
+    assert [event["status"] for event in events] == ["processed"] * len(ids)
+    assert all(len(event["runs"]) == 1 and event["result"] is not None for event in events)
+    database = await Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
+    try:
+        async with database.engine.connect() as connection:
+            jobs = database.tables.jobs
+            rows = (await connection.execute(select(jobs.c.group_id, jobs.c.status))).all()
+    finally:
+        await database.close()
+    assert len(rows) == len(ids) and {status for _, status in rows} == {"succeeded"}  # one run each
+    assert info.num_ack_pending == 0 and info.num_pending == 0

@@ -656,6 +656,14 @@ class PipelineConfig(_Strict):
     max_iterations: int = Field(default=10, ge=1)
     """Model requests of one run (each tool round is one) before it ends as it is."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        """YAML 1.1 reads an unquoted ``on:`` key as ``true``: it is this pipeline's ``on``."""
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if key is True else key): value for key, value in data.items()}
+        return data
+
     @field_validator("on", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
@@ -692,8 +700,11 @@ class NatsIngressConfig(_Strict):
     durable: str = Field(default="claudegate-events", min_length=1)
     """The durable consumer shared by every replica."""
     key: str | None = None
-    """The id of the gateway key the events run as (required once keys are enforced)."""
+    """The id of the gateway key the events run as (without one, nobody in particular: refused,
+    and the messages left unacknowledged, once the gateway enforces keys)."""
     batch: int = Field(default=100, ge=1, le=1000)
+    ack_wait: float = Field(default=30.0, gt=0)
+    """Seconds before a message fetched but not acknowledged (its gateway died) is delivered again."""
 
     @field_validator("url")
     @classmethod

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from claudegate.gateway._config import ConfigError, NatsIngressConfig
+from claudegate.gateway._config import NatsIngressConfig
 from claudegate.gateway.core import GatewayError, Principal
 from claudegate.gateway.events._model import Event, events_of
 from claudegate.gateway.jobs._model import principal_from_record
@@ -53,26 +53,29 @@ class NatsIngress:
         self._client: Any = None
 
     async def _principal(self) -> Principal:
+        """Who the events run as: ``key``, else nobody in particular — a 401 once the gateway
+        enforces keys (the messages then wait, unacknowledged, for a key to be configured)."""
         core = self.bus.core
-        policies = core.policies
         if self.config.key is None:
-            if policies is not None and policies.keys is not None:
-                raise ConfigError("events.nats.key: required once keys are enforced", field="events.nats.key")
-            return Principal(None, None)
+            return await core.principal(None)
+        policies = core.policies
         return await principal_from_record(
             {"key": self.config.key}, policies.keys if policies is not None else None
         )
 
     async def start(self) -> None:
         import nats
+        from nats.js.api import ConsumerConfig
 
-        principal = await self._principal()
         self._client = await nats.connect(self.config.url, connect_timeout=5, max_reconnect_attempts=-1)
         stream = self._client.jetstream()
         subscription = await stream.pull_subscribe(
-            self.config.subject, durable=self.config.durable, stream=self.config.stream
+            self.config.subject,
+            durable=self.config.durable,
+            stream=self.config.stream,
+            config=ConsumerConfig(ack_wait=self.config.ack_wait),
         )
-        self._task = asyncio.get_running_loop().create_task(self._consume(subscription, principal))
+        self._task = asyncio.get_running_loop().create_task(self._consume(subscription))
 
     async def close(self) -> None:
         if self._task is not None:
@@ -83,7 +86,7 @@ class NatsIngress:
             await self._client.close()
             self._client = None
 
-    async def _consume(self, subscription: Any, principal: Principal) -> None:
+    async def _consume(self, subscription: Any) -> None:
         import nats.errors
 
         while True:
@@ -94,6 +97,11 @@ class NatsIngress:
             except Exception as exc:
                 log.warning("fetching events from NATS failed: %s", type(exc).__name__)
                 await asyncio.sleep(1)  # the connection reconnects meanwhile
+                continue
+            try:
+                principal = await self._principal()
+            except GatewayError as exc:
+                log.warning("events from NATS wait (delivered again later): %s", exc.message)
                 continue
             await self._take(messages, principal)
 
