@@ -19,6 +19,7 @@ from websockets.asyncio.client import connect
 
 from claudegate.store import Database
 from tests.gateway import _event_tools, _ledger, _wire
+from tests.gateway._graphql import request, ws_session
 from tests.gateway._receiver import receiver
 from tests.gateway._ws import open_session, receive, receive_type, ws_url
 from tests.gateway._ws import send as ws_send
@@ -395,3 +396,20 @@ def test_metrics_count_runs_by_pipeline_priority_and_outcome(config: dict[str, A
     assert 'claudegate_event_runs_total{outcome="dead",pipeline="investigate",priority="high"} 1.0' in lines
     assert 'claudegate_event_queue_wait_seconds_count{pipeline="moderate",priority="medium"} 1.0' in lines
     assert 'claudegate_event_queue_wait_seconds_count{pipeline="investigate",priority="high"} 1.0' in lines
+
+
+async def test_a_graphql_room_subscription_receives_result_events(config: dict[str, Any]) -> None:
+    config["events"]["pipelines"][0]["room"] = "moderation"
+    document = 'subscription { roomEvents(room: "moderation", since: "0") { room type data } }'
+    with serve(config) as live:
+        key = await asyncio.to_thread(new_key, live.base_url)
+        body = {"type": "content.submitted", "id": "g-1", "payload": {"text": "hi"}}
+        assert (await asyncio.to_thread(post, live.base_url, key, body)).status == 202
+        assert (await asyncio.to_thread(settled, live.base_url, key, "g-1"))["status"] == "processed"
+        async with ws_session(live.base_url, key) as session:
+            async for item in session.subscribe(request(document)):  # since 0: the room's history
+                relayed = item["roomEvents"]
+                break
+    assert relayed["room"] == "moderation" and relayed["type"] == "event.result"
+    assert relayed["data"]["event"]["event_id"] == "g-1"
+    assert relayed["data"]["event"]["type"] == "content.moderated"
