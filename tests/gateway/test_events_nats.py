@@ -190,3 +190,31 @@ async def test_a_kill_of_the_gateway_loses_no_event_and_duplicates_no_run(
         await database.close()
     assert len(rows) == len(ids) and {status for _, status in rows} == {"succeeded"}  # one run each
     assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_result_events_are_published_back_to_jetstream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stream: tuple[Any, str, str]
+) -> None:
+    monkeypatch.setenv("CG_TEST_ADMIN_KEY", ADMIN)
+    jetstream, name, prefix = stream
+    config = _config(tmp_path, name, prefix)
+    config["auth"] = None  # an open gateway: the events run as nobody in particular
+    config["events"]["pipelines"][0]["on"] = f"{prefix}.in.content.*"
+    config["events"]["pipelines"][0]["emit"] = "content.moderated"
+    nats_config = {
+        "stream": name,
+        "subject": f"{prefix}.in.>",
+        "durable": "gw",
+        "emit_prefix": f"{prefix}.out",
+    }
+    config["events"]["nats"] = nats_config
+    await jetstream.publish(f"{prefix}.in.content.submitted", b'{"id": "r-1", "payload": {"text": "hi"}}')
+    results = await jetstream.pull_subscribe(f"{prefix}.out.>", durable="reader", stream=name)
+    with serve(config) as live:
+        assert (await asyncio.to_thread(_processed, live.base_url, "r-1"))["status"] == "processed"
+        (message,) = await results.fetch(1, timeout=30)
+    await message.ack()
+    result = orjson.loads(message.data)
+    assert message.subject == f"{prefix}.out.content.moderated"
+    assert result["event_id"] == "r-1" and result["pipeline"] == "moderate"
+    assert message.headers is not None and message.headers["Nats-Msg-Id"] == result["id"]

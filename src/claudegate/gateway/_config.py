@@ -705,6 +705,9 @@ class NatsIngressConfig(_Strict):
     batch: int = Field(default=100, ge=1, le=1000)
     ack_wait: float = Field(default=30.0, gt=0)
     """Seconds before a message fetched but not acknowledged (its gateway died) is delivered again."""
+    emit_prefix: str | None = Field(default=None, min_length=1)
+    """Publish every result event to JetStream as ``<emit_prefix>.<result type>`` (its id as
+    ``Nats-Msg-Id``, so the stream keeps one copy); a stream must capture those subjects."""
 
     @field_validator("url")
     @classmethod

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -78,7 +78,7 @@ class EventBus:
         self.runner = PipelineRunner(core, pipelines)
         self.metrics = EventMetrics()
         core.metrics.registry.register(self.metrics)
-        self._publishing: set[asyncio.Task[list[str]]] = set()
+        self._publishing: set[asyncio.Task[object]] = set()
         self.nats: NatsIngress | None = None
         """The NATS JetStream consumer (``events.nats``), once started."""
         jobs.on_open.append(self._attach)
@@ -110,20 +110,23 @@ class EventBus:
         if not (job.group_id or "").startswith(GROUP_PREFIX + "_"):
             return
         self.metrics.observe(job)
+        if self.nats is not None and job.status == "succeeded" and job.result is not None:
+            self._spawn(self.nats.emit(job.result))
         room = (job.metadata or {}).get("room") if job.status == "succeeded" else None
         hub = self.hub() if isinstance(room, str) and job.result is not None else None
         if hub is None:
             return
-        task = asyncio.get_running_loop().create_task(
-            hub.publish(str(room), [{"type": "event.result", "event": job.result}])
-        )
+        self._spawn(hub.publish(str(room), [{"type": "event.result", "event": job.result}]))
+
+    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._publishing.add(task)
         task.add_done_callback(self._published)
 
-    def _published(self, task: asyncio.Task[list[str]]) -> None:
+    def _published(self, task: asyncio.Task[object]) -> None:
         self._publishing.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.warning("publishing a result event to a room failed: %s", type(task.exception()).__name__)
+            log.warning("publishing a result event failed: %s", type(task.exception()).__name__)
 
     async def publish(
         self, principal: Principal, events: Sequence[Event], *, headers: Mapping[str, str] | None = None

@@ -141,6 +141,16 @@ class NatsIngress:
             return
         await self._ack(message, event.id)
 
+    async def emit(self, result: dict[str, Any]) -> None:
+        """Publish a result event to ``<emit_prefix>.<its type>`` (nothing without ``emit_prefix``)."""
+        prefix = self.config.emit_prefix
+        if prefix is None or self._client is None:
+            return
+        subject = f"{prefix}.{result.get('type')}"
+        await self._client.jetstream().publish(
+            subject, orjson.dumps(result), headers={"Nats-Msg-Id": str(result.get("id"))}
+        )
+
     async def _ack(self, message: Msg, event_id: str) -> None:
         """Acknowledge a message whose event ``event_id`` is durably accepted."""
         await message.ack()
