@@ -24,8 +24,9 @@ KeyOption = Annotated[
 ]
 
 
-def _call(url: str, key: str | None, method: str, path: str, timeout: float = 30.0) -> Any:
-    """One request to the gateway; its JSON answer, or exit 1 with the gateway's error message."""
+def _call(url: str, key: str | None, method: str, path: str, timeout: float = 30.0, body: Any = None) -> Any:
+    """One request to the gateway (``body`` sent as JSON); its JSON answer, or exit 1 with the
+    gateway's error message."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         err_console.print(f"[red]error:[/red] --url must be an http(s) URL, not {url!r}")
@@ -35,8 +36,12 @@ def _call(url: str, key: str | None, method: str, path: str, timeout: float = 30
     headers = {"anthropic-version": "2023-06-01"}
     if key:
         headers["x-api-key"] = key
+    sent = None
+    if body is not None:
+        sent = orjson.dumps(body)
+        headers["content-type"] = "application/json"
     try:
-        connection.request(method, parts.path.rstrip("/") + path, headers=headers)
+        connection.request(method, parts.path.rstrip("/") + path, body=sent, headers=headers)
         response = connection.getresponse()
         body = response.read()
     except OSError as exc:

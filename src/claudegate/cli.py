@@ -15,6 +15,7 @@ from rich.console import Console
 
 from claudegate import _cli_retrieval
 from claudegate._cli_batches import batch_app
+from claudegate._cli_events import events_app
 from claudegate._cli_jobs import jobs_app
 from claudegate._cli_usage import usage_app
 from claudegate._webhooks_cli import webhooks_app
@@ -248,6 +249,7 @@ def serve(
 keys_app = typer.Typer(help="Gateway API keys, in the configured database.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(events_app, name="events")
 app.add_typer(batch_app, name="batch")
 app.command("index")(_cli_retrieval.index)
 app.command("search")(_cli_retrieval.search)

@@ -42,6 +42,7 @@ PREFIX_ROUTED |= {  # the batch surfaces' own
     "/v1/collections/{name}/documents/{document_id}",
     "/v1/collections/{name}/search",
 }
+PREFIX_ROUTED |= {"/v1/events", "/v1/events/{event_id}", "/v1/events/dead", "/v1/events/dead/replay"}
 
 
 def _document(gateway: Live) -> dict[str, Any]:

@@ -24,11 +24,14 @@ from claudegate.gateway.core import (
     openai_body,
     shown,
 )
+from claudegate.gateway.events import EventBus, Pipelines
 from claudegate.gateway.jobs import JobService
 from claudegate.gateway.retrieval import RetrievalService
 from claudegate.gateway.surfaces import anthropic, embeddings, models, openai, openapi, ops, responses, usage
 from claudegate.gateway.surfaces.collections import PREFIX as COLLECTIONS_PREFIX
 from claudegate.gateway.surfaces.collections import CollectionsSurface
+from claudegate.gateway.surfaces.events import PREFIX as EVENTS_PREFIX
+from claudegate.gateway.surfaces.events import EventsSurface
 from claudegate.gateway.surfaces.graphql import PATH as GRAPHQL_PATH
 from claudegate.gateway.surfaces.graphql import GraphQLSurface
 from claudegate.gateway.surfaces.jobs import PREFIX as JOBS_PREFIX
@@ -124,6 +127,10 @@ class GatewayApp:
         ``/v1/files``, ``/v1/batches``)."""
         self._message_batches = MessageBatchesSurface(self.batches)
         self._openai_batches = OpenAIBatchesSurface(self.batches)
+        pipelines = Pipelines.from_config(self.core.config.events)
+        self.events = EventBus(self.core, self.jobs, pipelines, clock, lambda: self.websocket.hub)
+        """Event pipelines on the job engine (``/v1/events``; ``app.events.pipelines.add`` in Python)."""
+        self._events_surface = EventsSurface(self.events)
         self.socketio = SocketIOSurface(self.core)
         """``/socket.io/`` (replace it before startup to change its settings)."""
         self.graphql = GraphQLSurface(self.core, self.jobs, self.batches, lambda: self.websocket.hub)
@@ -161,6 +168,7 @@ class GatewayApp:
         await self.core.start()
         await self.websocket.start()
         await self.jobs.start()
+        await self.events.start()
         await self.socketio.start()
         await self.graphql.start()
         if self.watcher is not None:
@@ -172,6 +180,7 @@ class GatewayApp:
             await self.watcher.stop()
         await self.websocket.close()  # its streams settle through the core: before the core closes
         await self.batches.close()
+        await self.events.close()
         await self.jobs.close()  # running attempts are cancelled: their leases lapse, others retry
         await self.socketio.close()
         await self.retrieval.close()
@@ -192,13 +201,23 @@ class GatewayApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    def _route(self, method: str, path: str) -> tuple[Handler, str] | None:
+        """A fixed route's handler, or one of ``/v1/events``."""
+        handler = _ROUTES.get((method, path))
+        if handler is not None:
+            return handler, path
+        if path == EVENTS_PREFIX or path.startswith(EVENTS_PREFIX + "/"):
+            event_route = self._events_surface.route(method, path)
+            return (event_route, EVENTS_PREFIX) if event_route is not None else None
+        return None
+
     def _handler(self, exchange: Exchange) -> tuple[Handler | None, str]:
         path = exchange.path
         if len(path) > 1 and path.endswith("/"):
             path = exchange.path = path.rstrip("/")
-        handler = _ROUTES.get((exchange.method, path))
-        if handler is not None:
-            return handler, path
+        routed = self._route(exchange.method, path)
+        if routed is not None:
+            return routed
         if exchange.method == "OPTIONS" and _allowed_methods(path):
             return _options, path
         if exchange.method == "GET" and path.startswith(("/v1/models/", "/models/")):

@@ -59,6 +59,19 @@
         enabled: true                 # one line per request on the ``claudegate.access`` logger
         level: info
         format: auto                  # json | console | auto (console when attached to a terminal)
+    events:                           # event pipelines (docs/events.md)
+      tool_modules: [myapp.tools]     # the only modules pipeline tools are loaded from
+      pipelines:
+        - on: content.submitted       # event types (globs allowed; a list too)
+          model: claude-haiku-4-5
+          prompt: "Moderate this content: {{ payload.text }}"   # Jinja2, sandboxed
+          tools: [check_policy_violations]
+          priority: medium            # high | medium | low
+          concurrency: 8              # runs of this pipeline at once in one process
+          emit: content.moderated     # the result event's type (default: <type>.processed)
+          webhook: https://example.com/hooks   # each run's end, signed (webhooks.secret)
+          room: moderation            # result events to this /v1/ws room of the publishing key
+      nats: {stream: EVENTS, subject: "events.>", key: KEY_ID}   # also consume a JetStream stream
 
 With no file, every model name routes to the in-process simulator.
 """
@@ -87,6 +100,7 @@ __all__ = [
     "ConfigError",
     "DeploymentConfig",
     "EdgeConfig",
+    "EventsConfig",
     "GatewayConfig",
     "GatewaySettings",
     "HealthCheckConfig",
@@ -95,7 +109,9 @@ __all__ = [
     "JwtConfig",
     "LimitSpec",
     "LimitsConfig",
+    "NatsIngressConfig",
     "ObservabilityConfig",
+    "PipelineConfig",
     "RetryConfig",
     "RouteBatches",
     "RouteConfig",
@@ -670,6 +686,110 @@ class ObservabilityConfig(_Strict):
     access_log: AccessLogConfig = AccessLogConfig()
 
 
+class PipelineConfig(_Strict):
+    """One event pipeline (docs/events.md): the events it takes and the model run each becomes."""
+
+    on: list[str] = Field(min_length=1)
+    """Event types it takes; ``*`` and ``?`` globs match within the whole type."""
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    """Default: the ``on`` patterns joined with ``,``."""
+    model: str = Field(min_length=1)
+    prompt: str = Field(min_length=1)
+    """A Jinja2 template rendered in a sandbox with ``event``, ``type``, ``id`` and ``payload``."""
+    system: str | None = None
+    tools: list[str] = []
+    """Tool names, each found in one of ``events.tool_modules``."""
+    priority: Literal["high", "medium", "low"] = "medium"
+    concurrency: int = Field(default=8, ge=1)
+    emit: str | None = Field(default=None, min_length=1)
+    """The result event's type (default: ``<event type>.processed``)."""
+    webhook: str | None = None
+    """Where each run's end is sent, signed with ``webhooks.secret`` (as a job's webhook)."""
+    room: str | None = Field(default=None, min_length=1, max_length=200)
+    """The ``/v1/ws`` room of the publishing key that result events are published to."""
+    max_tokens: int = Field(default=1024, ge=1)
+    max_iterations: int = Field(default=10, ge=1)
+    """Model requests of one run (each tool round is one) before it ends as it is."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        """YAML 1.1 reads an unquoted ``on:`` key as ``true``: it is this pipeline's ``on``."""
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if key is True else key): value for key, value in data.items()}
+        return data
+
+    @field_validator("on", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    _check_webhook = field_validator("webhook")(_check_http_url)
+
+    @field_validator("prompt", "system")
+    @classmethod
+    def _check_template(cls, value: str | None) -> str | None:
+        if value is not None:
+            from jinja2 import TemplateSyntaxError
+            from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+            try:
+                ImmutableSandboxedEnvironment().parse(value)
+            except TemplateSyntaxError as exc:
+                raise ValueError(f"not a valid template: {exc.message} (line {exc.lineno})") from None
+        return value
+
+    @property
+    def label(self) -> str:
+        return self.name or ",".join(self.on)
+
+
+class NatsIngressConfig(_Strict):
+    """Events consumed from a NATS JetStream stream (docs/events.md): each message acknowledged
+    once its event is durably accepted."""
+
+    url: str = "nats://127.0.0.1:4222"
+    stream: str = Field(min_length=1)
+    subject: str = Field(min_length=1)
+    """The subject (wildcards allowed) consumed; a message without a ``type`` takes its subject."""
+    durable: str = Field(default="claudegate-events", min_length=1)
+    """The durable consumer shared by every replica."""
+    key: str | None = None
+    """The id of the gateway key the events run as (without one, nobody in particular: refused,
+    and the messages left unacknowledged, once the gateway enforces keys)."""
+    batch: int = Field(default=100, ge=1, le=1000)
+    ack_wait: float = Field(default=30.0, gt=0)
+    """Seconds before a message fetched but not acknowledged (its gateway died) is delivered again."""
+    emit_prefix: str | None = Field(default=None, min_length=1)
+    """Publish every result event to JetStream as ``<emit_prefix>.<result type>`` (its id as
+    ``Nats-Msg-Id``, so the stream keeps one copy); a stream must capture those subjects."""
+
+    @field_validator("url")
+    @classmethod
+    def _check_nats_url(cls, value: str) -> str:
+        if not value.startswith(("nats://", "tls://")):
+            raise ValueError("must be a nats:// or tls:// URL")
+        return value
+
+
+class EventsConfig(_Strict):
+    """Event pipelines (``/v1/events``, docs/events.md)."""
+
+    nats: NatsIngressConfig | None = None
+    tool_modules: list[str] = []
+    """Modules whose module-level tools (``@tool``) pipelines may use; no other module is imported."""
+    pipelines: list[PipelineConfig] = []
+
+    @model_validator(mode="after")
+    def _unique_pipelines(self) -> EventsConfig:
+        seen: set[str] = set()
+        for pipeline in self.pipelines:
+            if pipeline.label in seen:
+                raise ValueError(f"pipeline {pipeline.label!r} is configured twice (give each a name)")
+            seen.add(pipeline.label)
+        return self
+
+
 class GatewayConfig(_Strict):
     """The whole configuration."""
 
@@ -684,6 +804,7 @@ class GatewayConfig(_Strict):
     retrieval: RetrievalConfig = RetrievalConfig()
     webhooks: WebhookSettings = WebhookSettings()
     observability: ObservabilityConfig = ObservabilityConfig()
+    events: EventsConfig = EventsConfig()
 
     @model_validator(mode="after")
     def _unique_names(self) -> GatewayConfig:

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 
 from claudegate.store._batch_tables import batch_tables
+from claudegate.store._event_tables import event_tables
 from claudegate.store._job_tables import job_tables
 from claudegate.store._usage_rollup import rollup_tables
 
@@ -74,6 +75,7 @@ class Tables:
     usage_hourly: Table
     usage_daily: Table
     usage_rollup_state: Table
+    events: Table
 
 
 def build_tables(prefix: str = "cg_") -> Tables:
@@ -143,6 +145,7 @@ def build_tables(prefix: str = "cg_") -> Tables:
         **_webhook_tables(metadata, prefix),
         **batch_tables(metadata, prefix),
         **rollup_tables(metadata, prefix),
+        **event_tables(metadata, prefix),
     )
 
 

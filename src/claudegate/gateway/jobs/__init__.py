@@ -26,6 +26,10 @@ The API (``GatewayApp.jobs.engine()`` gives the running ``JobEngine``)::
     await engine.delete_group(group_id)                 # its ended jobs
 
     async with engine.changed: await engine.changed.wait()   # a job run or canceled here changed
+    await engine.retry_failed([job_id, ...])            # failed jobs queued again, attempts reset
+
+    # jobs of a group_id prefix run by another runner than the single request (event pipelines):
+    engine.runners["evt"] = runner      # async (job, principal, headers, request_id) -> Attempt
 
 ``Job.result`` is the answer in the job's dialect, ``Job.error`` ``{"status", "body"}`` with the
 error envelope in its dialect; ``job_json`` renders what ``GET /v1/jobs/{id}`` shows. Webhook
@@ -35,8 +39,8 @@ deliveries (``Deliveries``) are written with a job's end and sent by ``claudegat
 from __future__ import annotations
 
 from claudegate.gateway.jobs._deliveries import Deliveries, Delivery, Sender, SentAttempt
-from claudegate.gateway.jobs._engine import Dispatcher, JobEngine
-from claudegate.gateway.jobs._execute import retryable
+from claudegate.gateway.jobs._engine import Dispatcher, JobEngine, Runner
+from claudegate.gateway.jobs._execute import Attempt, retryable
 from claudegate.gateway.jobs._model import (
     PRIORITIES,
     TERMINAL,
@@ -52,6 +56,7 @@ from claudegate.gateway.jobs._view import delivery_json, job_json, timestamp
 __all__ = [
     "PRIORITIES",
     "TERMINAL",
+    "Attempt",
     "Deliveries",
     "Delivery",
     "Dispatcher",
@@ -62,6 +67,7 @@ __all__ = [
     "JobService",
     "JobSpec",
     "JobStatus",
+    "Runner",
     "Sender",
     "SentAttempt",
     "delivery_json",

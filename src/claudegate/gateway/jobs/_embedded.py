@@ -1,6 +1,7 @@
 """The embedded dispatcher: the store's tables are the queue and this process runs the workers.
 
-One loop claims due jobs (highest priority first, owners at their ``jobs.per_key`` skipped) as
+One loop claims due jobs (priorities picked weighted fair — high 6 : medium 3 : low 1, so high
+goes first and low never starves, see ``_fair.py``; owners at their ``jobs.per_key`` skipped) as
 long as workers are free, and starts an attempt for each; another makes due webhook deliveries.
 Each sleeps until woken (a submit, an attempt's end, a retry) or until the next job is due or
 the next lease expires, at most ``jobs.poll`` seconds. A job whose worker died (its lease expired)
@@ -15,6 +16,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from claudegate.gateway.jobs._fair import FairPicker
 
 if TYPE_CHECKING:
     from claudegate.gateway.jobs._engine import JobEngine
@@ -36,6 +39,8 @@ class EmbeddedDispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._attempts: set[asyncio.Task[None]] = set()
         self._closing = False
+        self.picker = FairPicker()
+        """The order due jobs of the three priorities are claimed in (weighted fair)."""
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -73,14 +78,16 @@ class EmbeddedDispatcher:
             self._wake.clear()
             started = 0
             try:
-                free = engine.free
+                free = self._free()
                 if free > 0:
                     skip = engine.saturated()
                     now = engine.clock()
                     chosen: list[str] = []
                     per_owner: dict[str, int] = {}
                     cap = engine.config.per_key
-                    for job_id, owner in await store.due(now, free, skip):
+                    picks = self.picker.order(await store.due_by_priority(now, free, skip))
+                    while len(chosen) < free and (pick := next(picks, None)) is not None:
+                        job_id, owner = pick
                         running = per_owner.get(owner, 0) + engine.owner_load(owner)
                         if cap is None or running < cap:
                             chosen.append(job_id)
@@ -89,13 +96,17 @@ class EmbeddedDispatcher:
                         for job in await store.claim_many(chosen, engine.worker, now, engine.config.lease):
                             self._spawn(engine.run(job))
                             started += 1
-                next_due = None if started or engine.free <= 0 else await store.next_due()
+                next_due = None if started or self._free() <= 0 else await store.next_due()
             except Exception:
                 log.exception("claiming due jobs failed")
                 next_due = None
-            if started and engine.free > 0:
+            if started and self._free() > 0:
                 continue  # more may be due at once
             await self._sleep(self._wake, next_due)
+
+    def _free(self) -> int:
+        """Workers free: an attempt counts from its claim (before it registers as running)."""
+        return min(self.engine.free, self.engine.config.workers - len(self._attempts))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)

@@ -13,11 +13,12 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from claudegate._semconv import CLAUDEGATE_JOBS
@@ -41,9 +42,14 @@ from claudegate.gateway.jobs._view import job_json
 if TYPE_CHECKING:
     from claudegate.store import Database
 
-__all__ = ["Dispatcher", "JobEngine"]
+__all__ = ["Dispatcher", "JobEngine", "Runner"]
 
 log = logging.getLogger("claudegate.gateway")
+
+
+Runner = Callable[[Job, Principal, dict[str, str], str], Coroutine[Any, Any, Attempt]]
+"""Runs one attempt at a job (the job, its principal, its headers, a request id) instead of the
+job's single request: registered in ``JobEngine.runners`` for jobs of a ``group_id`` prefix."""
 
 
 class Dispatcher(Protocol):
@@ -106,6 +112,8 @@ class JobEngine:
         """Notified whenever a job this process runs or cancels changes state."""
         self.observers: list[Callable[[Job], None]] = []
         """Called with a job this process starts an attempt at, ends, queues again or cancels."""
+        self.runners: dict[str, Runner] = {}
+        """Runners of jobs whose ``group_id`` starts with the key and ``_`` (others: one request)."""
         self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._ends = Batcher(self._end_many, limit=64, lanes=3)
@@ -142,14 +150,16 @@ class JobEngine:
         headers: Mapping[str, str] | None = None,
         group_id: str | None = None,
         extra: Extra | None = None,
+        owner: str | None = None,
     ) -> list[Job]:
         """Record ``specs`` as queued jobs of ``principal`` (committed when this returns), with
-        ``extra``'s writes in the same transaction (a batch's own row)."""
+        ``extra``'s writes in the same transaction (a batch's own row). ``owner`` records them under
+        another owner than the principal's (they run as the principal)."""
         now = self.clock()
         kept = dict(headers or {})
         span = self.core.tracing.start_submission(kept, {CLAUDEGATE_JOBS: len(specs)})
         try:
-            return await self._submit(principal, specs, kept, group_id, extra, now)
+            return await self._submit(principal, specs, kept, group_id, extra, now, owner)
         finally:
             if span is not None:
                 span.end()
@@ -162,12 +172,13 @@ class JobEngine:
         group_id: str | None,
         extra: Extra | None,
         now: float,
+        owner: str | None,
     ) -> list[Job]:
         caller = {**principal_record(principal), "headers": headers}
         jobs = [
             Job(
                 id=new_job_id(),
-                owner=principal.owner,
+                owner=owner or principal.owner,
                 dialect=spec.dialect,
                 request=spec.request,
                 priority=PRIORITIES[spec.priority],
@@ -175,7 +186,7 @@ class JobEngine:
                 attempts=0,
                 created_at=now,
                 next_attempt_at=now,
-                group_id=group_id,
+                group_id=spec.group_id or group_id,
                 custom_id=spec.custom_id,
                 webhook_url=spec.webhook_url,
                 metadata=spec.metadata,
@@ -188,7 +199,7 @@ class JobEngine:
                 "id": job.id,
                 "owner": job.owner,
                 "principal": caller,
-                "group_id": group_id,
+                "group_id": job.group_id,
                 "custom_id": job.custom_id,
                 "dialect": job.dialect,
                 "request": job.request,
@@ -276,6 +287,29 @@ class JobEngine:
         """Remove a group's ended jobs and their deliveries."""
         return await self.store.delete_group(group_id)
 
+    async def retry_failed(self, job_ids: Sequence[str]) -> list[str]:
+        """Queue failed jobs again with a fresh count of attempts; the ids queued (each failed job
+        once, however many callers ask at the same time)."""
+        table = self.store.table
+        now = self.clock()
+        dispatcher = self._dispatcher()
+        queued: list[str] = []
+        async with self.database.engine.begin() as connection:
+            for job_id in job_ids:
+                statement = (
+                    update(table)
+                    .where((table.c.id == job_id) & (table.c.status == "failed"))
+                    .values(status="queued", attempts=0, next_attempt_at=now, finished_at=None, error=None)
+                    .returning(table.c.priority)
+                )
+                priority = (await connection.execute(statement)).scalar()
+                if priority is not None:
+                    queued.append(job_id)
+                    await dispatcher.enqueue(connection, "job", [job_id], [priority], now)
+        if queued:
+            dispatcher.wake()
+        return queued
+
     async def job_deliveries(self, job_id: str) -> list[Delivery]:
         return await self.deliveries.of_job(job_id)
 
@@ -342,8 +376,15 @@ class JobEngine:
             error = GatewayError(500, "api_error", f"the job's worker was lost {job.attempts - 1} times")
             await self._end(job, Attempt(None, error=error))
             return
-        call = build_call(self.core, job, principal, headers, f"req_{job.id[4:]}_{job.attempts}")
-        task = asyncio.get_running_loop().create_task(execute(self.core, job, call))
+        request_id = f"req_{job.id[4:]}_{job.attempts}"
+        runner = self.runners.get(job.group_id.partition("_")[0]) if job.group_id else None
+        call: Call | None = None
+        if runner is not None:
+            work = runner(job, principal, headers, request_id)
+        else:
+            call = build_call(self.core, job, principal, headers, request_id)
+            work = execute(self.core, job, call)
+        task = asyncio.get_running_loop().create_task(work)
         self.running[job.id] = _Running(job.owner, job.attempts, task)
         await self._notify([job])
         try:

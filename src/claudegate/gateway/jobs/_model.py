@@ -49,6 +49,8 @@ class JobSpec:
     metadata: dict[str, Any] | None = None
     custom_id: str | None = None
     """A group member's own name (a batch's ``custom_id``)."""
+    group_id: str | None = None
+    """Its group, when not the one ``submit`` names for all (one submit may fill several groups)."""
 
 
 @dataclass(frozen=True, slots=True)

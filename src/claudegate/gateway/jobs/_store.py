@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from claudegate.gateway.jobs._model import TERMINAL, GroupCounts, Job
+from claudegate.gateway.jobs._model import PRIORITIES, TERMINAL, GroupCounts, Job
 
 if TYPE_CHECKING:
     from sqlalchemy import Row, Table
@@ -175,19 +175,27 @@ class JobStore:
             found[cast(str, job.group_id)].append(job)
         return found
 
-    async def due(self, now: float, limit: int, skip_owners: Sequence[str] = ()) -> list[tuple[str, str]]:
-        """(id, owner) of jobs a worker may claim now, highest priority first."""
+    async def due_by_priority(
+        self, now: float, limit: int, skip_owners: Sequence[str] = ()
+    ) -> dict[int, list[tuple[str, str]]]:
+        """Of each priority rank, (id, owner) of up to ``limit`` jobs a worker may claim now, the
+        longest due first."""
         table = self.table
-        query = (
-            select(table.c.id, table.c.owner)
-            .where(self._claimable(now))
-            .order_by(table.c.priority.desc(), table.c.next_attempt_at)
-            .limit(limit)
-        )
-        if skip_owners:
-            query = query.where(table.c.owner.not_in(list(skip_owners)))
+        found: dict[int, list[tuple[str, str]]] = {}
         async with self.database.engine.connect() as connection:
-            return [(row[0], row[1]) for row in (await connection.execute(query)).all()]
+            for rank in sorted(PRIORITIES.values(), reverse=True):
+                query = (
+                    select(table.c.id, table.c.owner)
+                    .where(self._claimable(now) & (table.c.priority == rank))
+                    .order_by(table.c.next_attempt_at)
+                    .limit(limit)
+                )
+                if skip_owners:
+                    query = query.where(table.c.owner.not_in(list(skip_owners)))
+                rows = (await connection.execute(query)).all()
+                if rows:
+                    found[rank] = [(row[0], row[1]) for row in rows]
+        return found
 
     async def next_due(self) -> float | None:
         """When the next queued job comes due or the next lease expires (None: nothing pending)."""

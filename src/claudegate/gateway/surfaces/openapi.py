@@ -20,6 +20,7 @@ from claudegate._version import __version__
 from claudegate.gateway._http import Exchange
 from claudegate.gateway.core import GatewayCore
 from claudegate.gateway.surfaces import batches_openapi as batches
+from claudegate.gateway.surfaces import events_openapi as events
 from claudegate.gateway.surfaces import jobs_openapi as jobs
 from claudegate.gateway.surfaces import responses_openapi as responses
 from claudegate.gateway.surfaces import retrieval_openapi as retrieval
@@ -578,6 +579,7 @@ def document() -> dict[str, Any]:
         **batches.openapi_schemas(),
         **retrieval.openapi_schemas(),
         **usage.openapi_schemas(),
+        **events.openapi_schemas(),
     }
     clashes = schemas.keys() & answers.keys()
     if clashes:  # a request schema named like a canonical model would silently replace it
@@ -600,6 +602,7 @@ def document() -> dict[str, Any]:
             **retrieval.embeddings_paths(),
             **retrieval.collections_paths(),
             **usage.openapi_paths(),
+            **events.openapi_paths(),
         },
         "components": {
             "schemas": {**schemas, **answers},

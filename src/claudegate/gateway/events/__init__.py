@@ -1,0 +1,35 @@
+"""Event pipelines: events matched by type to declared pipelines, each a model run with tools.
+
+A pipeline (``Pipeline``, or ``events.pipelines`` in the gateway config) names the event types it
+takes (globs), the model, a prompt template rendered in Jinja2's sandbox from the event, the tools
+it may call (from ``events.tool_modules`` only), its priority, its concurrency and the type of the
+result event it emits. ``Pipelines.from_config`` builds a gateway's set and ``matching`` finds the
+pipelines of an event type.
+
+``EventBus`` (``app.events``) takes events (``publish``, ``POST /v1/events``) and runs each
+matched pipeline as a job of the gateway's job engine (``PipelineRunner``: the tool-use loop
+through the core); ``get`` shows an event's status and result; ``dead`` and ``replay`` handle the
+runs that failed every attempt.
+"""
+
+from __future__ import annotations
+
+from claudegate.gateway.events._bus import Accepted, EventBus
+from claudegate.gateway.events._model import MAX_EVENTS, Event, events_of
+from claudegate.gateway.events._pipelines import Pipeline, Pipelines, load_tools
+from claudegate.gateway.events._run import PipelineRunner
+from claudegate.gateway.events._template import PromptTemplate, TemplateRefused
+
+__all__ = [
+    "MAX_EVENTS",
+    "Accepted",
+    "Event",
+    "EventBus",
+    "Pipeline",
+    "PipelineRunner",
+    "Pipelines",
+    "PromptTemplate",
+    "TemplateRefused",
+    "events_of",
+    "load_tools",
+]
