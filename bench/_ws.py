@@ -36,6 +36,10 @@ class WebSocketConnection(asyncio.Protocol):
         self._upgraded = False
         self._handshake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._messages: asyncio.Queue[bytes] = asyncio.Queue()
+        self.count_prefix: bytes | None = None
+        """Text messages starting with this are counted in ``counts`` by their ``stream_id`` instead
+        of being delivered (a load client's cheapest reading, as an SSE client counting frames)."""
+        self.counts: dict[bytes, int] = {}
 
     @classmethod
     async def open(
@@ -94,7 +98,12 @@ class WebSocketConnection(asyncio.Protocol):
                 size, start = struct.unpack_from("!Q", buffer, offset + 2)[0], offset + 10
             if end < start + size:
                 break
-            if opcode == 0x1:
+            prefix = self.count_prefix
+            if opcode == 0x1 and prefix is not None and buffer.startswith(prefix, start):
+                at = buffer.find(b'"stream_id":"', start, start + size) + 13
+                stream_id = bytes(buffer[at : buffer.find(b'"', at, start + size)])
+                self.counts[stream_id] = self.counts.get(stream_id, 0) + 1
+            elif opcode == 0x1:
                 deliver(bytes(buffer[start : start + size]))
             elif opcode == 0x8:
                 deliver(b"")

@@ -60,6 +60,7 @@ class WebSocketClient:
         connection = await WebSocketConnection.open(port, headers=WS_HEADERS)
         created = orjson.loads(await connection.receive())
         assert created["type"] == "session.created", created
+        connection.count_prefix = EVENT_PREFIX
         return cls(connection, batch)
 
     async def _read(self) -> None:
@@ -70,12 +71,6 @@ class WebSocketClient:
                     if not future.done():
                         future.set_exception(ConnectionError("the connection closed"))
                 return
-            if raw.startswith(EVENT_PREFIX):  # most messages: counted without decoding (as SSE's are)
-                at = raw.find(b'"stream_id":"', len(EVENT_PREFIX)) + 13
-                counted = self.waiting.get(raw[at : raw.find(b'"', at)].decode())
-                if counted is not None:
-                    counted[1][0] += 1
-                continue
             message = orjson.loads(raw)
             entry = self.waiting.get(message.get("stream_id", ""))
             if entry is None:
@@ -83,8 +78,9 @@ class WebSocketClient:
             kind = message["type"]
             if kind == "message.events":
                 entry[1][0] += len(message["events"])
-            elif kind == "message.done":
-                entry[0].set_result(entry[1][0])
+            elif kind == "message.done":  # the message.event frames were counted by the connection
+                counted = self.connection.counts.pop(message["stream_id"].encode(), 0)
+                entry[0].set_result(entry[1][0] + counted)
             elif kind == "error":
                 entry[0].set_exception(RuntimeError(str(message["error"])))
 
