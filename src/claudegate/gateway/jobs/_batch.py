@@ -43,6 +43,12 @@ class Batcher(Generic[T, R]):
             task.add_done_callback(self._drains.discard)
         return await future
 
+    async def close(self) -> None:
+        """Wait for the writes under way (a write is one short transaction): none is left holding
+        a database connection when the store closes after this."""
+        while self._drains:
+            await asyncio.wait(set(self._drains))
+
     async def _drain(self) -> None:
         try:
             await asyncio.sleep(0)  # the items asked for in this turn of the loop come along

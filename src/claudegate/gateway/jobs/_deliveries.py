@@ -131,6 +131,11 @@ class Deliveries:
         self._claims = Batcher(self._claim_many, limit=64, lanes=2)
         self._logs = Batcher(self._log_many, limit=64, lanes=2)
 
+    async def close(self) -> None:
+        """Wait for the claims and attempt logs being written."""
+        await self._claims.close()
+        await self._logs.close()
+
     async def add(
         self, connection: AsyncConnection, items: Sequence[tuple[str, str, str, str, dict[str, Any]]]
     ) -> tuple[list[str], float]:

@@ -139,6 +139,8 @@ class JobEngine:
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             await asyncio.wait((self._heartbeat,))
+        await self._ends.close()
+        await self.deliveries.close()
 
     # -- the public API --------------------------------------------------------------------------
 

@@ -104,6 +104,7 @@ class PgQueueDispatcher:
             except Exception:
                 self._task.cancel()
                 await asyncio.wait((self._task,))
+        await self._claims.close()
         if self._pool is not None:
             await self._pool.close()
 
