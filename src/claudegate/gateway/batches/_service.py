@@ -82,12 +82,13 @@ class BatchService:
         """Stop ending batches here (before the engine closes: a batch left unended is ended by
         the next process that reads it or ends one of its jobs)."""
         self._closed = True
-        if self._recovery is not None:
-            self._recovery.cancel()
-            await asyncio.wait((self._recovery,))
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            await asyncio.wait((self._sweeper,))
+        # Not cancelled: each is a few short database operations, and one cancelled in the middle
+        # of checking a connection out could leave it out of the pool. Left to finish, and nothing
+        # more queued for them.
+        self._due.clear()
+        for task in (self._recovery, self._sweeper):
+            if task is not None:
+                await asyncio.wait((task,))
 
     def _attach(self, engine: JobEngine) -> None:
         engine.observers.append(self._observe)
@@ -100,6 +101,8 @@ class BatchService:
             waiting = await BatchRecords(engine.database).unended()
         except Exception:
             log.exception("looking for batches left unended failed; each is ended when next read")
+            return
+        if self._closed:
             return
         for batch_id in waiting:
             self._due.add(batch_id)
