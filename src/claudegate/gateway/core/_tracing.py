@@ -245,6 +245,14 @@ class Tracing:
             name, context=parent, kind=SpanKind.CLIENT, attributes=attributes, links=links
         )
 
+    @staticmethod
+    def context_headers(span: Span) -> dict[str, str]:
+        """``span``'s context as W3C trace-context headers (``traceparent``, and ``tracestate``
+        when it has one), for a request made within it."""
+        headers: dict[str, str] = {}
+        _write_traceparent(headers, span)
+        return headers
+
 
 def _write_traceparent(headers: MutableMapping[str, str], span: Span) -> None:
     """``span``'s context as the W3C ``traceparent`` (and ``tracestate``) in ``headers``."""

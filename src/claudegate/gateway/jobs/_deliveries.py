@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -64,7 +64,14 @@ class Sender(Protocol):
     """Makes one signed attempt and knows the retry schedule (``Webhooks``)."""
 
     async def deliver(
-        self, *, owner: str | None, url: str, webhook_id: str, event_type: str, data: dict[str, Any]
+        self,
+        *,
+        owner: str | None,
+        url: str,
+        webhook_id: str,
+        event_type: str,
+        data: dict[str, Any],
+        headers: Mapping[str, str] | None = None,
     ) -> SentAttempt: ...
 
     def retry_delay(self, attempts_made: int) -> float | None: ...
@@ -219,7 +226,11 @@ class Deliveries:
         delivery = await self._claims(webhook_id)
         if delivery is None:
             return None
-        span = await self._span(delivery) if self.tracing is not None else None
+        span: Span | None = None
+        traced: dict[str, str] | None = None  # a receiver that traces joins the job's trace
+        if self.tracing is not None:
+            span = await self._span(delivery)
+            traced = self.tracing.context_headers(span) if span is not None else None
         try:
             attempt = await sender.deliver(
                 owner=None if delivery.owner == "anonymous" else delivery.owner,
@@ -227,6 +238,7 @@ class Deliveries:
                 webhook_id=delivery.id,
                 event_type=delivery.event_type,
                 data=delivery.payload,
+                headers=traced,
             )
         except BaseException as exc:
             if span is not None:
@@ -266,13 +278,17 @@ class Deliveries:
         return next_at
 
     async def _span(self, delivery: Delivery) -> Span | None:
-        """The attempt's span, a child of (and linked to) the trace its job was submitted in."""
+        """The attempt's span, a child of (and linked to) the trace its job was submitted in (a
+        batch's delivery: the trace its jobs were submitted in)."""
         assert self.tracing is not None
         jobs = self.database.tables.jobs
+        query = (
+            select(jobs.c.principal)
+            .where(or_(jobs.c.id == delivery.job_id, jobs.c.group_id == delivery.job_id))
+            .limit(1)
+        )
         async with self.database.engine.connect() as connection:
-            caller = (
-                await connection.execute(select(jobs.c.principal).where(jobs.c.id == delivery.job_id))
-            ).scalar()
+            caller = (await connection.execute(query)).scalar()
         headers = caller.get("headers") if isinstance(caller, dict) else None
         traceparent = headers.get("traceparent") if isinstance(headers, dict) else None
         attributes = {

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -205,12 +205,14 @@ class Webhooks:
         event_type: str,
         data: dict[str, Any],
         timestamp: datetime | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> WebhookAttempt:
         """One signed attempt to POST ``{"type", "timestamp", "data"}`` to ``url``.
 
         ``webhook_id`` must stay the same across the attempts of one event (receivers deduplicate
-        by it); ``timestamp`` is when the event happened (default: now). Never raises for what the
-        endpoint does: the outcome says it."""
+        by it); ``timestamp`` is when the event happened (default: now); ``headers`` are sent too
+        (the attempt's ``traceparent``), never in place of the signature's. Never raises for what
+        the endpoint does: the outcome says it."""
         if self._session is None:
             await self.start()
         session = self._session
@@ -237,13 +239,14 @@ class Webhooks:
             )
         payload = {"type": event_type, "timestamp": _iso(timestamp or started_at), "data": data}
         body = orjson.dumps(payload)
-        headers = {
+        sent = {
+            **(headers or {}),
             "content-type": "application/json",
             "webhook-id": webhook_id,
             "webhook-timestamp": str(int(started_at.timestamp())),
             "webhook-signature": signature_header(secrets, webhook_id, started_at, body),
         }
-        outcome, status, error = await post(session, target, body, headers, self.settings.timeout)
+        outcome, status, error = await post(session, target, body, sent, self.settings.timeout)
         if outcome == "disabled":
             assert status is not None
             await self.store.disable(account, url, status, self._now())
