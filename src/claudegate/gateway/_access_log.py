@@ -1,12 +1,17 @@
-"""The access log: one line per HTTP request on the ``claudegate.access`` logger.
+"""The access log: one line per HTTP request, and per model call made over a WebSocket, Socket.IO
+or GraphQL connection, on the ``claudegate.access`` logger.
 
 Each line is a JSON object (``FIELDS``, in that order): who asked (key id and name, never the key),
 what (surface, method, route, model), how it went (deployment, attempts, status, error type), how
 long (latency and time to first byte, milliseconds) and what it cost (tokens in, out and cached;
 cost in USD). The trace id ties it to the request's spans. No prompt or completion text is ever
-logged. ``claudegate serve`` attaches a handler writing to stderr: JSON lines, or readable ones
-when stderr is a terminal (``observability.access_log.format``); an application embedding the
-gateway attaches its own handler to ``claudegate.access``.
+logged. The app writes an HTTP request's line when its answer has gone (``record``); the core
+writes a connection's call's line when the call settles (``record_call``, for a ``Call`` whose
+surface set its ``access``). ``claudegate serve`` attaches a handler writing to stderr: JSON lines,
+or readable ones when stderr is a terminal (``observability.access_log.format``); an application
+embedding the gateway attaches its own handler to ``claudegate.access``.
+
+This module imports nothing of the core at run time: the core holds the ``AccessLog``.
 """
 
 from __future__ import annotations
@@ -19,10 +24,10 @@ from typing import IO, TYPE_CHECKING, Any
 import orjson
 
 from claudegate.gateway._config import AccessLogConfig
-from claudegate.gateway.core._tracing import trace_id_of
 
 if TYPE_CHECKING:
     from claudegate.gateway._http import Exchange
+    from claudegate.gateway.core._call import Call
 
 __all__ = ["ACCESS_LOGGER", "FIELDS", "AccessLog", "ConsoleFormatter", "JsonLineFormatter", "attach_handler"]
 
@@ -61,7 +66,7 @@ def _tokens(usage: dict[str, Any], name: str) -> int:
 
 
 class AccessLog:
-    """Writes one line per request (see the module docstring)."""
+    """Writes one line per request or connection call (see the module docstring)."""
 
     __slots__ = ("enabled", "level", "logger")
 
@@ -72,9 +77,16 @@ class AccessLog:
 
     def record(self, exchange: Exchange, status: int, route: str, error_type: str | None) -> None:
         """Log ``exchange``'s line, when the logger takes the configured level."""
-        if not self.enabled or not self.logger.isEnabledFor(self.level):
-            return
-        entry = self.entry(exchange, status, route, error_type)
+        if self.enabled and self.logger.isEnabledFor(self.level):
+            self._write(self.entry(exchange, status, route, error_type))
+
+    def record_call(self, call: Call) -> None:
+        """Log the line of a call made over a connection (its surface set ``call.access``), when
+        the logger takes the configured level."""
+        if self.enabled and self.logger.isEnabledFor(self.level):
+            self._write(self.call_entry(call))
+
+    def _write(self, entry: dict[str, Any]) -> None:
         self.logger.log(self.level, orjson.dumps(entry).decode(), extra={"access": entry})
 
     @staticmethod
@@ -96,28 +108,59 @@ class AccessLog:
         if call is None:
             entry["stream"] = False
             return entry
-        outcome, principal = call.outcome, call.principal
+        outcome = call.outcome
         if status == 499 and outcome.settled and outcome.status != 499:
             # The client hung up after the whole answer (while the call settled): it was answered.
             entry["status"] = outcome.status
-        usage = outcome.usage
-        key = principal.key
-        if call.span is not None:
-            entry["trace_id"] = trace_id_of(call.span)
-        entry["key_id"] = principal.account
-        entry["key_name"] = key.name if key is not None else None
-        entry["surface"] = call.dialect
-        entry["model"] = outcome.model or call.model
-        entry["deployment"] = outcome.deployment or None
-        entry["attempts"] = outcome.attempts
-        entry["stream"] = call.stream
-        entry["input_tokens"] = _tokens(usage, "input_tokens")
-        entry["output_tokens"] = _tokens(usage, "output_tokens")
-        entry["cached_tokens"] = _tokens(usage, "cache_read_input_tokens")
-        entry["cost"] = round(outcome.cost, 6)
-        if error_type is None and outcome.error is not None:
-            entry["error_type"] = outcome.error.error_type
+        _call_fields(entry, call)
         return entry
+
+    @staticmethod
+    def call_entry(call: Call) -> dict[str, Any]:
+        """The fields of the line of a call made over a connection, as it settles: its status is
+        the one the call came to (499: the client cancelled it or left)."""
+        outcome = call.outcome
+        method, route = call.access or ("", "")
+        entry: dict[str, Any] = dict.fromkeys(FIELDS)
+        entry["request_id"] = call.request_id
+        entry["method"] = method
+        entry["route"] = route
+        entry["status"] = outcome.status
+        latency = time.perf_counter() - call.started
+        entry["latency_ms"] = _ms(latency)
+        # A whole answer (or an error, or a stream that sent nothing) goes out as the call settles.
+        entry["ttfb_ms"] = _ms(call.first_byte if call.first_byte is not None else latency)
+        if call.span is None:
+            parent = call.headers.get("traceparent")
+            if parent is not None and len(parent) >= 35:
+                entry["trace_id"] = parent[3:35]
+        _call_fields(entry, call)
+        return entry
+
+
+def _call_fields(entry: dict[str, Any], call: Call) -> None:
+    """The fields a call fills: who, which model and deployment, the usage, cost and error."""
+    outcome, principal = call.outcome, call.principal
+    usage = outcome.usage
+    key = principal.key
+    span = call.span
+    if span is not None:
+        context = span.get_span_context()
+        if context.is_valid:
+            entry["trace_id"] = format(context.trace_id, "032x")
+    entry["key_id"] = principal.account
+    entry["key_name"] = key.name if key is not None else None
+    entry["surface"] = call.dialect
+    entry["model"] = outcome.model or call.model
+    entry["deployment"] = outcome.deployment or None
+    entry["attempts"] = outcome.attempts
+    entry["stream"] = call.stream
+    entry["input_tokens"] = _tokens(usage, "input_tokens")
+    entry["output_tokens"] = _tokens(usage, "output_tokens")
+    entry["cached_tokens"] = _tokens(usage, "cache_read_input_tokens")
+    entry["cost"] = round(outcome.cost, 6)
+    if entry["error_type"] is None and outcome.error is not None:
+        entry["error_type"] = outcome.error.error_type
 
 
 class JsonLineFormatter(logging.Formatter):

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from claudegate.client import AsyncTransport, HttpToolsTransport
 from claudegate.errors import ClaudegateError
-from claudegate.gateway._access_log import AccessLog
 from claudegate.gateway._config import GatewayConfig, default_config
 from claudegate.gateway._http import BodyTooLarge, Exchange, Receive, Scope, Send
 from claudegate.gateway._reload import ConfigWatcher
@@ -147,7 +146,7 @@ class GatewayApp:
         )
         """Surfaces that route the paths under their prefixes themselves: (prefixes, the metric
         label, their router)."""
-        self.access_log = AccessLog(self.core.config.observability.access_log)
+        self.access_log = self.core.access_log
         """One line per HTTP request on the ``claudegate.access`` logger (docs/observability.md)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

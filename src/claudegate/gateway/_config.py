@@ -56,7 +56,7 @@
       tracing: true                   # spans, when OTEL_EXPORTER_OTLP_ENDPOINT or the app sets a tracer
       capture_content: false          # prompts and completions on spans (gen_ai.input/output.messages)
       access_log:
-        enabled: true                 # one line per request on the ``claudegate.access`` logger
+        enabled: true                 # a line per request (and per WS/GraphQL call) on claudegate.access
         level: info
         format: auto                  # json | console | auto (console when attached to a terminal)
     events:                           # event pipelines (docs/events.md)

@@ -181,6 +181,12 @@ class Call:
     outcome: Outcome = field(default_factory=Outcome)
     span: Span | None = None
     """The call's trace span while it runs (None when tracing is off)."""
+    access: tuple[str, str] | None = None
+    """The method and route of the access-log line the core writes when the call settles, set by
+    surfaces that make calls over a connection (WebSocket, Socket.IO, GraphQL). None: an HTTP
+    request's own line covers the call (or, for a job's call, no line is written)."""
+    first_byte: float | None = None
+    """Seconds from ``started`` to the first event a streaming surface sent (the line's ``ttfb_ms``)."""
 
     @property
     def model(self) -> str:

@@ -4,7 +4,8 @@
       → route (404) → permission (403) → per-key limits and budget (429)
       → deployments in the route's order: breaker → deployment limits → attempt, fail over, retry
       → the answer (a message, or a stream of canonical events)
-      → settle: usage, cost, limits corrected, ledger row, metrics — exactly once per call
+      → settle: usage, cost, limits corrected, ledger row, metrics, span, access-log line (a
+        connection's call) — exactly once per call
 
 A surface builds a ``Call`` (principal, dialect, canonical request, options), asks ``create``,
 ``stream`` or ``count_tokens``, and frames what comes back. Settlement happens once whether the
@@ -26,6 +27,7 @@ import orjson
 
 from claudegate.client import AsyncTransport
 from claudegate.errors import ERROR_TYPE_STATUS
+from claudegate.gateway._access_log import AccessLog
 from claudegate.gateway._config import GatewayConfig
 from claudegate.gateway._metrics import Metrics
 from claudegate.gateway.core._attempts import Held, Upstream, call_deployments
@@ -130,6 +132,8 @@ class _Settlement:
         self.runtime.leave()
         if call.span is not None:
             self.core.tracing.end_call(call.span, call)
+        if call.access is not None:  # a connection's call: no HTTP request's line covers it
+            self.core.access_log.record_call(call)
 
 
 class StreamReply:
@@ -381,6 +385,9 @@ class GatewayCore:
         """Signed webhook attempts (``webhooks``); after ``start`` its secrets live in the database."""
         self.tracing = Tracing.from_config(config.observability)
         """Spans of calls, jobs and webhook deliveries (off without a tracer provider)."""
+        self.access_log = AccessLog(config.observability.access_log)
+        """One line per HTTP request (the app writes it) and per call over a WebSocket, Socket.IO
+        or GraphQL connection (written at settlement) on ``claudegate.access``."""
         self.ready = False
         self.reloaded_at: float | None = None
         self.reload_error: str | None = None

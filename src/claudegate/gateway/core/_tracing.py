@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from claudegate.gateway.core._call import Call
     from claudegate.gateway.core._router import Deployment
 
-__all__ = ["Tracing", "trace_id_of"]
+__all__ = ["Tracing"]
 
 log = logging.getLogger("claudegate.gateway")
 
@@ -43,14 +43,6 @@ _PROVIDER_NAMES = {"anthropic": "anthropic", "openai": "openai", "salesforce": "
 
 def provider_name(kind: str) -> str:
     return _PROVIDER_NAMES.get(kind) or "claudegate." + kind
-
-
-def trace_id_of(span: Span | None) -> str | None:
-    """The 32-hex-digit trace id of ``span`` (None without a span)."""
-    if span is None:
-        return None
-    context = span.get_span_context()
-    return format(context.trace_id, "032x") if context.is_valid else None
 
 
 def _otlp_provider() -> TracerProvider:

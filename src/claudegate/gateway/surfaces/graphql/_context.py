@@ -25,7 +25,10 @@ if TYPE_CHECKING:
     from claudegate.store import ApiKey
     from claudegate.store._usage_report import UsageRow
 
-__all__ = ["GraphQLContext", "Services", "credential_of"]
+__all__ = ["PATH", "GraphQLContext", "Services", "credential_of"]
+
+PATH = "/graphql"
+"""Where the surface is served (over HTTP, SSE and WebSocket alike): the route of its access-log lines."""
 
 _NOT_INITIALISED = GatewayError(
     401, "authentication_error", "send connection_init with the API key before any operation"

@@ -8,7 +8,7 @@ from claudegate.errors import UserError
 from claudegate.gateway.core import Call, GatewayError, shown
 from claudegate.gateway.jobs import PRIORITIES, JobSpec
 from claudegate.gateway.surfaces.graphql._batches import BatchMutations
-from claudegate.gateway.surfaces.graphql._context import GraphQLContext
+from claudegate.gateway.surfaces.graphql._context import PATH, GraphQLContext
 from claudegate.gateway.surfaces.graphql._inputs import (
     JobInput,
     KeyInput,
@@ -25,7 +25,8 @@ Info = strawberry.Info[GraphQLContext, None]
 
 
 def message_call(context: GraphQLContext, input: MessageInput, *, stream: bool) -> Call:
-    """The core call of a ``MessageInput`` (a 400 naming the bad field first)."""
+    """The core call of a ``MessageInput`` (a 400 naming the bad field first), logged as the field
+    that made it (``createMessage`` or ``messageStream``) on ``/graphql``."""
     import orjson
 
     request = request_of(input)
@@ -38,6 +39,7 @@ def message_call(context: GraphQLContext, input: MessageInput, *, stream: bool) 
         stream=stream,
         size=len(orjson.dumps(request)),
         headers=context.headers,
+        access=("messageStream" if stream else "createMessage", PATH),
     )
 
 

@@ -6,6 +6,7 @@ cancelled and the call settles once, with status 499.
 """
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -94,6 +95,8 @@ class Subscription:
         reader = EventReader()
         try:
             async for batch in reply.batches():
+                if call.first_byte is None:
+                    call.first_byte = time.perf_counter() - call.started
                 last = len(batch) - 1
                 for position, event in enumerate(batch):
                     item = reader.read(event)

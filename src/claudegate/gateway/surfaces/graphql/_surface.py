@@ -33,15 +33,13 @@ from claudegate.gateway._http import FORWARDED_HEADERS, Receive, Scope, Send
 from claudegate.gateway.batches import BatchService
 from claudegate.gateway.core import GatewayCore, GatewayError, RoomHub, presented_key
 from claudegate.gateway.jobs import JobService
-from claudegate.gateway.surfaces.graphql._context import GraphQLContext, Services, credential_of
+from claudegate.gateway.surfaces.graphql._context import PATH, GraphQLContext, Services, credential_of
 from claudegate.gateway.surfaces.graphql._errors import gateway_extensions
 from claudegate.gateway.surfaces.graphql._protection import document_hash
 from claudegate.gateway.surfaces.graphql._schema import build_schema
 from claudegate.gateway.surfaces.graphql._transport_ws import RelayingTransportWSHandler
 
 __all__ = ["PATH", "GraphQLSurface"]
-
-PATH = "/graphql"
 
 log = logging.getLogger("claudegate.gateway")
 

@@ -232,6 +232,7 @@ class Streams:
             headers=headers,
             request_id=new_request_id(),
             session=self._session_id,
+            access=("tool_result" if isinstance(frame, ToolResult) else "message.create", self._route),
         )
         self._conversations.forget(stream_id)
         run = StreamRun(

@@ -297,7 +297,7 @@ class StreamRun:
             if frames:
                 if first:
                     first = False
-                    elapsed = time.perf_counter() - self.call.started
+                    elapsed = self.call.first_byte = time.perf_counter() - self.call.started
                     self.core.metrics.time_to_first_byte.observe((self.route,), elapsed)
                 await self._emit(self._batched(frames) if self.batch else frames)
         if self._translator is not None:
@@ -329,7 +329,7 @@ class StreamRun:
             if events:
                 if first:
                     first = False
-                    elapsed = time.perf_counter() - self.call.started
+                    elapsed = self.call.first_byte = time.perf_counter() - self.call.started
                     self.core.metrics.time_to_first_byte.observe((self.route,), elapsed)
                 await self._send_raw(stream, events)
         return None
