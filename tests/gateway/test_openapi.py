@@ -19,6 +19,7 @@ UNDOCUMENTED = {
     "/models": "an alias of /v1/models, likewise",
     "/health/deployments": "operators' diagnostics, shaped by the resilience internals",
     "/openapi.json": "the document itself",
+    "/docs/api": "the document rendered as a page",
     "/responses": "an alias of /v1/responses for clients whose base URL lacks /v1",
     "/embeddings": "an alias of /v1/embeddings, likewise",
 }

@@ -26,7 +26,17 @@ from claudegate.gateway.core import (
 from claudegate.gateway.events import EventBus, Pipelines
 from claudegate.gateway.jobs import JobService
 from claudegate.gateway.retrieval import RetrievalService
-from claudegate.gateway.surfaces import anthropic, embeddings, models, openai, openapi, ops, responses, usage
+from claudegate.gateway.surfaces import (
+    anthropic,
+    embeddings,
+    models,
+    openai,
+    openapi,
+    ops,
+    reference,
+    responses,
+    usage,
+)
 from claudegate.gateway.surfaces.collections import PREFIX as COLLECTIONS_PREFIX
 from claudegate.gateway.surfaces.collections import CollectionsSurface
 from claudegate.gateway.surfaces.events import PREFIX as EVENTS_PREFIX
@@ -72,6 +82,7 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/metrics"): ops.metrics,
     ("GET", "/health/deployments"): ops.health_deployments,
     ("GET", "/openapi.json"): openapi.openapi,
+    ("GET", reference.PATH): reference.reference,
     ("GET", usage.USAGE_PATH): usage.own_usage,
     ("GET", usage.ADMIN_USAGE_PATH): usage.admin_usage,
     ("GET", "/"): ops.root,
