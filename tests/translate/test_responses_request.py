@@ -210,6 +210,10 @@ def test_a_reasoning_item_replays_the_thinking_block_it_came_from() -> None:
         ({"reasoning": {"effort": "low"}, "top_p": 0.5}, "top_p"),
         ({"max_output_tokens": 0}, "max_output_tokens"),
         ({"metadata": {"n": 1}}, "metadata"),
+        # Objects where a name is expected (found by the fuzzer: they were unhashable, a 500).
+        ({"input": [{"type": "message", "role": {"r": 1}, "content": "x"}]}, "input[0].role"),
+        ({"reasoning": {"summary": {"s": 1}}}, "reasoning.summary"),
+        ({"include": [{"i": 1}]}, "include[0]"),
     ],
 )
 def test_what_cannot_be_served_is_refused_by_name(body: dict[str, Any], field: str) -> None:

@@ -113,7 +113,7 @@ def input_to_messages(value: Any) -> tuple[list[str], list[dict[str, Any]]]:
 
 def _message(item: dict[str, Any], field: str, system: list[str], messages: list[dict[str, Any]]) -> None:
     role = item.get("role")
-    if role not in _ROLES:
+    if not isinstance(role, str) or role not in _ROLES:  # a dict is no role (nor hashable)
         raise fail(f"{field}.role", "must be 'user', 'assistant', 'system' or 'developer'")
     content = item.get("content")
     if role == "system" or role == "developer":

@@ -121,7 +121,7 @@ def _refuse_unsupported(body: dict[str, Any]) -> None:
         if not isinstance(include, list):
             raise fail("include", "must be an array")
         for i, value in enumerate(include):
-            if value not in _INCLUDABLE:
+            if not isinstance(value, str) or value not in _INCLUDABLE:
                 raise fail(f"include[{i}]", f"{value!r} is not available: only {sorted(_INCLUDABLE)}")
     metadata = body.get("metadata")
     if metadata is not None and (
@@ -143,7 +143,7 @@ def _thinking_budget(reasoning: Any) -> int:
         raise fail("reasoning", "must be an object")
     effort = reasoning.get("effort")
     summary = reasoning.get("summary", reasoning.get("generate_summary"))
-    if summary is not None and summary not in _SUMMARIES:
+    if summary is not None and (not isinstance(summary, str) or summary not in _SUMMARIES):
         raise fail("reasoning.summary", f"must be one of {sorted(_SUMMARIES)}")
     if effort is None:
         return REASONING_BUDGETS["medium"] if summary is not None else 0

@@ -106,7 +106,7 @@ class _ChatStreamCheck:
                 self.check_call(call)
         finish_reason = choice.get("finish_reason")
         if finish_reason is not None:
-            if finish_reason not in FINISH_REASONS:
+            if not isinstance(finish_reason, str) or finish_reason not in FINISH_REASONS:
                 raise self.fail(f"finish_reason {finish_reason!r} is not one of {sorted(FINISH_REASONS)}")
             self.finish_reason = finish_reason
 
