@@ -12,6 +12,7 @@ import pytest
 from claudegate.gateway import GatewayApp, GatewayConfig, create_app, parse_config
 from claudegate.simulator import create_app as create_simulator
 from claudegate.testing import LiveServer
+from tests.gateway._fuzz_tally import TALLY
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,11 @@ def openai_backed() -> Iterator[Live]:
         route = {"name": "*", "deployments": [{"provider": "openai", "base_url": upstream.base_url + "/v1"}]}
         with serve({"models": [route]}) as live:
             yield live
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The schemathesis run's figures (``test_fuzz.py``), when it ran: requests, operations, 5xx."""
+    if TALLY.requests:
+        terminalreporter.section("schemathesis against /openapi.json")
+        for line in TALLY.lines():
+            terminalreporter.write_line(line)

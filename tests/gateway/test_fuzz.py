@@ -26,10 +26,22 @@ from claudegate.errors import APIStatusError
 from claudegate.gateway.surfaces.openapi import document
 from claudegate.sse import SSEDecoder, validate_anthropic_sse
 from claudegate.translate import validate_chat_sse
+from tests.gateway._fuzz_tally import TALLY
 from tests.gateway.conftest import serve, simulator_route
 
-EXAMPLES = 100
-"""Generated requests per operation and mode: the whole file stays near a minute on two busy cores."""
+EXAMPLES = 30
+"""Generated requests per operation and mode (fewer where the input space is small)."""
+EXAMPLES_FOR = {
+    # Translations: where the interesting inputs are.
+    "POST /v1/messages": 80,
+    "POST /v1/chat/completions": 80,
+    "POST /v1/responses": 80,
+    # Every accepted batch queues its requests as jobs that run beside the fuzzer.
+    "POST /v1/messages/batches": 15,
+}
+"""Operations that get more, or fewer, than ``EXAMPLES``: the file stays under a minute on two busy
+cores, with well over the 1,000 requests its summary reports."""
+MINIMUM_REQUESTS = 1_000
 
 OPERATIONS = [(method.upper(), path) for path, item in document()["paths"].items() for method in item]
 
@@ -128,7 +140,8 @@ def _anthropic_dialect(path: str, sent: requests.PreparedRequest) -> bool:
     return "anthropic-version" in sent.headers or "x-api-key" in sent.headers
 
 
-def _check_error(path: str, response: Response) -> None:
+def _check_error(path: str, response: Response) -> str:
+    """The dialect of the error envelope, checked to be the route's (and the caller's)."""
     body = response.json()
     assert isinstance(body, dict), body
     error = body.get("error")
@@ -136,8 +149,9 @@ def _check_error(path: str, response: Response) -> None:
     assert isinstance(error.get("message"), str) and isinstance(error.get("type"), str), body
     if _anthropic_dialect(path, response.request):
         assert body.get("type") == "error", body
-    else:
-        assert "type" not in body, body
+        return "anthropic"
+    assert "type" not in body, body
+    return "openai"
 
 
 def _check_stream(path: str, response: Response) -> None:
@@ -165,7 +179,7 @@ def check_answer(path: str, case: Case[Any], response: Response) -> None:
     assert status < 500, where
     if status >= 400:
         assert content_type.startswith("application/json"), where
-        _check_error(path, response)
+        TALLY.in_dialect(_check_error(path, response))
     elif content_type.startswith("text/event-stream"):
         _check_stream(path, response)
 
@@ -181,7 +195,7 @@ def test_generated_requests_never_get_a_server_error(
     answers: collections.Counter[int] = collections.Counter()
 
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=EXAMPLES_FOR.get(f"{method} {path}", EXAMPLES),
         derandomize=True,
         database=None,
         deadline=None,
@@ -192,11 +206,14 @@ def test_generated_requests_never_get_a_server_error(
     @given(case=strategy)
     def exchange(case: Case[Any]) -> None:
         response = case.call(base_url=target.base_url, session=target.session, timeout=60)
+        TALLY.record(f"{method} {path}", response.status_code)
         check_answer(path, case, response)
         case.validate_response(response)
         answers[response.status_code // 100] += 1
 
+    TALLY.start()
     exchange()
+    TALLY.stop(f"{method} {path} {mode.value}")
     if mode is GenerationMode.POSITIVE and method == "POST" and not _names_a_resource(path):
         # Generated bodies must reach the model, not stop at the first check.
         assert answers[2] > 0, dict(answers)
@@ -209,3 +226,13 @@ def test_a_limit_that_is_not_an_ascii_number_is_ignored(target: Target, limit: s
     answer = target.session.get(f"{target.base_url}/v1/models", params={"limit": limit}, timeout=30)
     assert answer.status_code == 200
     assert answer.json() == everything
+
+
+def test_the_run_sent_a_thousand_requests_and_got_no_server_error() -> None:
+    """The whole run's figures (printed at the end of the pytest run): when every operation ran."""
+    if len(TALLY.runs) < len(RUNS):
+        pytest.skip(f"only {len(TALLY.runs)} of the {len(RUNS)} runs were selected")
+    assert TALLY.requests >= MINIMUM_REQUESTS, TALLY.lines()
+    assert TALLY.operations == {f"{method} {path}" for method, path in OPERATIONS}
+    assert TALLY.server_errors == 0
+    assert sum(TALLY.error_dialects.values()) == TALLY.errors > 0

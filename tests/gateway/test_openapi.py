@@ -8,6 +8,7 @@ import jsonschema_rs
 import orjson
 import requests
 import schemathesis
+from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from claudegate.gateway._app import _ROUTES
 from tests.gateway.conftest import Live
@@ -59,6 +60,14 @@ def test_the_document_is_valid_openapi_3_1(gateway: Live) -> None:
     schema = schemathesis.openapi.from_url(f"{gateway.base_url}/openapi.json")
     schema.validate()  # against the OpenAPI 3.1 meta-schema
     assert schema["/v1/models/{model_id}"]["GET"].label == "GET /v1/models/{model_id}"
+
+
+def test_the_document_passes_the_openapi_3_1_validator(gateway: Live) -> None:
+    """openapi-spec-validator: the specification's own schema, and rules it states beyond it (a
+    path's parameters declared by its operations, operation ids unique...)."""
+    document = _document(gateway)
+    errors = [str(error).splitlines()[0] for error in OpenAPIV31SpecValidator(document).iter_errors()]
+    assert errors == []
 
 
 def test_every_component_is_a_valid_json_schema(gateway: Live) -> None:
