@@ -87,7 +87,13 @@ class AccessLog:
             self._write(self.call_entry(call))
 
     def _write(self, entry: dict[str, Any]) -> None:
-        self.logger.log(self.level, orjson.dumps(entry).decode(), extra={"access": entry})
+        # The record made directly: ``Logger.log`` would look up the caller's frame for a line
+        # that never shows it.
+        logger = self.logger
+        message = orjson.dumps(entry).decode()
+        logger.handle(
+            logger.makeRecord(ACCESS_LOGGER, self.level, "", 0, message, (), None, extra={"access": entry})
+        )
 
     @staticmethod
     def entry(exchange: Exchange, status: int, route: str, error_type: str | None) -> dict[str, Any]:

@@ -107,14 +107,12 @@ class Tracing:
         return _PROPAGATOR.extract(headers)
 
     def start_call(self, call: Call, surface: str) -> Span | None:
-        """The call's server span (None when tracing is off)."""
+        """The call's server span (None when tracing is off), made with what is known of the call
+        at its admission (what a sampler may look at)."""
         tracer = self.tracer
         if tracer is None:
             return None
         model = call.model
-        span = tracer.start_span(f"chat {model}", context=self.parent(call.headers), kind=SpanKind.SERVER)
-        if not span.is_recording():  # not sampled: its context still goes upstream
-            return span
         attributes: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: sc.OPERATION_CHAT,
             sc.GEN_AI_REQUEST_MODEL: model,
@@ -133,8 +131,9 @@ class Tracing:
             attributes[sc.GEN_AI_REQUEST_TEMPERATURE] = float(temperature)
         if self.capture_content:
             attributes[sc.GEN_AI_INPUT_MESSAGES] = _text(request.get("messages"))
-        span.set_attributes(attributes)
-        return span
+        # Passed at the start, in one go: the SDK checks a span's attributes once per call.
+        parent = self.parent(call.headers)
+        return tracer.start_span(f"chat {model}", context=parent, kind=SpanKind.SERVER, attributes=attributes)
 
     def end_call(self, span: Span, call: Call) -> None:
         """Set what the call came to (deployment, usage, status, error) and end its span."""
@@ -142,7 +141,6 @@ class Tracing:
             span.end()
             return
         outcome = call.outcome
-        usage = outcome.usage
         attributes: dict[str, Any] = {
             sc.CLAUDEGATE_ATTEMPTS: outcome.attempts,
             sc.HTTP_RESPONSE_STATUS_CODE: outcome.status,
@@ -153,16 +151,16 @@ class Tracing:
             attributes[sc.GEN_AI_PROVIDER_NAME] = outcome.provider
         if outcome.response_model:
             attributes[sc.GEN_AI_RESPONSE_MODEL] = outcome.response_model
-        _usage_attributes(attributes, usage)
+        _usage_attributes(attributes, outcome.usage)
         if outcome.stop_reason:
             attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = (outcome.stop_reason,)
-        span.set_attributes(attributes)
         error = outcome.error
         if error is not None:
-            span.set_attribute(sc.ERROR_TYPE, error.error_type)
+            attributes[sc.ERROR_TYPE] = error.error_type
             span.set_status(Status(StatusCode.ERROR, error.message[:200]))
         elif outcome.status == 499:
-            span.set_attribute(sc.ERROR_TYPE, "cancelled")
+            attributes[sc.ERROR_TYPE] = "cancelled"
+        span.set_attributes(attributes)
         span.end()
 
     def start_attempt(
