@@ -11,9 +11,13 @@ concurrency 50, p50/p99 latency and added latency at concurrency 1, time to firs
 gateway's CPU per request (utime+stime / requests; at concurrency 1, where every request pays its own
 system calls and loop wake-ups, and at concurrency 50), its RSS after 50,000 requests, and its cold
 start to first answer. The gateway runs with tracing and the access log off; ``--observability``
-instead compares its CPU per request with both off and with both on (spans exported by OTLP over
-HTTP to a local sink, ``--trace-ratio`` of the traces sampled; one JSON access-log line per request
-written to /dev/null).
+instead compares its CPU per request with both off, with the access log on (one JSON line per
+request written to /dev/null), with spans too (``--trace-ratio`` of the traces sampled) handed to an
+exporter that sends nothing, and with spans exported by OTLP over HTTP to a local sink; then it
+measures, in its own process, what the OpenTelemetry SDK alone spends on the two spans of a call
+(not exported, and OTLP-encoded) beside the gateway's own code for them and for its access-log
+line, so that the SDK's floor and the gateway's share can be told apart. CPU time is the
+scheduler's per-thread nanosecond count where ``/proc`` has it.
 """
 
 from __future__ import annotations
@@ -132,6 +136,17 @@ def openai_passthrough_cases() -> list[Case]:
 
 
 def cpu_seconds(pid: int) -> float:
+    """CPU seconds ``pid`` has run: the sum over its threads of the scheduler's nanosecond count
+    (``/proc/PID/task/*/schedstat``), else utime + stime in clock ticks (10 ms apart)."""
+    total, found = 0, False
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+            found = True
+        except (OSError, ValueError, IndexError):  # a thread that ended, or no schedstat here
+            continue
+    if found:
+        return total / 1e9
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
@@ -153,12 +168,14 @@ def start_gateway(
     settings: str = "",
     env: dict[str, str] | None = None,
     observability: str = OBSERVABILITY_OFF,
+    preamble: str = "",
 ) -> tuple[subprocess.Popen[bytes], int, float]:
     """Start ``claudegate serve`` pinned to ``core``; return (process, port, seconds to first answer).
 
     ``settings``: YAML lines put before the routes (a ``gateway:`` section); ``observability``:
     the section that turns tracing and the access log on or (by default) off; ``env``: more
-    environment. Its stderr (the access log) goes to /dev/null."""
+    environment; ``preamble``: Python run in the gateway process before it starts. Its stderr (the
+    access log) goes to /dev/null."""
     config = Path(tempfile.mkdtemp()) / "gateway.yaml"
     config.write_text(
         settings + observability + "models:\n"
@@ -178,8 +195,7 @@ def start_gateway(
     code = (
         "import os, sys\n"
         f"if hasattr(os, 'sched_setaffinity') and {core} < os.cpu_count():\n"
-        f"    os.sched_setaffinity(0, {{{core}}})\n"
-        "from claudegate.cli import main\n"
+        f"    os.sched_setaffinity(0, {{{core}}})\n" + preamble + "from claudegate.cli import main\n"
         f"sys.argv = {argv!r}\n"
         "main()\n"
     )
@@ -334,21 +350,44 @@ async def _cpu_per_request(port: int, pid: int, case: Case, args: argparse.Names
     return single, (cpu_seconds(pid) - before) / done * 1000
 
 
+ACCESS_LOG_ONLY = "observability:\n  tracing: false\n  access_log:\n    enabled: true\n    format: json\n"
+ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+def observability_cases(ratio: float, sink_port: int) -> list[tuple[str, str, dict[str, str] | None, str]]:
+    """(name, observability section, environment, preamble) of each gateway the comparison runs."""
+    otlp = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": str(ratio),
+    }
+    null_tracing = (
+        f"sys.path.insert(0, {ROOT!r})\n"
+        "from bench._span_floor import install_null_tracing\n"
+        f"install_null_tracing({ratio!r})\n"
+    )
+    return [
+        ("off", OBSERVABILITY_OFF, None, ""),
+        ("access log", ACCESS_LOG_ONLY, None, ""),
+        ("access log + spans, not exported", OBSERVABILITY_ON, None, null_tracing),
+        ("access log + spans, OTLP/HTTP", OBSERVABILITY_ON, otlp, ""),
+    ]
+
+
 async def observability(args: argparse.Namespace) -> None:
-    """CPU per request with tracing and the access log off, then on (``--observability``)."""
+    """CPU per request with tracing and the access log off, then on in steps (``--observability``),
+    and the SDK's own floor for the same spans."""
     upstream = UpstreamServer(deltas=20, openai=True)
     await upstream.start()
     sink, sink_port = await _otlp_sink()
     chosen = [case for case in cases() if not args.only or any(name in case.name for name in args.only)]
+    settings = observability_cases(args.trace_ratio, sink_port)
     figures: dict[str, list[tuple[float, float]]] = {case.name: [] for case in chosen}
-    env = {
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
-        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-        "OTEL_TRACES_SAMPLER_ARG": str(args.trace_ratio),
-    }
     try:
-        for settings, extra in ((OBSERVABILITY_OFF, None), (OBSERVABILITY_ON, env)):
-            process, port, started = start_gateway(upstream.port, core=1, env=extra, observability=settings)
+        for _, section, extra, preamble in settings:
+            process, port, started = start_gateway(
+                upstream.port, core=1, env=extra, observability=section, preamble=preamble
+            )
             try:
                 await first_answer(port, started)
                 for case in chosen:
@@ -356,20 +395,49 @@ async def observability(args: argparse.Namespace) -> None:
                     figures[case.name].append(await _cpu_per_request(port, process.pid, case, args))
             finally:
                 process.terminate()
-                process.wait(10)
+                # Waited for off the loop: the gateway exports its last spans to the sink this loop serves.
+                await asyncio.to_thread(process.wait, 10)
     finally:
         sink.close()
         await upstream.close()
     print(
-        f"tracing (OTLP/HTTP export) and access log (JSON lines): gateway CPU ms per request, "
-        f"off → on (traces sampled: {args.trace_ratio:g}; "
-        f"concurrency 1: {args.latency_requests} requests; {args.concurrency}: {args.seconds:g} s)"
+        f"tracing and access log (JSON lines to /dev/null): gateway CPU ms per request "
+        f"(traces sampled: {args.trace_ratio:g}; concurrency 1: {args.latency_requests} requests; "
+        f"{args.concurrency}: {args.seconds:g} s)"
     )
-    width = max(22, *(len(name) + 2 for name in figures))
-    print(f"{'':{width}}{'c1 off':>8}{'c1 on':>8}{'+c1':>8}{'c50 off':>9}{'c50 on':>8}{'+c50':>8}")
-    for name, ((off1, off50), (on1, on50)) in figures.items():
-        added1, added50 = on1 - off1, on50 - off50
-        print(f"{name:{width}}{off1:>8.3f}{on1:>8.3f}{added1:>8.3f}{off50:>9.3f}{on50:>8.3f}{added50:>8.3f}")
+    width = max(36, *(len(name) + 4 for name, _, _, _ in settings))
+    print(f"{'':{width}}{'c1':>8}{'+c1':>8}{'c50':>8}{'+c50':>8}")
+    for case_name, rows in figures.items():
+        print(case_name)
+        (off1, off50) = rows[0]
+        for (name, _, _, _), (one, fifty) in zip(settings, rows, strict=True):
+            print(f"  {name:{width - 2}}{one:>8.3f}{one - off1:>8.3f}{fifty:>8.3f}{fifty - off50:>8.3f}")
+    _print_floor(args.trace_ratio)
+
+
+def _print_floor(ratio: float) -> None:
+    """The SDK's floor beside the gateway's own code for the same spans (``bench/_span_floor.py``)."""
+    from bench._span_floor import floor
+
+    print("what the same work costs in this process (CPU µs per call, best of 5 rounds of 2,000):")
+    found = dict(floor())
+    for name, micros in found.items():
+        print(f"  {name:58}{micros:>8.1f}")
+    sdk = found["SDK alone: the two spans, not exported"]
+    encoded = found["SDK alone: the two spans, OTLP-encoded"]
+    ours = found["gateway: the two spans, not exported (its Call made too)"] - sdk
+    line = found["gateway: one access-log line"]
+    print(
+        f"a sampled call: the SDK's floor {sdk / 1000:.3f} ms (not exported), {encoded / 1000:.3f} ms "
+        f"(OTLP-encoded); the gateway's own part {max(ours, 0.0) / 1000:.3f} ms for its spans "
+        f"+ {line / 1000:.3f} ms for its access-log line"
+    )
+    unsampled = found["gateway: a call not sampled (no spans, a traceparent)"]
+    average = ratio * (sdk + max(ours, 0.0)) + (1 - ratio) * unsampled + line
+    print(
+        f"a call not sampled: {unsampled / 1000:.3f} ms (its Call made too); at {ratio:g} sampled, "
+        f"spans and line average {average / 1000:.3f} ms a call"
+    )
 
 
 def main() -> None:
