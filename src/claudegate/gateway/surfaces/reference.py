@@ -27,7 +27,20 @@ from claudegate.gateway.core import GatewayCore
 from claudegate.gateway.surfaces._openapi_parts import REFS
 from claudegate.gateway.surfaces.openapi import document
 
-__all__ = ["PATH", "page", "reference"]
+__all__ = [
+    "PATH",
+    "ContentView",
+    "FieldView",
+    "GroupView",
+    "OperationView",
+    "ParameterView",
+    "ResponseView",
+    "SchemaView",
+    "groups",
+    "page",
+    "reference",
+    "schema_view",
+]
 
 PATH = "/docs/api"
 _HTML = (b"content-type", b"text/html; charset=utf-8")
