@@ -52,6 +52,8 @@ class EmbeddedDispatcher:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks)
+        if self._attempts:  # their calls are cancelled: they only write how they ended
+            await asyncio.wait(set(self._attempts))
 
     async def enqueue(
         self, connection: AsyncConnection, kind: str, ids: Sequence[str], priorities: Sequence[int], at: float

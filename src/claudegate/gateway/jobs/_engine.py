@@ -127,15 +127,20 @@ class JobEngine:
         await dispatcher.start()
 
     async def close(self) -> None:
-        """Stop taking work and cancel what runs (its leases lapse; another worker retries it)."""
+        """Stop taking work and cancel what runs (its leases lapse; another worker retries it).
+
+        The calls are cancelled first; then the dispatcher stops and waits for its attempts, which
+        write what the cancelled calls leave (usage already spent) before the store closes. An
+        attempt that claims a job from now on leaves it to its lease.
+        """
         self._stopping.set()
-        if self.dispatcher is not None:
-            await self.dispatcher.close()
         tasks = [running.task for running in self.running.values()]
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks)
+        if self.dispatcher is not None:
+            await self.dispatcher.close()
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             await asyncio.wait((self._heartbeat,))
@@ -379,6 +384,8 @@ class JobEngine:
             await self._end(job, Attempt(None, error=error))
             return
         request_id = f"req_{job.id[4:]}_{job.attempts}"
+        if self._stopping.is_set():  # claimed as the engine closed: the lease lapses, another worker runs it
+            return
         runner = self.runners.get(job.group_id.partition("_")[0]) if job.group_id else None
         call: Call | None = None
         if runner is not None:
