@@ -16,6 +16,7 @@ import pytest
 from anthropic.types import CitationsSearchResultLocation, Message
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk
+from websockets.asyncio.client import connect
 
 from claudegate.providers import ProviderRequest, ProviderResponse
 from claudegate.providers.simulator import SimulatorProvider
@@ -25,6 +26,7 @@ from claudegate.testing import LiveServer
 from claudegate.translate import validate_chat_sse
 from tests.gateway import _wire
 from tests.gateway._ledger import rows
+from tests.gateway._ws import events, open_session, stream, ws_url
 from tests.gateway.conftest import Live, serve, simulator_route
 
 ADMIN = "admin-secret-for-tests-0123456789"
@@ -149,6 +151,18 @@ def test_an_openai_client_gets_the_citations_beside_the_text(gpt: openai.OpenAI,
 def test_the_responses_api_answers_from_the_collection_too(gpt: openai.OpenAI) -> None:
     response = gpt.responses.create(model="docs-assistant", input=QUESTION)
     assert "A key's budget caps its spending per day and per month" in response.output_text
+
+
+async def test_a_websocket_stream_carries_the_same_cited_events(live: Live) -> None:
+    request = {"model": "docs-assistant", "max_tokens": 400, "messages": ASK}
+    async with connect(ws_url(live.base_url)) as ws:
+        await open_session(ws)
+        got = await stream(ws, "r1", request)
+    expected = _wire.anthropic_events(_wire.messages(live.base_url, {**request, "stream": True}).body)
+    assert events(got) == expected
+    assert any(
+        e["type"] == "content_block_delta" and e["delta"]["type"] == "citations_delta" for e in expected
+    )
 
 
 def test_an_openai_compatible_upstream_reads_the_passages_as_text_naming_their_source(
