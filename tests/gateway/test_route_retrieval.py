@@ -14,6 +14,7 @@ import openai
 import orjson
 import pytest
 from anthropic.types import CitationsSearchResultLocation, Message
+from anthropic.types.beta import BetaCitationSearchResultLocation
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk
 from websockets.asyncio.client import connect
@@ -24,6 +25,7 @@ from claudegate.simulator import create_app as create_simulator
 from claudegate.sse import validate_anthropic_sse
 from claudegate.testing import LiveServer
 from claudegate.translate import validate_chat_sse
+from claudegate.translate.threads import THREADS_BETA
 from tests.gateway import _wire
 from tests.gateway._ledger import rows
 from tests.gateway._ws import events, open_session, stream, ws_url
@@ -265,6 +267,36 @@ def test_tool_mode_refuses_a_tool_of_its_search_tools_name(claude: anthropic.Ant
     with pytest.raises(anthropic.BadRequestError) as refused:
         claude.messages.create(model="docs-tool", max_tokens=100, messages=ASK, tools=[clash])
     assert "'search_docs' is the name of the search tool" in refused.value.message
+
+
+def test_a_thread_on_a_context_route_gets_passages_at_each_turn(claude: anthropic.Anthropic) -> None:
+    first = claude.beta.messages.create(
+        model="docs-assistant",
+        max_tokens=400,
+        messages=ASK,
+        thread={"type": "create"},
+        betas=[THREADS_BETA],
+    )
+    second = claude.beta.messages.create(
+        model="docs-assistant",
+        max_tokens=400,
+        messages=[{"role": "user", "content": "And the WebSocket API: how many streams on one connection?"}],
+        thread={"type": "continue", "previous_message_id": first.id},
+        betas=[THREADS_BETA],
+    )
+    cited = [[c for b in m.content if b.type == "text" for c in b.citations or ()] for m in (first, second)]
+    found = [[c for c in turn if isinstance(c, BetaCitationSearchResultLocation)] for turn in cited]
+    assert found == cited
+    assert found[0][0].source == "budgets.md#0" and found[1][0].source == "websocket.md#0"
+    assert found[1][0].search_result_index == 2  # the first turn's two passages come first
+
+
+def test_tool_mode_refuses_a_thread_so_the_sdk_goes_on_without_one(claude: anthropic.Anthropic) -> None:
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        claude.beta.messages.create(
+            model="docs-tool", max_tokens=100, messages=ASK, thread={"type": "create"}, betas=[THREADS_BETA]
+        )
+    assert refused.value.error_code == "thread_unsupported_request"
 
 
 def test_tool_mode_with_the_openai_sdk(gpt: openai.OpenAI) -> None:

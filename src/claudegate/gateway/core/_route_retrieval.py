@@ -29,6 +29,7 @@ from claudegate.gateway.core._attempts import Held, Upstream, call_deployments
 from claudegate.gateway.core._call import Call
 from claudegate.gateway.core._errors import GatewayError, shown
 from claudegate.gateway.core._router import Route
+from claudegate.gateway.core._threads import thread_unsupported
 from claudegate.providers import ProviderResponse
 from claudegate.retrieval import RetrievalError, UnknownCollection, fit_to_budget, search_result_block
 
@@ -174,14 +175,12 @@ async def _tool_result(
 
 
 def check_tool_request(call: Call, spec: RouteRetrieval) -> None:
-    """Refuse what ``tool`` mode cannot serve: a ``thread``, or a tool of the search tool's name."""
+    """Refuse what ``tool`` mode cannot serve: a ``thread`` (``thread_unsupported_request``, on
+    which the SDK's tool runner goes on without one), or a tool of the search tool's name."""
     if "thread" in call.request:
-        raise GatewayError(
-            400,
-            "invalid_request_error",
+        raise thread_unsupported(
             f"thread: model {shown(call.model)!r} runs a search loop, which threads cannot hold; "
-            "send the whole conversation without `thread`",
-            "thread",
+            "send the whole conversation without `thread`"
         )
     tools = call.request.get("tools")
     if isinstance(tools, list) and any(
