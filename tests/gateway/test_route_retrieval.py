@@ -69,6 +69,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
                 route("docs-tool", mode="tool", top_k=2),
                 route("docs-missing", collection="nowhere"),
                 {**route("docs-openai", top_k=1), "deployments": [openai_upstream]},
+                {**route("docs-openai-tool", mode="tool", top_k=1), "deployments": [openai_upstream]},
                 simulator_route("*"),
             ],
             "retrieval": {"path": str(store)},
@@ -174,6 +175,14 @@ def test_an_openai_compatible_upstream_reads_the_passages_as_text_naming_their_s
     text = "".join(block.text for block in message.content if block.type == "text")
     assert "Search result (source: budgets.md#0; title: Budgets)" in text  # the simulator echoes its input
     assert citations(message) == []
+
+
+def test_tool_mode_on_an_openai_compatible_upstream(claude: anthropic.Anthropic) -> None:
+    asked: Any = [{"role": "user", "content": f"Use search_docs: {QUESTION}"}]
+    message = claude.messages.create(model="docs-openai-tool", max_tokens=600, messages=asked)
+    assert [block.type for block in message.content] == ["text"] and message.stop_reason == "end_turn"
+    text = "".join(block.text for block in message.content if block.type == "text")
+    assert "The search_docs tool returned" in text and "Search result (source: " in text
 
 
 def test_an_unknown_collection_is_a_404_in_each_dialect(
