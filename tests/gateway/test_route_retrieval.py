@@ -6,6 +6,7 @@ the caller's dialect; a route without retrieval unchanged."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -219,36 +220,60 @@ def test_a_message_without_text_is_sent_as_it_came(claude: anthropic.Anthropic) 
     assert "x-claudegate-retrieved" not in raw.headers and citations(raw.parse()) == []
 
 
-@pytest.fixture
-def upstream_answers(live: Live) -> Iterator[list[dict[str, Any]]]:
-    """The messages the ``docs-tool`` route's simulator answers, in order."""
-    route = live.app.core.router.resolve("docs-tool")
+@contextmanager
+def recorded(live: Live, name: str) -> Iterator[list[tuple[dict[str, Any], dict[str, Any]]]]:
+    """The (request body, answer) of each call the route ``name``'s simulator answers, in order."""
+    route = live.app.core.router.resolve(name)
     assert route is not None
     provider = route.deployments[0].provider
     assert isinstance(provider, SimulatorProvider)
-    answers: list[dict[str, Any]] = []
+    calls: list[tuple[dict[str, Any], dict[str, Any]]] = []
     create = provider.create
 
-    async def recorded(request: ProviderRequest) -> ProviderResponse:
+    async def recording(request: ProviderRequest) -> ProviderResponse:
         response = await create(request)
-        answers.append(response.message)
+        calls.append((request.body, response.message))
         return response
 
-    provider.create = recorded  # type: ignore[method-assign]
+    provider.create = recording  # type: ignore[method-assign]
     try:
-        yield answers
+        yield calls
     finally:
         del provider.create
 
 
+def test_a_follow_up_sends_the_earlier_answer_without_its_citations(
+    claude: anthropic.Anthropic, live: Live
+) -> None:
+    first = claude.messages.create(model="docs-assistant", max_tokens=400, messages=ASK)
+    assert citations(first)
+    history: Any = [
+        *ASK,
+        {"role": "assistant", "content": [block.model_dump(exclude_none=True) for block in first.content]},
+        {"role": "user", "content": "And the WebSocket API: how many streams on one connection?"},
+    ]
+    with recorded(live, "docs-assistant") as calls:
+        second = claude.messages.create(model="docs-assistant", max_tokens=400, messages=history)
+    [(sent, _)] = calls
+    assert all("citations" not in block for block in sent["messages"][1]["content"])
+    assert [block["text"] for block in sent["messages"][1]["content"]] == [
+        b.text for b in first.content if b.type == "text"
+    ]
+    cited = citations(second)
+    assert cited[0].source == "websocket.md#0" and cited[0].search_result_index == 0
+
+
 def test_tool_mode_runs_the_search_and_returns_only_the_cited_answer(
-    claude: anthropic.Anthropic, upstream_answers: list[dict[str, Any]]
+    claude: anthropic.Anthropic, live: Live
 ) -> None:
     asked: Any = [{"role": "user", "content": f"Use search_docs: {QUESTION}"}]
-    raw = claude.messages.with_raw_response.create(model="docs-tool", max_tokens=600, messages=asked)
+    with recorded(live, "docs-tool") as calls:
+        raw = claude.messages.with_raw_response.create(model="docs-tool", max_tokens=600, messages=asked)
     message = raw.parse()
-    searched, answered = upstream_answers
+    (_, searched), (sent, answered) = calls
     assert [b["name"] for b in searched["content"] if b["type"] == "tool_use"] == ["search_docs"]
+    [result] = sent["messages"][-1]["content"]
+    assert result["type"] == "tool_result" and result["content"][0]["type"] == "search_result"
     assert [block.type for block in message.content] == ["text"] * len(message.content)
     assert message.stop_reason == "end_turn" and raw.headers["x-claudegate-retrieved"] == "1"
     assert {c.source.split("#")[0] for c in citations(message)} <= {doc["id"] for doc in DOCS}

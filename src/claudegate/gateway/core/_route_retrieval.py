@@ -7,7 +7,7 @@ passages (best first, within ``max_tokens``) go into that message, before its ow
 them on the answer's text blocks (``search_result_location``); an OpenAI-compatible or
 Salesforce upstream reads them as text naming their sources. The answer's header
 ``x-claudegate-retrieved`` says how many passages went in. A request whose last user message has
-no text (only tool results, say) is sent as it came.
+no text (only tool results, say) gets none.
 
 ``tool`` mode: the model is offered ``search_<collection>``; the gateway runs each search it asks
 for (its tool result: the passages as ``search_result`` blocks, so the answer can cite them) and
@@ -15,9 +15,10 @@ calls the model again, until it answers without searching (after ``max_searches`
 told to answer). The client sees only the final answer, with the usage of every upstream call
 summed; a streamed request gets that answer replayed as a stream once it is whole.
 
-Either way, the request is rewritten: its exact bytes no longer go upstream, and an OpenAI
-client's request goes to OpenAI-compatible upstreams as its translation. A collection that does
-not exist is a 404 naming the route and the collection.
+Either way, the citations of earlier answers the client sends back are taken off (they point at
+passages of earlier requests), and a rewritten request no longer goes upstream as its exact
+bytes: an OpenAI client's goes to OpenAI-compatible upstreams as its translation. A collection
+that does not exist is a 404 naming the route and the collection.
 """
 
 from __future__ import annotations
@@ -102,6 +103,28 @@ async def search(core: GatewayCore, call: Call, spec: RouteRetrieval, query: str
     return [search_result_block(passage) for passage in fit_to_budget(hits, spec.max_tokens)]
 
 
+def _without_citations(messages: list[Any]) -> tuple[list[Any], bool]:
+    """The messages with the citations of earlier answers taken off (and whether there were any):
+    they point at passages of earlier requests, which this one does not carry."""
+    out: list[Any] = []
+    changed = False
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if (
+            isinstance(content, list)
+            and message.get("role") == "assistant"
+            and any(isinstance(block, dict) and "citations" in block for block in content)
+        ):
+            kept = [
+                {k: v for k, v in block.items() if k != "citations"} if isinstance(block, dict) else block
+                for block in content
+            ]
+            message = {**message, "content": kept}
+            changed = True
+        out.append(message)
+    return out, changed
+
+
 async def augment(core: GatewayCore, call: Call, spec: RouteRetrieval) -> None:
     """``context`` mode (see the module docstring): the passages into the last user message."""
     messages = call.request.get("messages")
@@ -111,24 +134,26 @@ async def augment(core: GatewayCore, call: Call, spec: RouteRetrieval) -> None:
     assert isinstance(messages, list)
     message = messages[position]
     query = _text_of(message.get("content")).strip()
-    if not query:
-        return
-    blocks = await search(core, call, spec, query)
-    call.outcome.headers.append((RETRIEVED_HEADER, str(len(blocks))))
-    if not blocks:
+    blocks: list[dict[str, Any]] = []
+    if query:
+        blocks = await search(core, call, spec, query)
+        call.outcome.headers.append((RETRIEVED_HEADER, str(len(blocks))))
+    history, cited_before = _without_citations(messages)
+    if not blocks and not cited_before:
         return
     _rewritten(call)
-    content = message["content"]
-    if isinstance(content, str):
-        content = [*blocks, {"type": "text", "text": content}]
-    else:  # after the tool results, which must lead a user message
-        lead = next(
-            (i for i, block in enumerate(content) if block.get("type") != "tool_result"), len(content)
-        )
-        content = [*content[:lead], *blocks, *content[lead:]]
-    changed = [*messages[:position], {**message, "content": content}, *messages[position + 1 :]]
-    call.request = {**call.request, "messages": changed}
-    call.size += sum(len(block["content"][0]["text"]) for block in blocks)
+    if blocks:
+        content = message["content"]
+        if isinstance(content, str):
+            content = [*blocks, {"type": "text", "text": content}]
+        else:  # after the tool results, which must lead a user message
+            lead = next(
+                (i for i, block in enumerate(content) if block.get("type") != "tool_result"), len(content)
+            )
+            content = [*content[:lead], *blocks, *content[lead:]]
+        history[position] = {**message, "content": content}
+        call.size += sum(len(block["content"][0]["text"]) for block in blocks)
+    call.request = {**call.request, "messages": history}
 
 
 def _search_tool(spec: RouteRetrieval) -> dict[str, Any]:
@@ -208,7 +233,8 @@ async def search_loop(
     check_tool_request(call, spec)
     _rewritten(call)
     tools = [*(call.request.get("tools") or []), _search_tool(spec)]
-    body: dict[str, Any] = {**call.request, "tools": tools, "stream": False}
+    history, _ = _without_citations(call.request.get("messages") or [])
+    body: dict[str, Any] = {**call.request, "messages": history, "tools": tools, "stream": False}
     usage: dict[str, Any] = {}
     searches = 0
     while True:
