@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/jwt_auth.py
 	$(BIN)/python bench/socketio_streams.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/retrieval_route.py
 	$(BIN)/python bench/jobs.py
 
 clean:

@@ -26,7 +26,6 @@ from claudegate.gateway.core import (
 )
 from claudegate.gateway.events import EventBus, Pipelines
 from claudegate.gateway.jobs import JobService
-from claudegate.gateway.retrieval import RetrievalService
 from claudegate.gateway.surfaces import anthropic, embeddings, models, openai, openapi, ops, responses, usage
 from claudegate.gateway.surfaces.collections import PREFIX as COLLECTIONS_PREFIX
 from claudegate.gateway.surfaces.collections import CollectionsSurface
@@ -135,8 +134,8 @@ class GatewayApp:
         """``/socket.io/`` (replace it before startup to change its settings)."""
         self.graphql = GraphQLSurface(self.core, self.jobs, self.batches, lambda: self.websocket.hub)
         """``/graphql`` (queries, mutations, subscriptions; its rooms are ``/v1/ws``'s)."""
-        self.retrieval = RetrievalService(self.core)
-        """The store behind ``/v1/collections`` (opened on first use)."""
+        self.retrieval = self.core.retrieval
+        """The store behind ``/v1/collections`` and routes with ``retrieval`` (opened on first use)."""
         self._collections = CollectionsSurface(self.retrieval)
         self._prefixed: tuple[tuple[tuple[str, ...], str, PrefixRouter], ...] = (
             ((JOBS_PREFIX,), JOBS_PREFIX, self._jobs_surface.route),
@@ -183,7 +182,6 @@ class GatewayApp:
         await self.events.close()
         await self.jobs.close()  # running attempts are cancelled: their leases lapse, others retry
         await self.socketio.close()
-        await self.retrieval.close()
         await self.core.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

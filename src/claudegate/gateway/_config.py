@@ -14,6 +14,7 @@
       - name: claude-sonnet-5         # what clients ask for ("*" and globs match many names)
         tool_stream: buffer           # per-route override
         sampling: {normalize: true}   # drop top_k/top_p of -1, and top_p beside temperature
+        retrieval: {collection: docs, mode: context, top_k: 5, max_tokens: 2000}   # answers cite docs
         deployments:
           - provider: anthropic       # anthropic | openai | salesforce | simulator
             base_url: https://api.anthropic.com
@@ -39,6 +40,9 @@
       ttl: 300                        # seconds a thread lives after its last turn
       max_thread_bytes: 33554432      # stored bytes of one thread (null: no limit)
       max_key_bytes: 268435456        # stored bytes of one key's live threads (null: no limit)
+    retrieval:                        # collections (docs/retrieval.md)
+      store: embedded                 # a SQLite file and exact search | pgvector
+      path: claudegate-retrieval.db
     jobs:                             # /v1/jobs (docs/jobs.md)
       backend: auto                   # embedded (the store + this process) | pgqueuer | auto
       workers: 64                     # jobs one process runs at once
@@ -88,6 +92,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from claudegate.client import ApiKey, Timeout, find_secrets_file, load_secrets_file
 from claudegate.errors import UserError
+from claudegate.gateway._config_retrieval import RetrievalConfig, RouteRetrieval
 from claudegate.simulator import SimulatorConfig
 
 __all__ = [
@@ -112,9 +117,11 @@ __all__ = [
     "NatsIngressConfig",
     "ObservabilityConfig",
     "PipelineConfig",
+    "RetrievalConfig",
     "RetryConfig",
     "RouteBatches",
     "RouteConfig",
+    "RouteRetrieval",
     "SamplingConfig",
     "SocketIOSettings",
     "StorageConfig",
@@ -370,6 +377,18 @@ class RouteConfig(_Strict):
     """Sampling parameters made acceptable to current models (on by default)."""
     batches: RouteBatches = RouteBatches()
     """Where a batch of this route's requests runs (the job engine, or the upstream's batch API)."""
+    retrieval: RouteRetrieval | None = None
+    """Answers from a collection: its passages put before each request, or a search tool the
+    gateway runs (docs/retrieval.md)."""
+
+    @model_validator(mode="after")
+    def _check_retrieval(self) -> RouteConfig:
+        if self.retrieval is not None and self.batches.upstream:
+            raise ValueError(
+                "batches.upstream cannot serve a route with retrieval: the upstream's batch API would run "
+                "its requests without the gateway (leave batches.upstream off)"
+            )
+        return self
 
 
 class EdgeConfig(_Strict):
@@ -550,33 +569,6 @@ class ThreadsConfig(_Strict):
     threads)."""
     database_url: str | None = None
     """Where the gateway keeps threads: default the ``storage`` database, else a database in memory."""
-
-
-class RetrievalConfig(_Strict):
-    """Collections (``/v1/collections``, docs/retrieval.md): where documents and vectors live."""
-
-    store: Literal["embedded", "pgvector"] = "embedded"
-    """``embedded``: a SQLite file and exact search; ``pgvector``: PostgreSQL with an HNSW index."""
-    path: str = "claudegate-retrieval.db"
-    """The embedded store's SQLite file."""
-    database_url: str | None = None
-    """``pgvector``: ``postgresql://…`` (or ``env:NAME``); the server needs the vector extension."""
-    embedding_model: str = "local"
-    """What a collection created without ``embedding_model`` embeds with."""
-    chunk_size: int = Field(default=1000, ge=100, le=100_000)
-    """Characters per chunk at most."""
-    chunk_overlap: int = Field(default=200, ge=0)
-    """Characters of whole sentences consecutive chunks share at most (below ``chunk_size``)."""
-    ef_search: int = Field(default=100, ge=1, le=1000)
-    """``pgvector``: candidates the HNSW search keeps (more: better recall, slower)."""
-
-    @model_validator(mode="after")
-    def _check(self) -> RetrievalConfig:
-        if self.chunk_overlap >= self.chunk_size:
-            raise ValueError("chunk_overlap must be below chunk_size")
-        if self.store == "pgvector" and not self.database_url:
-            raise ValueError("the pgvector store needs database_url")
-        return self
 
 
 class JobsConfig(_Strict):

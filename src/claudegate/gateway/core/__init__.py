@@ -16,6 +16,7 @@ from claudegate.gateway.core._errors import (
     shown,
 )
 from claudegate.gateway.core._requests import parse_json_body, require
+from claudegate.gateway.core._retrieval import RetrievalService, open_store
 from claudegate.gateway.core._rooms import MemoryRoomHub, RoomEvent, RoomHub, RoomSubscription, open_room_hub
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "MemoryRoomHub",
     "Outcome",
     "Principal",
+    "RetrievalService",
     "RoomEvent",
     "RoomHub",
     "RoomSubscription",
@@ -40,6 +42,7 @@ __all__ = [
     "keys_issued",
     "new_request_id",
     "open_room_hub",
+    "open_store",
     "openai_body",
     "parse_json_body",
     "presented_key",

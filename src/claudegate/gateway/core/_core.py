@@ -2,6 +2,7 @@
 
     authenticate (``principal``, once per request or connection)
       → route (404) → permission (403) → per-key limits and budget (429)
+      → the route's retrieval (passages into the request, or a search loop; ``_route_retrieval``)
       → deployments in the route's order: breaker → deployment limits → attempt, fail over, retry
       → the answer (a message, or a stream of canonical events)
       → settle: usage, cost, limits corrected, ledger row, metrics — exactly once per call
@@ -35,6 +36,8 @@ from claudegate.gateway.core._call import Call, Principal
 from claudegate.gateway.core._chat_passthrough import ChatStreamTap, completion_usage, log_estimate
 from claudegate.gateway.core._errors import GatewayError, classify, shown
 from claudegate.gateway.core._responses import ResponseHistory
+from claudegate.gateway.core._retrieval import RetrievalService
+from claudegate.gateway.core._route_retrieval import augment, search_loop
 from claudegate.gateway.core._router import Deployment, Route, Router
 from claudegate.gateway.core._runtime import Runtime
 from claudegate.gateway.core._sampling import normalize_sampling
@@ -381,6 +384,9 @@ class GatewayCore:
         """Signed webhook attempts (``webhooks``); after ``start`` its secrets live in the database."""
         self.tracing = Tracing.from_config(config.observability)
         """Spans of calls, jobs and webhook deliveries (off without a tracer provider)."""
+        self.retrieval = RetrievalService(self)
+        """The collections' store (opened on first use), for ``/v1/collections`` and for routes
+        with ``retrieval``."""
         self.ready = False
         self.reloaded_at: float | None = None
         self.reload_error: str | None = None
@@ -420,6 +426,7 @@ class GatewayCore:
         await self.transport.aclose()
         await self.threads.close()
         await self.responses.close()
+        await self.retrieval.close()
         await self.webhooks.close()
         if self.policies is not None:
             await self.policies.close()
@@ -483,6 +490,8 @@ class GatewayCore:
         route = settlement.runtime.resolve(call.model, embeddings=call.embeddings)
         if route.normalize_sampling and not call.embeddings:
             normalize_sampling(call)
+        if call.serves is not None:  # made for an admitted call, on a model its route chose
+            return route
         if not call.principal.may_use(call.model):
             what = call.principal.kind
             raise GatewayError(
@@ -514,18 +523,27 @@ class GatewayCore:
     async def _whole(
         self, call: Call, upstream: Upstream[ProviderResponse], *, threaded: bool = False
     ) -> ProviderResponse:
-        """One non-streamed upstream answer, its usage recorded, the call settled."""
+        """One non-streamed upstream answer, its usage recorded, the call settled. ``threaded``: a
+        model call proper (``create``), which threads and the route's retrieval apply to."""
         settlement = self._settlement(call)
         turn: ThreadTurn | None = None
         try:
             route = await self._begin(settlement)
-            if threaded and "thread" in call.request:
-                turn = await self.threads.begin(call, route, settlement.runtime.config)
-            if turn is not None:
-                route, upstream = turn.route, turn.upstream(upstream)
-            response, settlement.held = await call_deployments(
-                call, route, upstream, _estimate(call), tracing=self.tracing
-            )
+            spec = route.retrieval if threaded else None
+            if spec is not None and spec.mode == "tool":
+                response, settlement.held = await search_loop(
+                    self, call, route, spec, upstream, _estimate(call)
+                )
+            else:
+                if spec is not None:
+                    await augment(self, call, spec)
+                if threaded and "thread" in call.request:
+                    turn = await self.threads.begin(call, route, settlement.runtime.config)
+                if turn is not None:
+                    route, upstream = turn.route, turn.upstream(upstream)
+                response, settlement.held = await call_deployments(
+                    call, route, upstream, _estimate(call), tracing=self.tracing
+                )
             if response.dialect == "openai":
                 assert response.raw is not None
                 self._tap_completion(call, response.raw)
@@ -562,6 +580,15 @@ class GatewayCore:
         turn: ThreadTurn | None = None
         try:
             route = await self._begin(settlement)
+            spec = route.retrieval
+            if spec is not None and spec.mode == "tool":  # the answer is known once the loop ends
+                response, settlement.held = await search_loop(
+                    self, call, route, spec, _create, _estimate(call)
+                )
+                events = message_to_events(response.message)
+                return StreamReply(settlement, events, call.tool_stream or route.tool_stream, True)
+            if spec is not None:
+                await augment(self, call, spec)
             whole: Upstream[ProviderResponse] = _create
             streamed: Upstream[ProviderStream] = _stream
             if "thread" in call.request:
