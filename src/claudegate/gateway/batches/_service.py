@@ -34,6 +34,7 @@ from claudegate.gateway.batches._views import (
 )
 from claudegate.gateway.core import ANONYMOUS, GatewayCore, GatewayError, Principal, budget_refusal
 from claudegate.gateway.jobs import GroupCounts, Job, JobEngine, JobService, JobSpec
+from claudegate.store import write_usage
 
 __all__ = ["BatchService"]
 
@@ -444,7 +445,7 @@ class BatchService:
 
         async def extra(connection: AsyncConnection) -> None:
             if rows and self.core.policies is not None and self.core.policies.writer is not None:
-                await connection.execute(database.tables.usage.insert(), rows)
+                await write_usage(connection, database, rows)
             await self._notify(engine, connection, ended, GroupCounts())
 
         if await self.records.change(batch.id, {"details": details, "ended_at": ended.ended_at}, extra=extra):

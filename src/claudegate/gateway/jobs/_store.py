@@ -11,7 +11,7 @@ queue's next entry) is written in the same transaction by ``extra``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
@@ -22,9 +22,9 @@ from claudegate.gateway.jobs._model import PRIORITIES, TERMINAL, GroupCounts, Jo
 if TYPE_CHECKING:
     from sqlalchemy import Row, Table
 
-    from claudegate.store import Database, UsageRecord
+    from claudegate.store import Database
 
-__all__ = ["Change", "Extra", "ExtraMany", "JobStore", "usage_row"]
+__all__ = ["Change", "Extra", "ExtraMany", "JobStore"]
 
 Extra = Callable[[AsyncConnection], Awaitable[None]]
 """More writes that commit (or roll back) with a change of state."""
@@ -47,11 +47,6 @@ _ACTIVE = ("queued", "running")
 
 class _Lost(Exception):
     """The lease is no longer the writer's: the transaction is rolled back."""
-
-
-def usage_row(record: UsageRecord) -> dict[str, Any]:
-    """A ledger record as the usage table's row."""
-    return {field.name: getattr(record, field.name) for field in fields(record)}
 
 
 def _job(row: Row[Any]) -> Job:
