@@ -15,6 +15,7 @@ from claudegate.gateway.core._errors import (
     openai_body,
     shown,
 )
+from claudegate.gateway.core._key_admin import KeyAdmin, KeyStanding
 from claudegate.gateway.core._requests import parse_json_body, require
 from claudegate.gateway.core._rooms import MemoryRoomHub, RoomEvent, RoomHub, RoomSubscription, open_room_hub
 
@@ -25,6 +26,8 @@ __all__ = [
     "Dialect",
     "GatewayCore",
     "GatewayError",
+    "KeyAdmin",
+    "KeyStanding",
     "MemoryRoomHub",
     "Outcome",
     "Principal",
