@@ -456,6 +456,19 @@ class BatchService:
                 engine.dispatcher.wake()
         return await self.records.get(batch.id) or ended
 
+    async def recent(self, limit: int = 50) -> list[tuple[Batch, GroupCounts]]:
+        """Every owner's batches newest first, each brought up to date (for the dashboard)."""
+        await self.open()
+        return await self.settle_many(await self.records.recent(limit))
+
+    async def cancel_any(self, batch_id: str) -> tuple[Batch, GroupCounts]:
+        """``cancel`` of anyone's batch (the admin's); a 404 for an unknown id."""
+        await self.open()
+        batch = await self.records.get(batch_id)
+        if batch is None:
+            raise GatewayError(404, "not_found_error", f"no batch {batch_id!r}")
+        return await self.cancel(batch)
+
     async def page(
         self, principal: Principal, api: BatchApi, *, after: str | None, before: str | None, limit: int
     ) -> tuple[list[tuple[Batch, GroupCounts]], bool]:

@@ -16,8 +16,10 @@ from claudegate.gateway.core._errors import (
     shown,
 )
 from claudegate.gateway.core._key_admin import KeyAdmin, KeyStanding
+from claudegate.gateway.core._live import LiveState, live_state
 from claudegate.gateway.core._requests import parse_json_body, require
 from claudegate.gateway.core._rooms import MemoryRoomHub, RoomEvent, RoomHub, RoomSubscription, open_room_hub
+from claudegate.gateway.core._usage_series import UsageSeries, usage_series
 
 __all__ = [
     "ANONYMOUS",
@@ -28,6 +30,7 @@ __all__ = [
     "GatewayError",
     "KeyAdmin",
     "KeyStanding",
+    "LiveState",
     "MemoryRoomHub",
     "Outcome",
     "Principal",
@@ -35,12 +38,14 @@ __all__ = [
     "RoomHub",
     "RoomSubscription",
     "StreamReply",
+    "UsageSeries",
     "anthropic_body",
     "anthropic_error",
     "budget_refusal",
     "classify",
     "credential_digest",
     "keys_issued",
+    "live_state",
     "new_request_id",
     "open_room_hub",
     "openai_body",
@@ -49,4 +54,5 @@ __all__ = [
     "require",
     "shown",
     "usage_cost",
+    "usage_series",
 ]

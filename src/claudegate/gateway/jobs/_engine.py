@@ -123,6 +123,7 @@ class JobEngine:
 
     async def start(self, dispatcher: Dispatcher) -> None:
         await ensure_rollups(self.database)  # ledger rows are written with job ends, rollups included
+        await self.store.ensure_indexes()
         self.dispatcher = dispatcher
         self._stopping.clear()
         self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
@@ -256,6 +257,10 @@ class JobEngine:
         """``owner``'s jobs, newest first, after the job ``after`` (a cursor)."""
         cursor = await self.get(after, owner) if after is not None else None
         return await self.store.page(owner=owner, after=cursor, limit=limit)
+
+    async def recent(self, limit: int = 50) -> list[Job]:
+        """Every owner's single jobs (``/v1/jobs``, not batch or event runs), newest first."""
+        return await self.store.recent(limit)
 
     async def group(self, group_id: str, *, after: str | None = None, limit: int = 1000) -> list[Job]:
         """A group's jobs in submission order, after the job ``after``."""

@@ -14,8 +14,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import Index, and_, bindparam, func, inspect, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.schema import CreateIndex
 
 from claudegate.gateway.jobs._model import PRIORITIES, TERMINAL, GroupCounts, Job
 
@@ -82,6 +85,26 @@ class JobStore:
         self.database = database
         self.table: Table = database.tables.jobs
 
+    async def ensure_indexes(self) -> None:
+        """Create the indexes a table made by an older version lacks (``create_all`` adds tables,
+        not indexes to a table that exists)."""
+
+        def missing(connection: Connection) -> list[Index]:
+            found = {index["name"] for index in inspect(connection).get_indexes(self.table.name)}
+            return [index for index in self.table.indexes if index.name not in found]
+
+        async with self.database.engine.connect() as connection:
+            absent = await connection.run_sync(missing)
+        for index in absent:
+            try:
+                async with self.database.engine.begin() as connection:
+                    await connection.execute(CreateIndex(index, if_not_exists=True))
+            except DBAPIError:
+                async with self.database.engine.connect() as connection:
+                    if index in await connection.run_sync(missing):
+                        raise
+                # another process created it at the same moment
+
     async def insert(self, rows: Sequence[dict[str, Any]], extra: Extra | None = None) -> None:
         """Write new jobs (one transaction, committed when this returns)."""
         async with self.database.engine.begin() as connection:
@@ -122,6 +145,15 @@ class JobStore:
                 )
         async with self.database.engine.connect() as connection:
             rows = (await connection.execute(query.order_by(*order).limit(limit))).all()
+        return [_job(row) for row in rows]
+
+    async def recent(self, limit: int) -> list[Job]:
+        """Every owner's jobs of no group (``/v1/jobs``), newest first."""
+        table = self.table
+        query = select(table).where(table.c.group_id.is_(None))
+        query = query.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(limit)
+        async with self.database.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
         return [_job(row) for row in rows]
 
     async def counts(self, group_id: str) -> GroupCounts:
