@@ -19,10 +19,14 @@ from claudegate.gateway.core._key_admin import KeyAdmin, KeyStanding
 from claudegate.gateway.core._live import LiveState, live_state
 from claudegate.gateway.core._requests import parse_json_body, require
 from claudegate.gateway.core._rooms import MemoryRoomHub, RoomEvent, RoomHub, RoomSubscription, open_room_hub
+from claudegate.gateway.core._usage_series import GROUPINGS as USAGE_GROUPINGS
+from claudegate.gateway.core._usage_series import WINDOWS as USAGE_WINDOWS
 from claudegate.gateway.core._usage_series import UsageSeries, usage_series
 
 __all__ = [
     "ANONYMOUS",
+    "USAGE_GROUPINGS",
+    "USAGE_WINDOWS",
     "Call",
     "ChatRequest",
     "Dialect",
