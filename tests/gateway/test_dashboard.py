@@ -191,7 +191,10 @@ def test_keys_are_issued_changed_and_revoked_through_the_page(live: Live) -> Non
     )
     assert call(live.base_url, plaintext).status == 401
     unknown = browser.change("/dashboard/keys/key_missing/revoke")
-    assert unknown.status_code == 404
+    assert unknown.status_code == 404 and "no API key with id &#39;key_missing&#39;" in unknown.text
+    by_htmx = browser.change("/dashboard/keys/key_missing/revoke", headers=HTMX)
+    assert by_htmx.status_code == 404 and by_htmx.headers["hx-retarget"] == "main"  # shown in place
+    assert by_htmx.text.lstrip().startswith('<section class="refused">')
     no_admin_key_in(browser)
 
 

@@ -173,6 +173,10 @@ class DashboardSurface:
             await exchange.send_bytes(status, body, JSON_TYPE, [*PAGE_HEADERS, *(extra or [])])
             return
         csrf = session.csrf if session is not None else None
+        if exchange.headers.get(b"hx-request") == b"true":  # the refusal replaces the page's content
+            extra = [*(extra or []), (b"hx-retarget", b"main"), (b"hx-reswap", b"innerHTML")]
+            await self.pages.send(exchange, "_refused.html", status, extra, message=message)
+            return
         await self.pages.send(
             exchange, "refused.html", status, extra, title="Refused", message=message, csrf=csrf
         )
