@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from claudegate.gateway import GatewayApp, create_app, parse_config
@@ -92,7 +93,10 @@ def test_without_a_session_pages_redirect_and_fragments_answer_401(live: Live) -
     assert login.status_code == 200 and 'name="admin_key"' in login.text
 
 
-def test_changes_need_the_dashboards_origin_and_the_sessions_csrf_token(live: Live) -> None:
+def test_changes_need_the_dashboards_origin_and_the_sessions_csrf_token(
+    live: Live, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="claudegate.access")
     key = issue_key(live.base_url, "target")
     path = f"/dashboard/keys/{key['id']}/revoke"
     browser = Browser(live.base_url)
@@ -122,6 +126,12 @@ def test_changes_need_the_dashboards_origin_and_the_sessions_csrf_token(live: Li
     )
     assert htmx.status_code == 200 and 'id="notice"' in htmx.text and "revoked" in htmx.text
     no_admin_key_in(browser)
+    logged = [
+        orjson.loads(record.getMessage()) for record in caplog.records if record.name == "claudegate.access"
+    ]
+    dashboard = [(line["method"], line["status"]) for line in logged if line["route"] == "/dashboard"]
+    assert dashboard.count(("POST", 403)) == 6 and ("POST", 303) in dashboard  # as answered
+    assert ADMIN not in caplog.text
 
 
 def test_pages_and_plots_show_the_traffic(live: Live) -> None:

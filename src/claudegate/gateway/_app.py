@@ -269,6 +269,8 @@ class GatewayApp:
                     core.metrics.disconnects.inc()
             elif outcome is not None and outcome.error is not None and not exchange.response_started:
                 status = outcome.status
+            elif exchange.status is not None:  # a surface that answered itself (a redirect, its error)
+                status = exchange.status
         except BodyTooLarge as exc:
             status, error_type = 413, "request_too_large"
             await self._send_error(exchange, GatewayError(413, "request_too_large", str(exc)))
