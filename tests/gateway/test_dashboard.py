@@ -6,6 +6,7 @@ the vendored files served and their absence reported, all on the embedded defaul
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -15,11 +16,13 @@ from typing import Any
 
 import orjson
 import pytest
+from websockets.asyncio.client import connect
 
 from claudegate.gateway import GatewayApp, create_app, parse_config
 from claudegate.testing import LiveServer
 from tests.gateway import _event_tools, _wire
 from tests.gateway._dashboard import ADMIN, ANTHROPIC, ASK, HTMX, Browser, issue_key, keyed_config
+from tests.gateway._ws import open_session, ws_url
 from tests.gateway.conftest import Live, serve
 
 
@@ -168,6 +171,22 @@ def test_pages_and_plots_show_the_traffic(live: Live) -> None:
     keys = browser.get("/dashboard/keys").text
     assert "alpha" in keys and "beta" in keys and alpha["key"] not in keys
     no_admin_key_in(browser)
+
+
+async def test_the_live_panel_counts_open_streams_and_websocket_connections(live: Live) -> None:
+    key = issue_key(live.base_url, "streamer")["key"]
+    browser = Browser(live.base_url)
+    browser.login()
+    slow = {"x-api-key": key, "x-sim-latency": "ttft=30", **ANTHROPIC}
+    connection, response = _wire.start(live.base_url, "POST", "/v1/messages", {**ASK, "stream": True}, slow)
+    try:
+        assert response.status == 200  # its headers are out: the stream is being answered
+        async with connect(ws_url(live.base_url), additional_headers={"x-api-key": key}) as ws:
+            await open_session(ws)
+            panel = await asyncio.to_thread(browser.get, "/dashboard/live", HTMX)
+    finally:
+        connection.close()
+    assert 'id="live-streams">1<' in panel.text and 'id="live-websockets">1<' in panel.text
 
 
 def test_keys_are_issued_changed_and_revoked_through_the_page(live: Live) -> None:
