@@ -189,6 +189,22 @@ async def test_the_live_panel_counts_open_streams_and_websocket_connections(live
     assert 'id="live-streams">1<' in panel.text and 'id="live-websockets">1<' in panel.text
 
 
+def test_the_live_panel_shows_an_open_breaker_and_the_failure(tmp_path: Path) -> None:
+    route = {
+        "name": "*",
+        "deployments": [{"provider": "simulator"}],
+        "breaker": {"failure_threshold": 1, "open_duration": 60},
+    }
+    with serve({**keyed_config(str(tmp_path / "g.db")), "models": [route]}) as running:
+        key = issue_key(running.base_url, "k")["key"]
+        assert call(running.base_url, key, headers={"x-sim-fault": "529"}).status == 529
+        browser = Browser(running.base_url)
+        browser.login()
+        panel = browser.get("/dashboard/live", HTMX).text
+    assert 'class="state state-unhealthy">unhealthy<' in panel
+    assert 'class="state breaker-open">open<' in panel and "529" in panel
+
+
 def test_keys_are_issued_changed_and_revoked_through_the_page(live: Live) -> None:
     browser = Browser(live.base_url)
     browser.login()
