@@ -134,6 +134,8 @@ class Metrics(Collector):
         )
         self.disconnects = Counter("claudegate_client_disconnects", "Streams the client left before the end.")
         self.active_streams = 0
+        self.websocket_connections = 0
+        """``/v1/ws`` connections open now (exported by the WebSocket surface's collector)."""
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 

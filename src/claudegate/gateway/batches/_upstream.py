@@ -10,7 +10,6 @@ key's budget) once, at the upstream's price.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -136,7 +135,7 @@ class UpstreamBatches:
 
     def ledger_rows(
         self, batch_id: str, owner: str | None, deployment: str, lines: list[dict[str, Any]]
-    ) -> tuple[list[dict[str, Any]], float]:
+    ) -> tuple[list[UsageRecord], float]:
         """One ledger row per executed request of an ended upstream batch, and their total cost."""
         rows, total = [], 0.0
         now = datetime.fromtimestamp(self.core.clock(), UTC)
@@ -163,7 +162,7 @@ class UpstreamBatches:
                 status=200 if kind == "succeeded" else _ERROR_STATUS.get(str(error), 500),
                 time=now,
             )
-            rows.append(asdict(record))
+            rows.append(record)
             total += cost
         return rows, total
 

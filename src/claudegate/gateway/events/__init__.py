@@ -14,7 +14,7 @@ runs that failed every attempt.
 
 from __future__ import annotations
 
-from claudegate.gateway.events._bus import Accepted, EventBus
+from claudegate.gateway.events._bus import Accepted, EventBus, dead_view
 from claudegate.gateway.events._model import MAX_EVENTS, Event, events_of
 from claudegate.gateway.events._pipelines import Pipeline, Pipelines, load_tools
 from claudegate.gateway.events._run import PipelineRunner
@@ -30,6 +30,7 @@ __all__ = [
     "Pipelines",
     "PromptTemplate",
     "TemplateRefused",
+    "dead_view",
     "events_of",
     "load_tools",
 ]

@@ -295,12 +295,38 @@ class EventBus:
         found = [await engine.store.get(job_id) for job_id in ids]
         return [job for job in found if job is not None]
 
+    async def dead_runs(self, limit: int = 50) -> list[Job]:
+        """Every owner's dead runs, newest first (for the dashboard; ``dead_view`` shows one)."""
+        engine = await self.jobs.engine()
+        jobs = engine.store.table
+        condition = (jobs.c.status == "failed") & jobs.c.group_id.startswith("evt_")
+        query = select(jobs.c.id).where(condition).order_by(jobs.c.finished_at.desc(), jobs.c.id.desc())
+        async with engine.database.engine.connect() as connection:
+            ids = [row[0] for row in (await connection.execute(query.limit(limit))).all()]
+        found = [await engine.store.get(job_id) for job_id in ids]
+        return [job for job in found if job is not None]
+
+    async def replay_run(self, run_id: str) -> bool:
+        """Queue one dead run again (anyone's: the admin's); False when it is not a dead run."""
+        engine = await self.jobs.engine()
+        job = await engine.store.get(run_id)
+        if job is None or job.status != "failed" or not (job.group_id or "").startswith("evt_"):
+            return False
+        return run_id in await engine.retry_failed([run_id])
+
     async def replay(self, owner: str, event_ids: Sequence[str] = ()) -> list[dict[str, Any]]:
         """Queue the owner's dead runs again (of ``event_ids``, else all), each once; what was queued."""
         engine = await self.jobs.engine()
         dead = await self._dead(engine, owner, limit=10_000, events=event_ids)
         queued = set(await engine.retry_failed([job.id for job in dead]))
         return [_dead_json(job) for job in dead if job.id in queued]
+
+
+def dead_view(job: Job) -> dict[str, Any]:
+    """A dead run as its owner reads it in ``GET /v1/events/dead``, and who owns it (``key``: the
+    publishing key's id, ``subject``: a token's)."""
+    caller = job.caller or {}
+    return {**_dead_json(job), "key": caller.get("key"), "subject": caller.get("subject")}
 
 
 def _dead_json(job: Job) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -36,8 +36,9 @@ from claudegate.gateway.jobs._model import (
     principal_from_record,
     principal_record,
 )
-from claudegate.gateway.jobs._store import Change, Extra, JobStore, usage_row
+from claudegate.gateway.jobs._store import Change, Extra, JobStore
 from claudegate.gateway.jobs._view import job_json
+from claudegate.store import UsageRecord, ensure_rollups, write_usage
 
 if TYPE_CHECKING:
     from claudegate.store import Database
@@ -73,7 +74,7 @@ class _Ending:
     job: Job
     ended: Job
     values: dict[str, Any]
-    ledger: dict[str, Any] | None
+    ledger: UsageRecord | None
     again: float | None
     event: str | None
 
@@ -121,6 +122,8 @@ class JobEngine:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self, dispatcher: Dispatcher) -> None:
+        await ensure_rollups(self.database)  # ledger rows are written with job ends, rollups included
+        await self.store.ensure_indexes()
         self.dispatcher = dispatcher
         self._stopping.clear()
         self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
@@ -259,6 +262,10 @@ class JobEngine:
         """``owner``'s jobs, newest first, after the job ``after`` (a cursor)."""
         cursor = await self.get(after, owner) if after is not None else None
         return await self.store.page(owner=owner, after=cursor, limit=limit)
+
+    async def recent(self, limit: int = 50) -> list[Job]:
+        """Every owner's single jobs (``/v1/jobs``, not batch or event runs), newest first."""
+        return await self.store.recent(limit)
 
     async def group(self, group_id: str, *, after: str | None = None, limit: int = 1000) -> list[Job]:
         """A group's jobs in submission order, after the job ``after``."""
@@ -413,14 +420,11 @@ class JobEngine:
         headers = caller.get("headers")
         return principal, dict(headers) if isinstance(headers, dict) else {}
 
-    def _ledger(self, call: Call | None) -> dict[str, Any] | None:
+    def _ledger(self, call: Call | None) -> UsageRecord | None:
         policies = self.core.policies
         if call is None or policies is None or policies.writer is None or not call.outcome.settled:
             return None
-        record = policies.usage_record(call)
-        row = usage_row(record)
-        row["time"] = datetime.fromtimestamp(self.clock(), UTC)
-        return row
+        return replace(policies.usage_record(call), time=datetime.fromtimestamp(self.clock(), UTC))
 
     def _backoff(self, attempts: int) -> float:
         return float(min(self.config.backoff * 2 ** max(attempts - 1, 0), self.config.backoff_max))
@@ -478,8 +482,7 @@ class JobEngine:
         async def extra(connection: AsyncConnection, made: list[int]) -> None:
             ended = [endings[index] for index in made]
             rows = [ending.ledger for ending in ended if ending.ledger is not None]
-            if rows:
-                await connection.execute(self.database.tables.usage.insert(), rows)
+            await write_usage(connection, self.database, rows)
             retries: dict[float, list[Job]] = {}
             for ending in ended:
                 if ending.again is not None:
@@ -503,13 +506,13 @@ class JobEngine:
         async with self.changed:
             self.changed.notify_all()
 
-    async def _orphan_ledger(self, job_id: str, ledger: dict[str, Any]) -> None:
+    async def _orphan_ledger(self, job_id: str, ledger: UsageRecord) -> None:
         """The row of an attempt that lost its job: kept only when the job was canceled (nobody
         runs it again); another worker's attempt writes its own."""
         current = await self.store.get(job_id)
         if current is not None and current.status == "canceled":
             async with self.database.engine.begin() as connection:
-                await connection.execute(self.database.tables.usage.insert().values(**ledger))
+                await write_usage(connection, self.database, [ledger])
 
     async def _deliver(self, connection: AsyncConnection, hooks: Sequence[tuple[Job, str]]) -> None:
         """Write the webhook deliveries of ``hooks`` (job, event) and their queue entries."""
