@@ -42,12 +42,13 @@ from claudegate.retrieval import Document, EmbeddedStore, Retriever, retrieval_t
 from claudegate.simulator import create_app as create_simulator
 from claudegate.testing import LiveServer
 from claudegate.tools import RunResult, ToolRegistry, ToolRunner
-from claudegate.types import Message, SearchResultLocationCitation
+from claudegate.types import Message, SearchResultLocationCitation, TextBlock
 
 MODEL = "claude-sonnet-4-5"
 ROUTE = "docs-assistant"
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-CHUNKING = {"chunk_size": 800, "chunk_overlap": 150}
+CHUNK_SIZE, CHUNK_OVERLAP = 800, 150
+CHUNKING = {"chunk_size": CHUNK_SIZE, "chunk_overlap": CHUNK_OVERLAP}
 
 
 async def index_docs(retriever: Retriever, docs: Path = DOCS, collection: str = "docs") -> int:
@@ -60,7 +61,7 @@ async def index_docs(retriever: Retriever, docs: Path = DOCS, collection: str = 
 
 async def index_into(store_path: Path) -> int:
     """The docs indexed into the SQLite file ``store_path``; the chunk count."""
-    retriever = Retriever(EmbeddedStore(store_path), **CHUNKING)
+    retriever = Retriever(EmbeddedStore(store_path), chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
     try:
         return await index_docs(retriever)
     finally:
@@ -103,7 +104,7 @@ def sources(message: Message) -> list[SearchResultLocationCitation]:
     return [
         citation
         for block in message.content
-        if block.type == "text"
+        if isinstance(block, TextBlock)
         for citation in block.citations or ()
         if isinstance(citation, SearchResultLocationCitation)
     ]
@@ -114,7 +115,7 @@ def with_markers(message: Message) -> str:
     parts: list[str] = []
     cited = sources(message)
     for block in message.content:
-        if block.type != "text":
+        if not isinstance(block, TextBlock):
             continue
         parts.append(block.text)
         for citation in block.citations or ():
@@ -150,7 +151,7 @@ async def ask_with_tool(base_url: str, api_key: str, retriever: Retriever, quest
 
 async def run_tool_runner(base_url: str, api_key: str, question: str, store_path: Path) -> RunResult:
     """Index the docs into ``store_path``, then answer ``question`` with the tool loop."""
-    retriever = Retriever(EmbeddedStore(store_path), **CHUNKING)
+    retriever = Retriever(EmbeddedStore(store_path), chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
     try:
         chunks = await index_docs(retriever)
         print(f"indexed {chunks} chunks of {DOCS}")
