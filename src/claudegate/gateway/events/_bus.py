@@ -28,9 +28,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from claudegate.gateway.core import GatewayCore, GatewayError, Principal, RoomHub
+from claudegate.gateway.events._batching import EventBatcher
 from claudegate.gateway.events._metrics import EventMetrics
 from claudegate.gateway.events._model import Event, event_group, event_owner, run_json, status_of
-from claudegate.gateway.events._pipelines import Pipelines
+from claudegate.gateway.events._pipelines import Pipeline, Pipelines
 from claudegate.gateway.events._run import PipelineRunner
 from claudegate.gateway.events._template import TemplateRefused
 from claudegate.gateway.jobs import Job, JobEngine, JobService, JobSpec, timestamp
@@ -78,6 +79,10 @@ class EventBus:
         self.runner = PipelineRunner(core, pipelines)
         self.metrics = EventMetrics()
         core.metrics.registry.register(self.metrics)
+        self.batcher = EventBatcher(core, self.runner, self.metrics, clock)
+        """Where the low-priority runs of pipelines with ``batch`` wait for their group."""
+        self.runner.batcher = self.batcher
+        pipelines.on_add.append(self._added)
         self._publishing: set[asyncio.Task[object]] = set()
         self.nats: NatsIngress | None = None
         """The NATS JetStream consumer (``events.nats``), once started."""
@@ -99,10 +104,20 @@ class EventBus:
         if self.nats is not None:
             await self.nats.close()
             self.nats = None
+        await self.batcher.close()
 
     def _attach(self, engine: JobEngine) -> None:
         engine.runners[GROUP_PREFIX] = self.runner
         engine.observers.append(self._ended)
+        self.batcher.engine = engine
+        engine.parking += sum(self.batcher.parking(p) for p in self.pipelines if p.batch is not None)
+
+    def _added(self, pipeline: Pipeline) -> None:
+        """A pipeline added in Python: room for its batched runs to wait (PgQueuer's cap is set at
+        its start)."""
+        engine = self.jobs.engine_if_open
+        if engine is not None and pipeline.batch is not None:
+            engine.parking += self.batcher.parking(pipeline)
 
     def _ended(self, job: Job) -> None:
         """A run this process started or ended: counted; once processed, its result event to its
