@@ -23,7 +23,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -34,7 +34,7 @@ from claudegate.gateway.events._model import Event, event_group, event_owner, ru
 from claudegate.gateway.events._pipelines import Pipeline, Pipelines
 from claudegate.gateway.events._run import PipelineRunner
 from claudegate.gateway.events._template import TemplateRefused
-from claudegate.gateway.jobs import Job, JobEngine, JobService, JobSpec, timestamp
+from claudegate.gateway.jobs import PRIORITIES, Job, JobEngine, JobService, JobSpec, timestamp
 
 if TYPE_CHECKING:
     from claudegate.gateway.events._nats import NatsIngress
@@ -83,6 +83,7 @@ class EventBus:
         """Where the low-priority runs of pipelines with ``batch`` wait for their group."""
         self.runner.batcher = self.batcher
         pipelines.on_add.append(self._added)
+        core.metrics.before_scrape.append(self._count_queued)
         self._publishing: set[asyncio.Task[object]] = set()
         self.nats: NatsIngress | None = None
         """The NATS JetStream consumer (``events.nats``), once started."""
@@ -132,6 +133,27 @@ class EventBus:
         if hub is None:
             return
         self._spawn(hub.publish(str(room), [{"type": "event.result", "event": job.result}]))
+
+    async def _count_queued(self) -> None:
+        """The runs queued in the store, by pipeline and priority (for ``/metrics``; nothing is
+        read while the job engine is not open)."""
+        engine = self.jobs.engine_if_open
+        if engine is None:
+            return
+        jobs = engine.store.table
+        pipeline = jobs.c.job_metadata["pipeline"].as_string()
+        query = (
+            select(pipeline, jobs.c.priority, func.count())
+            .where((jobs.c.status == "queued") & jobs.c.group_id.startswith(GROUP_PREFIX + "_"))
+            .group_by(pipeline, jobs.c.priority)
+        )
+        async with engine.database.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        names = {rank: name for name, rank in PRIORITIES.items()}
+        counts = dict.fromkeys(self.metrics.queued, 0)  # a count gone to nothing reads 0
+        for label, rank, count in rows:
+            counts[(str(label), names.get(rank, "medium"))] = int(count)
+        self.metrics.queued = counts
 
     def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
         task = asyncio.get_running_loop().create_task(work)
