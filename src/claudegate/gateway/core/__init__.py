@@ -17,6 +17,7 @@ from claudegate.gateway.core._errors import (
 )
 from claudegate.gateway.core._requests import parse_json_body, require
 from claudegate.gateway.core._rooms import MemoryRoomHub, RoomEvent, RoomHub, RoomSubscription, open_room_hub
+from claudegate.gateway.core._stream_text import StreamObserver, StreamSink
 
 __all__ = [
     "ANONYMOUS",
@@ -31,7 +32,9 @@ __all__ = [
     "RoomEvent",
     "RoomHub",
     "RoomSubscription",
+    "StreamObserver",
     "StreamReply",
+    "StreamSink",
     "anthropic_body",
     "anthropic_error",
     "budget_refusal",

@@ -10,13 +10,16 @@ pipelines of an event type.
 matched pipeline as a job of the gateway's job engine (``PipelineRunner``: the tool-use loop
 through the core); ``get`` shows an event's status and result; ``dead`` and ``replay`` handle the
 runs that failed every attempt. A pipeline with ``batch`` (``Batching``) has its low-priority runs
-grouped (``app.events.batcher``).
+grouped (``app.events.batcher``); one that takes ``stream.window`` or ``stream.completed``
+(``StreamWindow``, ``StreamFilter``) is fed the text of the streams the gateway serves
+(``app.events.streams``).
 """
 
 from __future__ import annotations
 
 from claudegate.gateway.events._bus import Accepted, EventBus
 from claudegate.gateway.events._model import MAX_EVENTS, Event, events_of
+from claudegate.gateway.events._observers import StreamObservers
 from claudegate.gateway.events._pipelines import (
     Batching,
     Pipeline,
@@ -39,6 +42,7 @@ __all__ = [
     "Pipelines",
     "PromptTemplate",
     "StreamFilter",
+    "StreamObservers",
     "StreamWindow",
     "TemplateRefused",
     "events_of",

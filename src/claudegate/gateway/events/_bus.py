@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ from claudegate.gateway.core import GatewayCore, GatewayError, Principal, RoomHu
 from claudegate.gateway.events._batching import EventBatcher
 from claudegate.gateway.events._metrics import EventMetrics
 from claudegate.gateway.events._model import Event, event_group, event_owner, run_json, status_of
+from claudegate.gateway.events._observers import StreamObservers
 from claudegate.gateway.events._pipelines import Pipeline, Pipelines
 from claudegate.gateway.events._run import PipelineRunner
 from claudegate.gateway.events._template import TemplateRefused
@@ -82,6 +83,10 @@ class EventBus:
         self.batcher = EventBatcher(core, self.runner, self.metrics, clock)
         """Where the low-priority runs of pipelines with ``batch`` wait for their group."""
         self.runner.batcher = self.batcher
+        self.streams = StreamObservers(pipelines, core.config.events.streams, self.publish)
+        """The stream observers (pipelines on ``stream.window`` / ``stream.completed``)."""
+        core.metrics.registry.register(self.streams)
+        self._observe()
         pipelines.on_add.append(self._added)
         core.metrics.before_scrape.append(self._count_queued)
         self._publishing: set[asyncio.Task[object]] = set()
@@ -106,6 +111,7 @@ class EventBus:
             await self.nats.close()
             self.nats = None
         await self.batcher.close()
+        await self.streams.close()
 
     def _attach(self, engine: JobEngine) -> None:
         engine.runners[GROUP_PREFIX] = self.runner
@@ -115,10 +121,15 @@ class EventBus:
 
     def _added(self, pipeline: Pipeline) -> None:
         """A pipeline added in Python: room for its batched runs to wait (PgQueuer's cap is set at
-        its start)."""
+        its start); streams observed when it observes them."""
         engine = self.jobs.engine_if_open
         if engine is not None and pipeline.batch is not None:
             engine.parking += self.batcher.parking(pipeline)
+        self._observe()
+
+    def _observe(self) -> None:
+        """Have the core hand streams to the observers while a pipeline observes them."""
+        self.core.stream_observer = self.streams if self.streams.refresh() else None
 
     def _ended(self, job: Job) -> None:
         """A run this process started or ended: counted; once processed, its result event to its
@@ -166,16 +177,22 @@ class EventBus:
             log.warning("publishing a result event failed: %s", type(task.exception()).__name__)
 
     async def publish(
-        self, principal: Principal, events: Sequence[Event], *, headers: Mapping[str, str] | None = None
+        self,
+        principal: Principal,
+        events: Sequence[Event],
+        *,
+        headers: Mapping[str, str] | None = None,
+        only: Collection[str] | None = None,
     ) -> list[Accepted]:
         """Accept ``events`` (durably, when this returns) for ``principal``; a 400 naming the event
-        whose prompt a pipeline's template refuses (nothing of the call is then accepted)."""
+        whose prompt a pipeline's template refuses (nothing of the call is then accepted). With
+        ``only``, just the pipelines of those labels take them (a stream window is its window's)."""
         engine = await self.jobs.engine()
         owner = principal.owner
-        for url in {p.webhook for e in events for p in self.pipelines.matching(e.type) if p.webhook}:
+        for url in {p.webhook for e in events for p in self._matching(e.type, only) if p.webhook}:
             await self.core.webhooks.check_submission(url, None)
         planned = [
-            (event, self._specs(principal, event, index if len(events) > 1 else None))
+            (event, self._specs(principal, event, index if len(events) > 1 else None, only))
             for index, event in enumerate(events)
         ]
         known = await self._known(engine, owner, [event.id for event in events])
@@ -196,9 +213,15 @@ class EventBus:
                 self.metrics.accepted_run(label, spec.priority)
         return accepted
 
-    def _specs(self, principal: Principal, event: Event, index: int | None) -> list[JobSpec]:
+    def _matching(self, event_type: str, only: Collection[str] | None) -> list[Pipeline]:
+        found = self.pipelines.matching(event_type)
+        return found if only is None else [pipeline for pipeline in found if pipeline.label in only]
+
+    def _specs(
+        self, principal: Principal, event: Event, index: int | None, only: Collection[str] | None = None
+    ) -> list[JobSpec]:
         specs = []
-        for pipeline in self.pipelines.matching(event.type):
+        for pipeline in self._matching(event.type, only):
             try:
                 request = pipeline.request(event.json())
             except TemplateRefused as exc:
