@@ -79,8 +79,21 @@ class StreamText:
             self.sink = None
 
     def events(self, batch: list[dict[str, Any]]) -> None:
-        """Canonical events."""
-        self._feed(_delta_text(event) for event in batch if event.get("type") == "content_block_delta")
+        """Canonical events (the hot one of these readers: a plain loop, no generator)."""
+        sink = self.sink
+        if sink is None:
+            return
+        try:
+            for event in batch:
+                if event.get("type") == "content_block_delta":
+                    delta = event.get("delta")
+                    if isinstance(delta, dict) and delta.get("type") == "text_delta":
+                        text = delta.get("text")
+                        if isinstance(text, str) and text:
+                            sink.text(text)
+        except Exception:
+            log.exception("a stream observer failed: the stream goes on unobserved")
+            self.sink = None
 
     def sse(self, events: list[ServerSentEvent]) -> None:
         """The upstream's own Anthropic SSE events (only text deltas are decoded)."""

@@ -80,21 +80,26 @@ class _Cutter:
         self.scanned = 0
         """How much of ``buffer`` has been looked at for a sentence end."""
 
-    def feed(self, text: str) -> Iterator[tuple[int, int, str]]:
-        """The windows ``text`` completes: (index, start, text)."""
-        self.buffer += text
+    def feed(self, text: str) -> list[tuple[int, int, str]] | None:
+        """The windows ``text`` completes, (index, start, text); None when it completes none."""
+        buffer = self.buffer = self.buffer + text
         limit = self.chars if self.chars is not None else _LONGEST_SENTENCE
-        while self.buffer:
+        windows = None
+        while buffer:
             cut = 0
             if self.sentences:
-                found = _SENTENCE_END.search(self.buffer, max(self.scanned - 4, 0))
+                found = _SENTENCE_END.search(buffer, max(self.scanned - 4, 0))
                 cut = found.end() if found is not None and found.end() <= limit else 0
-                self.scanned = len(self.buffer)
-            if not cut and len(self.buffer) >= limit:
+                self.scanned = len(buffer)
+            if not cut and len(buffer) >= limit:
                 cut = limit
             if not cut:
-                return
-            yield self._window(cut)
+                break
+            if windows is None:
+                windows = []
+            windows.append(self._window(cut))
+            buffer = self.buffer
+        return windows
 
     def rest(self) -> tuple[int, int, str] | None:
         """The last window: what is left at the stream's end."""
@@ -140,8 +145,10 @@ class _Watch:
                 self.pieces.append(text[:room])
         self.length += len(text)
         for cutter in self.cutters:
-            for window in cutter.feed(text):
-                self._window(cutter, window, final=False)
+            windows = cutter.feed(text)
+            if windows is not None:
+                for window in windows:
+                    self._window(cutter, window, final=False)
 
     def close(self, finished: bool, stop_reason: str | None) -> None:
         for cutter in self.cutters:
@@ -234,11 +241,11 @@ class StreamObservers(Collector):
 
     def offer(self, principal: Principal, event: Event, labels: tuple[str, ...]) -> None:
         """Queue ``event`` for the pipelines ``labels`` without waiting; dropped and counted when full."""
-        try:
-            self.queue.put_nowait((principal, event, labels))
-        except asyncio.QueueFull:
+        queue = self.queue
+        if queue.full():
             self.dropped.inc((event.type,))
             return
+        queue.put_nowait((principal, event, labels))
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._publishing())
 
