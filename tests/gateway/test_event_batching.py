@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -230,9 +230,10 @@ async def test_a_group_whose_worker_lost_its_leases_runs_again_elsewhere_and_end
     assert not any(line.startswith('claudegate_event_runs_total{outcome="processed"') for line in first_lines)
 
 
-async def test_a_route_with_upstream_batches_sends_each_group_as_one_batch_at_the_batch_price(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def upstream_batches(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """An HTTP simulator serving Message Batches (ended as soon as looked at), and a route to it
+    that sends batches upstream."""
     monkeypatch.setenv("CG_TEST_UPSTREAM_KEY", "sk-ant-upstream-events-0123")
     simulator = create_simulator(SimulatorConfig(batch_delay=0.0, api_keys=("sk-ant-upstream-events-0123",)))
     with LiveServer(simulator) as upstream:
@@ -242,23 +243,36 @@ async def test_a_route_with_upstream_batches_sends_each_group_as_one_batch_at_th
             "base_url": upstream.base_url,
             "api_key": "env:CG_TEST_UPSTREAM_KEY",
         }
-        config = base_config(
-            tmp_path,
-            prompt="Use check_policy_violations on: {{ id }}",
-            tools=["check_policy_violations"],
-            max_tokens=200,
-            batch={"size": 3, "wait": 60},
-        )
-        config["models"] = [{"name": "*", "deployments": [deployment], "batches": {"upstream": True}}]
-        _event_tools.CALLS.clear()
-        async with running(config) as app:
-            app.events.batcher.upstream.poll = 0.0
-            await publish(app, ["u-1", "u-2", "u-3"])
-            events = [await settled(app, event_id) for event_id in ("u-1", "u-2", "u-3")]
-            lines = metric_lines(app)
-        held = simulator.simulator.batches.list(after_id=None, before_id=None, limit=10, base_url="")
+        yield simulator, {"name": "*", "deployments": [deployment], "batches": {"upstream": True}}
+
+
+def upstream_held(simulator: Any) -> list[dict[str, Any]]:
+    held: list[dict[str, Any]] = simulator.simulator.batches.list(
+        after_id=None, before_id=None, limit=10, base_url=""
+    )["data"]
+    return held
+
+
+async def test_a_route_with_upstream_batches_sends_each_group_as_one_batch_at_the_batch_price(
+    tmp_path: Path, upstream_batches: tuple[Any, dict[str, Any]]
+) -> None:
+    simulator, route = upstream_batches
+    config = base_config(
+        tmp_path,
+        prompt="Use check_policy_violations on: {{ id }}",
+        tools=["check_policy_violations"],
+        max_tokens=200,
+        batch={"size": 3, "wait": 60},
+    )
+    config["models"] = [route]
+    _event_tools.CALLS.clear()
+    async with running(config) as app:
+        app.events.batcher.upstream.poll = 0.0
+        await publish(app, ["u-1", "u-2", "u-3"])
+        events = [await settled(app, event_id) for event_id in ("u-1", "u-2", "u-3")]
+        lines = metric_lines(app)
     assert {event["status"] for event in events} == {"processed"}
-    (upstream_batch,) = held["data"]  # one upstream batch for the group
+    (upstream_batch,) = upstream_held(simulator)  # one upstream batch for the group
     grouped = [event["result"]["batch"] for event in events]
     assert {item["upstream"]["id"] for item in grouped} == {upstream_batch["id"]}
     assert {item["mode"] for item in grouped} == {"upstream"} and {item["size"] for item in grouped} == {3}
@@ -284,3 +298,38 @@ async def test_a_route_with_upstream_batches_sends_each_group_as_one_batch_at_th
                 if row["request_id"].startswith(f"req_{event['runs'][0]['run_id'][4:]}")
             )
         )
+
+
+async def test_a_request_the_upstream_batch_refuses_fails_only_its_run(
+    tmp_path: Path, upstream_batches: tuple[Any, dict[str, Any]]
+) -> None:
+    simulator, route = upstream_batches
+    config = base_config(tmp_path, prompt="{{ payload.text }}", batch={"size": 3, "wait": 60})
+    config["models"] = [route]
+    async with running(config) as app:
+        app.events.batcher.upstream.poll = 0.0
+        texts = {"ok-1": "hello there", "empty": "", "ok-2": "name a colour"}
+        events = [Event("click.made", event_id, {"text": text}) for event_id, text in texts.items()]
+        await app.events.publish(ANYONE, events)
+        views = {event_id: await settled(app, event_id) for event_id in texts}
+    (upstream_batch,) = upstream_held(simulator)
+    assert upstream_batch["request_counts"] == {
+        "processing": 0,
+        "succeeded": 2,
+        "errored": 1,
+        "canceled": 0,
+        "expired": 0,
+    }
+    empty = views["empty"]
+    assert empty["status"] == "dead" and empty["runs"][0]["attempts"] == 1  # a client error: not retried
+    assert empty["runs"][0]["error"]["type"] == "invalid_request_error"
+    assert "non-empty content" in empty["runs"][0]["error"]["message"]
+    for event_id in ("ok-1", "ok-2"):
+        assert views[event_id]["status"] == "processed"
+        assert views[event_id]["result"]["batch"]["upstream"]["id"] == upstream_batch["id"]
+    rows = _ledger.rows(tmp_path / "g.db")
+    assert sorted((row["status"], row["cost"] > 0) for row in rows) == [
+        (200, True),
+        (200, True),
+        (400, False),
+    ]
