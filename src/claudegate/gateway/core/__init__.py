@@ -20,6 +20,7 @@ from claudegate.gateway.core._live import LiveState, live_state
 from claudegate.gateway.core._requests import parse_json_body, require
 from claudegate.gateway.core._retrieval import RetrievalService, open_store
 from claudegate.gateway.core._rooms import MemoryRoomHub, RoomEvent, RoomHub, RoomSubscription, open_room_hub
+from claudegate.gateway.core._stream_text import StreamObserver, StreamSink
 from claudegate.gateway.core._usage_series import GROUPINGS as USAGE_GROUPINGS
 from claudegate.gateway.core._usage_series import WINDOWS as USAGE_WINDOWS
 from claudegate.gateway.core._usage_series import UsageSeries, usage_series
@@ -43,7 +44,9 @@ __all__ = [
     "RoomEvent",
     "RoomHub",
     "RoomSubscription",
+    "StreamObserver",
     "StreamReply",
+    "StreamSink",
     "UsageSeries",
     "anthropic_body",
     "anthropic_error",

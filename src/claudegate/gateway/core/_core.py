@@ -41,6 +41,7 @@ from claudegate.gateway.core._route_retrieval import augment, search_loop
 from claudegate.gateway.core._router import Deployment, Route, Router
 from claudegate.gateway.core._runtime import Runtime
 from claudegate.gateway.core._sampling import normalize_sampling
+from claudegate.gateway.core._stream_text import StreamObserver, StreamText
 from claudegate.gateway.core._threads import Threads, ThreadTurn
 from claudegate.gateway.core._toolstream import buffer_tool_arguments
 from claudegate.gateway.core._tracing import Tracing
@@ -149,6 +150,7 @@ class StreamReply:
         "_settlement",
         "_source",
         "_tap",
+        "_text",
         "_turn",
         "call",
         "downgraded",
@@ -182,6 +184,9 @@ class StreamReply:
         self._tap = UsageTap()
         self._tap.usage = self.call.outcome.usage
         self._chat_tap: ChatStreamTap | None = None
+        observer = settlement.core.stream_observer
+        self._text = None if observer is None else StreamText.of(observer, self.call)
+        """The answer's text to the stream observers (None: nobody observes this stream)."""
 
     @property
     def dialect(self) -> str:
@@ -209,10 +214,13 @@ class StreamReply:
             async for batch in self.batches():
                 yield b"".join(_encode(event) for event in batch)
             return
-        decoder, tap = SSEDecoder(), self._tap
+        decoder, tap, text = SSEDecoder(), self._tap, self._text
         try:
             async for chunk in source.raw_chunks():
-                for sse in decoder.feed(chunk):
+                events = decoder.feed(chunk)
+                if text is not None:
+                    text.sse(events)
+                for sse in events:
                     kind = sse.event
                     if kind == "message_start" or kind == "message_delta":
                         tap.observe(orjson.loads(sse.data))
@@ -254,6 +262,8 @@ class StreamReply:
                 if self.finished and self._turn is not None:
                     await self._turn.streamed(tap.message_id)
                 if out:
+                    if self._text is not None:
+                        self._text.pairs(out)
                     yield out
         except Exception as exc:  # the surface frames it; the ledger keeps its status
             self._settlement.failed(exc)
@@ -266,9 +276,12 @@ class StreamReply:
         assert isinstance(source, ProviderStream) and source.dialect == "openai"
         chat = self.call.chat
         tap = self._chat_tap = ChatStreamTap(chat is not None and chat.add_usage)
+        text = self._text
         try:
             async for chunk in source.raw_chunks():
                 ready = tap.feed(chunk)
+                if text is not None and ready:
+                    text.chat(ready)
                 if tap.done:
                     self.finished = True
                 if tap.error is not None:
@@ -280,6 +293,8 @@ class StreamReply:
             tail = tap.finish()
             self.finished = True
             if tail:
+                if text is not None:
+                    text.chat(tail)
                 yield tail
         except Exception as exc:  # the surface frames it; the ledger keeps its status
             self._settlement.failed(exc)
@@ -294,13 +309,15 @@ class StreamReply:
         batches = source.batches() if isinstance(source, ProviderStream) else _replay(source)
         if self.tool_stream == "buffer":
             batches = buffer_tool_arguments(batches, self._settlement.core.metrics.repaired)
-        observe, turn = self._tap.observe, self._turn
+        observe, turn, text = self._tap.observe, self._turn, self._text
         rewrite = turn is not None and not turn.held_upstream
         try:
             async for batch in batches:
                 if rewrite:
                     assert turn is not None
                     batch = turn.observe(batch)
+                if text is not None:
+                    text.events(batch)
                 for event in batch:
                     kind = event.get("type")
                     if kind == "content_block_delta":  # most events: nothing to read off them
@@ -340,6 +357,8 @@ class StreamReply:
                 if self.finished:
                     self._settlement.core.metrics.usage_estimated.inc()
                     log_estimate(self.call.request_id, outcome.deployment)
+            if self._text is not None:  # before settling: a caller cancelled at the end stops there
+                self._text.close(self.finished, outcome.stop_reason)
             await self._settlement.settle()
 
 
@@ -390,6 +409,9 @@ class GatewayCore:
         self.ready = False
         self.reloaded_at: float | None = None
         self.reload_error: str | None = None
+        self.stream_observer: StreamObserver | None = None
+        """Who observes the text of the streams served (event pipelines on ``stream.window`` or
+        ``stream.completed``); None: nobody, and a stream pays one attribute read for it."""
 
     @property
     def config(self) -> GatewayConfig:

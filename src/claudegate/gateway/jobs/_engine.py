@@ -115,6 +115,12 @@ class JobEngine:
         """Called with a job this process starts an attempt at, ends, queues again or cancels."""
         self.runners: dict[str, Runner] = {}
         """Runners of jobs whose ``group_id`` starts with the key and ``_`` (others: one request)."""
+        self.parked: set[str] = set()
+        """Jobs running here whose attempt waits on others' company (a group of batched event runs,
+        one upstream batch): not counted against ``workers`` nor ``per_key``. A runner parks and
+        unparks them, at most ``parking`` at once."""
+        self.parking = 0
+        """How many jobs runners may park at once (PgQueuer is allowed that many more entries)."""
         self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._ends = Batcher(self._end_many, limit=64, lanes=3)
@@ -352,17 +358,40 @@ class JobEngine:
         if cap is None:
             return []
         counts: dict[str, int] = {}
-        for running in self.running.values():
-            counts[running.owner] = counts.get(running.owner, 0) + 1
+        parked = self.parked
+        for job_id, running in self.running.items():
+            if job_id not in parked:
+                counts[running.owner] = counts.get(running.owner, 0) + 1
         return [owner for owner, count in counts.items() if count >= cap]
 
     def owner_load(self, owner: str) -> int:
-        """Jobs of ``owner`` running here."""
-        return sum(1 for running in self.running.values() if running.owner == owner)
+        """Jobs of ``owner`` running here (parked ones aside)."""
+        parked = self.parked
+        return sum(
+            1 for job_id, running in self.running.items() if running.owner == owner and job_id not in parked
+        )
 
     @property
     def free(self) -> int:
-        return self.config.workers - len(self.running)
+        """Workers free: ``workers`` less the jobs running here that are not parked."""
+        return self.config.workers - len(self.running) + len(self.parked)
+
+    def park(self, job_id: str) -> bool:
+        """Stop counting a job running here against the workers while it waits (see ``parked``);
+        False (it stays counted) when ``parking`` jobs are parked already or it does not run here."""
+        if job_id in self.parked:
+            return True
+        if job_id not in self.running or len(self.parked) >= self.parking:
+            return False
+        self.parked.add(job_id)
+        return True
+
+    def unpark(self, job_id: str) -> None:
+        """Count it again (its attempt ended, or it runs on its own now)."""
+        if job_id in self.parked:
+            self.parked.discard(job_id)
+            if self.dispatcher is not None:
+                self.dispatcher.wake()
 
     async def release(self, job: Job, at: float) -> None:
         """Give back a job just claimed, unattempted, to be claimed again at ``at``."""
@@ -407,6 +436,7 @@ class JobEngine:
             await asyncio.wait((task,))
         finally:
             self.running.pop(job.id, None)
+            self.parked.discard(job.id)
         await self._end(job, Attempt(call) if task.cancelled() else task.result())
 
     async def _caller(self, job: Job) -> tuple[Principal, dict[str, str]] | GatewayError:
