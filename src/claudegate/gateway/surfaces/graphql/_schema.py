@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext
 from claudegate.gateway._config import GraphQLSettings
 from claudegate.gateway.surfaces.graphql._errors import coded_error
 from claudegate.gateway.surfaces.graphql._events import EventExecutor
+from claudegate.gateway.surfaces.graphql._input_builder import build_inputs_directly
 from claudegate.gateway.surfaces.graphql._mutations import Mutation
 from claudegate.gateway.surfaces.graphql._protection import Protection
 from claudegate.gateway.surfaces.graphql._queries import Query
@@ -52,13 +53,15 @@ def build_schema(settings: GraphQLSettings | None = None) -> GatewaySchema:
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     extensions.append(Protection)
-    return GatewaySchema(
+    schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
         execution_context_class=EventExecutor,
     )
+    build_inputs_directly(schema.schema_converter)
+    return schema
 
 
 def schema_text() -> str:
