@@ -26,7 +26,9 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
+    GraphQLSchema,
     GraphQLString,
+    OperationDefinitionNode,
     OperationType,
 )
 from graphql.execution import Executor
@@ -36,7 +38,7 @@ from strawberry.types.field import StrawberryField
 
 from claudegate.gateway.surfaces.graphql._relay import TAKEOVER, Tap
 
-__all__ = ["EventExecutor", "EventPlan", "event_plan"]
+__all__ = ["EventExecutor", "EventPlan", "event_plan", "operation_plan"]
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
@@ -140,13 +142,18 @@ def _leaf(field_node: FieldNode, parent: GraphQLObjectType) -> tuple[str | None,
 
 def event_plan(executor: Executor[Any]) -> EventPlan | None:
     """The plan of a subscription operation whose events it can build (None: execute them)."""
-    operation = executor.operation
-    if operation.operation is not OperationType.SUBSCRIPTION or operation.directives:
-        return None
     middleware = executor.middleware_manager
     if middleware is not None and middleware.middlewares:
         return None  # something wraps every resolver: it must see each field
-    root_type = executor.schema.subscription_type
+    return operation_plan(executor.schema, executor.operation)
+
+
+def operation_plan(schema: GraphQLSchema, operation: OperationDefinitionNode) -> EventPlan | None:
+    """The plan of ``operation`` over ``schema`` when it is a subscription of the planned shape
+    (and no middleware wraps the resolvers)."""
+    if operation.operation is not OperationType.SUBSCRIPTION or operation.directives:
+        return None
+    root_type = schema.subscription_type
     selections = operation.selection_set.selections
     if root_type is None or len(selections) != 1 or not isinstance(selections[0], FieldNode):
         return None

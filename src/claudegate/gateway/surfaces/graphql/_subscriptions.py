@@ -7,19 +7,20 @@ cancelled and the call settles once, with status 499.
 
 import asyncio
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 import orjson
 import strawberry
 
-from claudegate.gateway.core import GatewayError, classify, shown
+from claudegate.gateway.core import Call, GatewayError, classify, shown
 from claudegate.gateway.surfaces.graphql._context import GraphQLContext
 from claudegate.gateway.surfaces.graphql._inputs import MessageInput, bad_input
 from claudegate.gateway.surfaces.graphql._mutations import message_call
 from claudegate.gateway.surfaces.graphql._types import MessageEvent, RoomMessage, as_json
 from claudegate.gateway.surfaces.graphql._views import JobView, job_view, usage_of
 
-__all__ = ["EventReader", "Subscription"]
+__all__ = ["EventReader", "Subscription", "message_events"]
 
 Info = strawberry.Info[GraphQLContext, None]
 
@@ -84,25 +85,32 @@ class EventReader:
             item.tool_input = None  # the partial JSON is still in the deltas, as it came
 
 
+async def message_events(context: GraphQLContext, call: Call) -> AsyncGenerator[MessageEvent, None]:
+    """The events of ``call``'s core stream (``messageStream``'s source, also read directly by the
+    ``graphql-transport-ws`` handler, see ``_direct``); closing it cancels the upstream request."""
+    reply = await context.core.stream(call)
+    reader = EventReader()
+    try:
+        async for batch in reply.batches():
+            last = len(batch) - 1
+            for position, event in enumerate(batch):
+                item = reader.read(event)
+                item.follows = position < last
+                yield item
+    except Exception as exc:  # after the first event: the error ends the subscription
+        raise classify(exc) from None
+    finally:
+        await reply.aclose()
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(description="The events of one streamed answer (the SSE stream's events).")
     async def message_stream(self, info: Info, input: MessageInput) -> AsyncGenerator[MessageEvent, None]:
         context = info.context
-        call = message_call(context, input, stream=True)
-        reply = await context.core.stream(call)
-        reader = EventReader()
-        try:
-            async for batch in reply.batches():
-                last = len(batch) - 1
-                for position, event in enumerate(batch):
-                    item = reader.read(event)
-                    item.follows = position < last
-                    yield item
-        except Exception as exc:  # after the first event: the error ends the subscription
-            raise classify(exc) from None
-        finally:
-            await reply.aclose()
+        async with aclosing(message_events(context, message_call(context, input, stream=True))) as events:
+            async for item in events:
+                yield item
 
     @strawberry.subscription(description="A job's state now, then each change, until it ends.")
     async def job_updates(self, info: Info, id: str) -> AsyncGenerator[JobView, None]:
