@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, cast
 
 import orjson
@@ -14,12 +13,10 @@ import pytest
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from websockets.asyncio.client import connect
 
-from claudegate.gateway._config import GraphQLSettings
-from claudegate.gateway.core import Principal
 from claudegate.gateway.surfaces.graphql._context import GraphQLContext
 from claudegate.gateway.surfaces.graphql._events import EventPlan
 from claudegate.gateway.surfaces.graphql._schema import GatewaySchema, build_schema
-from tests.gateway._graphql import keyed_gateway, new_key
+from tests.gateway._graphql import keyed_gateway, new_key, offline_context
 
 TOOL = {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {}}
 EVENTS: list[dict[str, Any]] = [
@@ -80,21 +77,8 @@ async def _stream(call: object) -> _Reply:
     return _Reply()
 
 
-async def _admit(principal: object, dialect: str) -> None:
-    return None
-
-
 def _context() -> GraphQLContext:
-    settings = GraphQLSettings()
-    core = SimpleNamespace(
-        config=SimpleNamespace(gateway=SimpleNamespace(graphql=settings)),
-        stream=_stream,
-        admit_operation=_admit,
-    )
-    context = GraphQLContext(cast(Any, SimpleNamespace(core=core, settings=settings)), {}, websocket=True)
-    context.authenticated = True
-    context._principal = Principal()
-    return context
+    return offline_context(_stream)
 
 
 def _document(selection: str) -> str:

@@ -109,6 +109,10 @@ def _refusal(message: str, code: str, **extensions: Any) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code, **extensions})
 
 
+def _validate(context: ExecutionContext, document: DocumentNode) -> list[GraphQLError]:
+    return validate_document(context.schema._schema, document, tuple(context.validation_rules))
+
+
 class ValidatedDocuments:
     """The validation errors of the documents one schema has seen, by their text (validating costs
     more than running most operations; a schema's rules follow from its settings alone), the
@@ -123,16 +127,17 @@ class ValidatedDocuments:
         document = context.graphql_document
         assert document is not None
         query = context.query
-        seen = self._seen.get(query) if query is not None else None
+        if query is None:
+            return _validate(context, document)
+        seen = self._seen.get(query)
         if seen is not None and seen[0] is document:
-            self._seen.move_to_end(query)  # type: ignore[arg-type]
+            self._seen.move_to_end(query)
             return list(seen[1])
-        errors = validate_document(context.schema._schema, document, tuple(context.validation_rules))
-        if query is not None:
-            self._seen[query] = (document, errors)
-            if len(self._seen) > self._size:
-                self._seen.popitem(last=False)
-        return list(errors)
+        errors = _validate(context, document)
+        self._seen[query] = (document, list(errors))
+        if len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+        return errors
 
     def valid(self, query: str) -> DocumentNode | None:
         """The document of ``query`` when this schema has parsed and validated it without errors."""
@@ -194,9 +199,7 @@ class Protection(SchemaExtension):
         if isinstance(documents, ValidatedDocuments):
             errors = documents.errors(context)
         else:
-            errors = validate_document(
-                context.schema._schema, context.graphql_document, tuple(context.validation_rules)
-            )
+            errors = _validate(context, context.graphql_document)
         if not errors:
             errors = await self._admit()
         context.pre_execution_errors = errors
