@@ -77,8 +77,22 @@ async def load(port: int, raw: bytes, seconds: float, concurrency: int) -> float
     return done / elapsed
 
 
+NEXT = b'","type":"next","payload":{"data":'
+
+
+def next_message_id(buffer: bytearray, start: int, end: int) -> bytes | None:
+    """The operation id of a ``next`` message without errors (None: any other message)."""
+    if not buffer.startswith(b'{"id":"', start):
+        return None
+    close = buffer.find(b'"', start + 7, end)
+    if close < 0 or not buffer.startswith(NEXT, close) or buffer.find(b'"errors":', close, end) >= 0:
+        return None
+    return bytes(buffer[start + 7 : close])
+
+
 class Subscriber:
-    """One graphql-transport-ws connection running one subscription at a time."""
+    """One graphql-transport-ws connection running one subscription at a time (its ``next``
+    messages counted by the connection as they arrive)."""
 
     def __init__(self, connection: WebSocketConnection) -> None:
         self.connection = connection
@@ -91,6 +105,7 @@ class Subscriber:
         connection.send(orjson.dumps({"type": "connection_init", "payload": {}}))
         ack = orjson.loads(await connection.receive())
         assert ack["type"] == "connection_ack", ack
+        connection.counted = next_message_id
         return cls(connection)
 
     async def stream(self) -> int:
@@ -99,21 +114,13 @@ class Subscriber:
         key = str(self.counter)
         payload: dict[str, Any] = {"query": SUBSCRIBE, "variables": {"i": INPUT}}
         self.connection.send(orjson.dumps({"id": key, "type": "subscribe", "payload": payload}))
-        events = 0
-        while True:
-            raw = await self.connection.receive()
-            if raw.startswith((b'{"type":"next"', b'{"id":')):
-                message = orjson.loads(raw)
-                if message["type"] == "next":
-                    if message["payload"].get("errors"):
-                        raise RuntimeError(str(message["payload"]["errors"]))
-                    events += 1
-                    continue
-                if message["type"] == "complete":
-                    return events
-                raise RuntimeError(str(message))
-            if not raw:
-                raise ConnectionError("the connection closed")
+        raw = await self.connection.receive()  # the next messages are counted, not delivered
+        if not raw:
+            raise ConnectionError("the connection closed")
+        message = orjson.loads(raw)
+        if message != {"id": key, "type": "complete"}:
+            raise RuntimeError(str(message))
+        return self.connection.counts.pop(key.encode(), 0)
 
 
 async def subscription_load(port: int, seconds: float, concurrency: int) -> tuple[int, float]:
