@@ -21,7 +21,6 @@ from websockets.exceptions import ConnectionClosed
 from claudegate.gateway.surfaces.graphql import _direct, _subscriptions
 from claudegate.gateway.surfaces.graphql._direct import DirectRun, DirectSubscriptions
 from claudegate.gateway.surfaces.graphql._subscriptions import EventReader
-from claudegate.gateway.surfaces.graphql._types import MessageEvent
 from tests.gateway._graphql import ADMIN, execute, http_session, keyed_gateway, new_key
 from tests.gateway._ledger import rows
 from tests.gateway._simlog import cut_entry, ledgered_config
@@ -245,21 +244,21 @@ async def test_the_per_minute_limit_refuses_a_direct_subscription_as_strawberry_
     assert orjson.loads(got[2][0])["payload"][0]["extensions"]["retryAfter"] >= 1
 
 
-async def _canned(context: Any, call: Any) -> AsyncGenerator[MessageEvent, None]:
+async def _canned(context: Any, call: Any) -> AsyncGenerator[dict[str, Any], None]:
     """Every kind of event, two of which only an execution can answer (see ``EVENTS``)."""
     reader = EventReader()
     for batch in (EVENTS[:5], EVENTS[5:]):
         for position, event in enumerate(batch):
-            item = reader.read(event)
-            item.follows = position < len(batch) - 1
-            yield item
+            values = reader.values(event)
+            values["follows"] = position < len(batch) - 1
+            yield values
 
 
 async def test_an_event_the_plan_cannot_build_is_executed_as_strawberry_executes_it(
     live: Live, direct: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_subscriptions, "message_events", _canned)
-    monkeypatch.setattr(_direct, "message_events", _canned)
+    monkeypatch.setattr(_subscriptions, "message_event_values", _canned)
+    monkeypatch.setattr(_direct, "message_event_values", _canned)
     key = await new_key(live, "canned")
     query = STREAM.format("type index text toolInput")
     strawberrys, directs = await _both(live, key, monkeypatch, query)

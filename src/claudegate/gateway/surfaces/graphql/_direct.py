@@ -15,7 +15,8 @@ the argument's conversion and the request's own checks only read, so when one of
 operation is handed to strawberry, which answers it as always. The first step with an effect is
 the caller's per-minute count (``rate_admission``): its refusal is answered here as the normal
 path answers it (an ``error`` message, the error coded by the schema). Then the core stream runs
-(``message_events``, the resolver's own source), each event's ``data`` is built by the plan, an
+(``message_event_values``, the resolver's own source), each event's ``data`` is built by the plan
+from its fields (no ``MessageEvent`` made), an
 event the plan cannot vouch for is executed by graphql-core as the normal path executes it, and an
 error of the stream ends it as strawberry ends it: a last result with the error and no data.
 """
@@ -53,7 +54,7 @@ from claudegate.gateway.surfaces.graphql._protection import (
     operation_checks,
     rate_admission,
 )
-from claudegate.gateway.surfaces.graphql._subscriptions import Subscription, message_events
+from claudegate.gateway.surfaces.graphql._subscriptions import Subscription, message_event_values
 from claudegate.gateway.surfaces.graphql._types import MessageEvent
 
 if TYPE_CHECKING:
@@ -99,13 +100,15 @@ class DirectRun:
     def plan(self) -> EventPlan:
         return self.shape.plan
 
-    def events(self) -> AsyncGenerator[MessageEvent, None]:
-        """The subscription's source events (close it to cancel the upstream request)."""
-        return message_events(self.context, self.call)
+    def events(self) -> AsyncGenerator[dict[str, Any], None]:
+        """The subscription's source: each event's ``MessageEvent`` fields and ``follows`` (close
+        it to cancel the upstream request)."""
+        return message_event_values(self.context, self.call)
 
-    async def execute(self, event: Any) -> ExecutionResult:
-        """The result of an event the plan does not build: graphql-core's execution of it, as the
-        normal path executes each event."""
+    async def execute(self, values: dict[str, Any]) -> ExecutionResult:
+        """The result of an event the plan does not build (``values``: its fields): graphql-core's
+        execution of it, as the normal path executes each event."""
+        event = MessageEvent(**values)
         executor = self._executor
         if executor is None:
             built = EventExecutor.build(

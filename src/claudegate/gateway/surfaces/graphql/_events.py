@@ -12,7 +12,7 @@ that is not of that shape: the result is what graphql-core would have built, key
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -99,12 +99,20 @@ class EventPlan:
         """The event's ``data``; None when only an execution can tell."""
         if type(event) is not self.event_class:
             return None
+        return self._data(event.__getattribute__)
+
+    def data_of(self, values: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The ``data`` of the event ``event_class(**values)`` would be (``values``: each field by
+        attribute name), without making it; None when only an execution can tell."""
+        return self._data(values.__getitem__)
+
+    def _data(self, value_of: Callable[[str], Any]) -> dict[str, Any] | None:
         values: dict[str, Any] = {}
         for key, attribute, check, nullable in self.fields:
             if attribute is None:
                 values[key] = self.type_name
                 continue
-            value = getattr(event, attribute)
+            value = value_of(attribute)
             if value is None:
                 if not nullable:
                     return None

@@ -19,7 +19,7 @@ every message is what strawberry would have sent, byte for byte.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing, suppress
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -36,7 +36,6 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from claudegate.gateway._websocket_protocol import SEND_TEXTS
 from claudegate.gateway.surfaces.graphql._context import GraphQLContext
 from claudegate.gateway.surfaces.graphql._direct import DirectRun, DirectSubscriptions
-from claudegate.gateway.surfaces.graphql._events import EventPlan
 from claudegate.gateway.surfaces.graphql._protection import Protection
 from claudegate.gateway.surfaces.graphql._relay import TAKEOVER, Takeover
 
@@ -90,6 +89,14 @@ class _Unvouched:
         self.event = event
 
 
+def _event_follows(event: Any) -> bool:
+    return bool(getattr(event, "follows", False))
+
+
+def _values_follow(values: dict[str, Any]) -> bool:
+    return bool(values["follows"])
+
+
 class RelayingTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
     """strawberry's ``graphql-transport-ws`` handler, running ``messageStream`` subscriptions of
     the common shape directly (see ``_direct``) and relaying planned subscriptions' events."""
@@ -124,7 +131,7 @@ class RelayingTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, N
             return
         async with aclosing(run.events()) as events:
             while True:
-                stop = await self._relay(operation, events, run.plan, run.extensions)
+                stop = await self._relay(operation, events, run.plan.data_of, _values_follow, run.extensions)
                 if isinstance(stop, _Unvouched):
                     await operation.send_next(await run.execute(stop.event))
                     continue
@@ -156,7 +163,9 @@ class RelayingTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, N
             first = False
             tap = takeover.tap
             if tap is not None and tap.open and not result.errors:
-                stop = await self._relay(operation, tap.source, tap.plan, result.extensions)
+                stop = await self._relay(
+                    operation, tap.source, tap.plan.data, _event_follows, result.extensions
+                )
                 if isinstance(stop, _Unvouched):
                     tap.give_back(stop.event)
                 elif isinstance(stop, _Failed):
@@ -168,10 +177,12 @@ class RelayingTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, N
         self,
         operation: Operation[GraphQLContext, None],
         source: AsyncIterator[Any],
-        plan: EventPlan,
+        data: Callable[[Any], dict[str, Any] | None],
+        follows: Callable[[Any], bool],
         extensions: dict[str, Any] | None,
     ) -> _Unvouched | _Failed | object:
-        """Send the events read from ``source`` until one must take the normal path: that event
+        """Send the events read from ``source`` (each ``data``, None: not planned; each sent
+        together with the next when it ``follows``) until one must take the normal path: that event
         (``_Unvouched``), the source's error (``_Failed``) or its end (``_END``)."""
         head = b'{"id":' + orjson.dumps(operation.id) + b',"type":"next","payload":{"data":'
         tail = b',"extensions":' + orjson.dumps(extensions) + b"}}" if extensions else b"}}"
@@ -186,12 +197,12 @@ class RelayingTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, N
             except Exception as error:  # the normal path turns it into the stream's last result
                 stop = _Failed(error)
                 break
-            data = plan.data(event)
-            if data is None:
+            built = data(event)
+            if built is None:
                 stop = _Unvouched(event)
                 break
-            texts.append((head + orjson.dumps(data) + tail).decode())
-            if not getattr(event, "follows", False):
+            texts.append((head + orjson.dumps(built) + tail).decode())
+            if not follows(event):
                 await self._send_texts(operation, texts)
                 texts = []
         if texts:
