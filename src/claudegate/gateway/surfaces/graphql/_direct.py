@@ -16,9 +16,9 @@ operation is handed to strawberry, which answers it as always. The first step wi
 the caller's per-minute count (``rate_admission``): its refusal is answered here as the normal
 path answers it (an ``error`` message, the error coded by the schema). Then the core stream runs
 (``message_event_values``, the resolver's own source), each event's ``data`` is built by the plan
-from its fields (no ``MessageEvent`` made), an
-event the plan cannot vouch for is executed by graphql-core as the normal path executes it, and an
-error of the stream ends it as strawberry ends it: a last result with the error and no data.
+from its fields (no ``MessageEvent`` made), an event the plan cannot vouch for is executed by
+graphql-core as the normal path executes it, and an error of the stream ends it as strawberry ends
+it: a last result with the error and no data.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class _Shape:
     operation: OperationDefinitionNode
     field_node: FieldNode
     field_def: GraphQLField
-    field: StrawberryField
+    strawberry_field: StrawberryField
     plan: EventPlan
 
 
@@ -203,7 +203,10 @@ class DirectSubscriptions:
             return None
         arguments = get_argument_values(shape.field_def, shape.field_node, coerced)
         converted = convert_arguments(
-            arguments, shape.field.arguments, self.schema.schema_converter.scalar_registry, self.schema.config
+            arguments,
+            shape.strawberry_field.arguments,
+            self.schema.schema_converter.scalar_registry,
+            self.schema.config,
         )
         call = message_call(context, converted["input"], stream=True)
         extensions = {"cost": cost}
