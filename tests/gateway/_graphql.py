@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import aiohttp
 import orjson
@@ -20,6 +21,9 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 from sqlalchemy import event
 
+from claudegate.gateway._config import GraphQLSettings
+from claudegate.gateway.core import Principal
+from claudegate.gateway.surfaces.graphql._context import GraphQLContext
 from tests.gateway.conftest import Live, serve, simulator_route
 
 __all__ = [
@@ -31,6 +35,7 @@ __all__ = [
     "http_session",
     "keyed_gateway",
     "new_key",
+    "offline_context",
     "request",
     "sse_events",
     "ws_session",
@@ -55,6 +60,25 @@ def keyed_gateway(db: Path, **extra: Any) -> Iterator[Live]:
         }
         with serve(config) as live:
             yield live
+
+
+async def _admitted(principal: object, dialect: str) -> None:
+    return None
+
+
+def offline_context(stream: Callable[[Any], Awaitable[Any]] | None = None) -> GraphQLContext:
+    """A connection's context for driving a schema without a gateway: a key's caller, default
+    settings, every operation admitted, and ``stream`` as the core's ``stream``."""
+    settings = GraphQLSettings()
+    core = SimpleNamespace(
+        config=SimpleNamespace(gateway=SimpleNamespace(graphql=settings)),
+        stream=stream,
+        admit_operation=_admitted,
+    )
+    context = GraphQLContext(cast(Any, SimpleNamespace(core=core, settings=settings)), {}, websocket=True)
+    context.authenticated = True
+    context._principal = Principal()
+    return context
 
 
 def graphql_url(base_url: str, websocket: bool = False) -> str:
