@@ -46,28 +46,32 @@ class Published:
 
 
 class Recorder:
-    """Wraps the observers' publisher: records what is handed to the event bus (from the server's
-    thread) and lets a test wait for it; with ``gate``, each call first waits for it to open."""
+    """Wraps the observers' publisher: records what is handed to the event bus (``calls``, as each
+    call starts) and what the bus accepted (``published``, once the call returned), from the
+    server's thread, and lets a test wait for either; with ``gate``, each call first waits for it
+    to open."""
 
     def __init__(self, live: Live, gate: threading.Event | None = None) -> None:
         streams = live.app.events.streams
         self.real = streams.publish
         self.gate = gate
         self.calls: list[list[Published]] = []
+        self.published: list[Published] = []
         self.changed = threading.Condition()
         streams.publish = self.publish
 
     async def publish(self, principal: Principal, events: Sequence[Event], *, only: Collection[str]) -> Any:
+        handed = [Published(principal, event, tuple(only)) for event in events]
         with self.changed:
-            self.calls.append([Published(principal, event, tuple(only)) for event in events])
+            self.calls.append(handed)
             self.changed.notify_all()
         if self.gate is not None:
             await asyncio.to_thread(self.gate.wait, WAIT)
-        return await self.real(principal, events, only=only)
-
-    @property
-    def published(self) -> list[Published]:
-        return [item for call in self.calls for item in call]
+        accepted = await self.real(principal, events, only=only)
+        with self.changed:
+            self.published.extend(handed)
+            self.changed.notify_all()
+        return accepted
 
     def wait_for(self, ready: Callable[[], bool]) -> None:
         with self.changed:
