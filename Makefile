@@ -6,10 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# The dashboard's htmx and uPlot, copied from node_modules into the package (gitignored, shipped in the wheel).
+VENDOR := src/claudegate/gateway/surfaces/dashboard/static/vendor/VERSIONS
 # Browser tests drive Debian's chromium (scripts/ensure-chromium); Playwright never fetches its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: serve test lint typecheck unit bench install clean services chromium
+.PHONY: serve test lint typecheck unit bench install clean services chromium vendor
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,14 +19,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Node tools used by the conformance tests (Claude Code, the openai npm client).
+# Node tools used by the conformance tests (Claude Code, the openai npm client), and the dashboard's
+# front-end libraries.
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
 
-install: $(STAMP) $(NODE_STAMP)
+$(VENDOR): $(NODE_STAMP) scripts/vendor-dashboard
+	scripts/vendor-dashboard node_modules $(dir $(VENDOR))
 
-serve: $(STAMP)
+vendor: $(VENDOR)
+
+install: $(STAMP) $(NODE_STAMP) $(VENDOR)
+
+serve: $(STAMP) $(VENDOR)
 	$(BIN)/claudegate serve
 
 lint: $(STAMP)
@@ -43,7 +51,7 @@ services:
 chromium:
 	@scripts/ensure-chromium
 
-unit: $(STAMP) $(NODE_STAMP) services chromium
+unit: $(STAMP) $(NODE_STAMP) $(VENDOR) services chromium
 	$(BIN)/pytest
 
 test: lint typecheck unit
@@ -56,7 +64,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/jwt_auth.py
 	$(BIN)/python bench/socketio_streams.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/retrieval_route.py
 	$(BIN)/python bench/jobs.py
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules $(dir $(VENDOR)) .mypy_cache .pytest_cache .ruff_cache

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import os
 import struct
+from collections.abc import Callable
 from typing import cast
 
 __all__ = ["WebSocketConnection"]
@@ -36,9 +37,10 @@ class WebSocketConnection(asyncio.Protocol):
         self._upgraded = False
         self._handshake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._messages: asyncio.Queue[bytes] = asyncio.Queue()
-        self.count_prefix: bytes | None = None
-        """Text messages starting with this are counted in ``counts`` by their ``stream_id`` instead
-        of being delivered (a load client's cheapest reading, as an SSE client counting frames)."""
+        self.counted: Callable[[bytearray, int, int], bytes | None] | None = None
+        """Picks the text messages counted in ``counts`` instead of being delivered: given the
+        buffer and the message's span, the key to count it under, or None to deliver it (a load
+        client's cheapest reading, as an SSE client counting frames)."""
         self.counts: dict[bytes, int] = {}
 
     @classmethod
@@ -98,11 +100,10 @@ class WebSocketConnection(asyncio.Protocol):
                 size, start = struct.unpack_from("!Q", buffer, offset + 2)[0], offset + 10
             if end < start + size:
                 break
-            prefix = self.count_prefix
-            if opcode == 0x1 and prefix is not None and buffer.startswith(prefix, start):
-                at = buffer.find(b'"stream_id":"', start, start + size) + 13
-                stream_id = bytes(buffer[at : buffer.find(b'"', at, start + size)])
-                self.counts[stream_id] = self.counts.get(stream_id, 0) + 1
+            counted = self.counted
+            key = counted(buffer, start, start + size) if opcode == 0x1 and counted is not None else None
+            if key is not None:
+                self.counts[key] = self.counts.get(key, 0) + 1
             elif opcode == 0x1:
                 deliver(bytes(buffer[start : start + size]))
             elif opcode == 0x8:

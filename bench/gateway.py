@@ -25,11 +25,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,13 +172,15 @@ def start_gateway(
     env: dict[str, str] | None = None,
     observability: str = OBSERVABILITY_OFF,
     preamble: str = "",
+    profile: Path | None = None,
 ) -> tuple[subprocess.Popen[bytes], int, float]:
     """Start ``claudegate serve`` pinned to ``core``; return (process, port, seconds to first answer).
 
     ``settings``: YAML lines put before the routes (a ``gateway:`` section); ``observability``:
     the section that turns tracing and the access log on or (by default) off; ``env``: more
-    environment; ``preamble``: Python run in the gateway process before it starts. Its stderr (the
-    access log) goes to /dev/null."""
+    environment; ``preamble``: Python run in the gateway process before it starts; ``profile``:
+    where the gateway writes cProfile statistics (see ``profiled``). Its stderr (the access log)
+    goes to /dev/null."""
     config = Path(tempfile.mkdtemp()) / "gateway.yaml"
     config.write_text(
         settings + observability + "models:\n"
@@ -195,7 +200,10 @@ def start_gateway(
     code = (
         "import os, sys\n"
         f"if hasattr(os, 'sched_setaffinity') and {core} < os.cpu_count():\n"
-        f"    os.sched_setaffinity(0, {{{core}}})\n" + preamble + "from claudegate.cli import main\n"
+        f"    os.sched_setaffinity(0, {{{core}}})\n"
+        + preamble
+        + (_PROFILER.format(path=str(profile)) if profile is not None else "")
+        + "from claudegate.cli import main\n"
         f"sys.argv = {argv!r}\n"
         "main()\n"
     )
@@ -205,6 +213,32 @@ def start_gateway(
         [sys.executable, "-c", code], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     return process, port, started
+
+
+_PROFILER = """\
+import cProfile, signal
+profiler = cProfile.Profile()
+signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+signal.signal(signal.SIGUSR2, lambda *_: (profiler.disable(), profiler.dump_stats({path!r})))
+"""
+
+
+@asynccontextmanager
+async def profiled(process: subprocess.Popen[bytes], path: Path | None) -> AsyncIterator[None]:
+    """Profile a gateway started with ``profile=path`` while the block runs (nothing when ``path``
+    is None); its statistics are in ``path`` after the block (``python -m pstats path``)."""
+    if path is None:
+        yield
+        return
+    path.unlink(missing_ok=True)
+    process.send_signal(signal.SIGUSR1)
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGUSR2)
+        deadline = time.perf_counter() + 10
+        while not path.exists() and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
 
 
 async def first_answer(port: int, started: float, timeout: float = 30.0) -> float:

@@ -8,8 +8,8 @@ dialects, 3 statuses; a fixed seed) with the driver's bulk path (``executemany``
 on PostgreSQL), builds the rollups from it as a gateway does for a ledger that predates them, then
 times what ``GET /v1/usage`` and ``GET /admin/usage`` run: one key's month by day, every key's month
 by day and key, and a month whose ends cut hours (the edges read from the ledger's rows). It also
-times a writer batch of 100 rows with its rollup upserts. Tables use a fresh prefix and are
-dropped at the end.
+times a writer batch of 100 rows with its rollup upserts, and the latency histograms the
+dashboard's percentiles are read from. Tables use a fresh prefix and are dropped at the end.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from claudegate.store import Database, UsageLedger, UsageRecord
-from claudegate.store._usage_query import usage_summary
+from claudegate.store._usage_query import latency_histograms, usage_summary
 from claudegate.store._usage_rollup import rebuild_rollups
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -137,10 +137,20 @@ async def bench(name: str, url: str, rows: list[tuple[Any, ...]], repeat: int, w
         rolled = time.perf_counter() - began
         if name == "postgresql":
             async with database.engine.connect() as connection:
-                for rollup in (database.tables.usage_hourly, database.tables.usage_daily):
+                tables = database.tables
+                for rollup in (
+                    tables.usage_hourly,
+                    tables.usage_daily,
+                    tables.usage_latency_hourly,
+                    tables.usage_latency_daily,
+                ):
                     await connection.exec_driver_sql(f"ANALYZE {rollup.name}")
-        print(f"{name}: {len(rows):,} ledger rows loaded in {loaded:.1f} s; rollups built in {rolled:.1f} s")
+        print(
+            f"{name}: {len(rows):,} ledger rows loaded in {loaded:.1f} s; "
+            f"rollups and histograms built in {rolled:.1f} s"
+        )
         month = (START, START + timedelta(days=DAYS))
+        day = (START + timedelta(days=DAYS - 1), START + timedelta(days=DAYS))
         cut = (START + timedelta(hours=5, minutes=17), START + timedelta(days=DAYS - 1, hours=20, minutes=3))
         cases: dict[str, Callable[[], Awaitable[Any]]] = {
             "one key, by day (GET /v1/usage?bucket=day)": lambda: usage_summary(
@@ -157,6 +167,12 @@ async def bench(name: str, url: str, rows: list[tuple[Any, ...]], repeat: int, w
             ),
             "one key, by hour": lambda: usage_summary(
                 database, bucket="hour", start=month[0], end=month[1], key_id=KEYS[3]
+            ),
+            "latency histograms, every key's month by day and key": lambda: latency_histograms(
+                database, ["key"], bucket="day", start=month[0], end=month[1]
+            ),
+            "latency histograms, a day by hour and model (dashboard)": lambda: latency_histograms(
+                database, ["model"], bucket="hour", start=day[0], end=day[1]
             ),
         }
         for label, run in cases.items():

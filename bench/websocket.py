@@ -40,6 +40,14 @@ WS_HEADERS = {"x-api-key": ANTHROPIC_HEADERS["x-api-key"]}
 EVENT_PREFIX = b'{"type":"message.event",'
 
 
+def stream_event_key(buffer: bytearray, start: int, end: int) -> bytes | None:
+    """The ``stream_id`` of a ``message.event`` message (None: another message)."""
+    if not buffer.startswith(EVENT_PREFIX, start):
+        return None
+    at = buffer.find(b'"stream_id":"', start, end) + 13
+    return bytes(buffer[at : buffer.find(b'"', at, end)])
+
+
 def sse_events(body: bytes) -> int:
     return body.count(b"event: ")
 
@@ -60,7 +68,7 @@ class WebSocketClient:
         connection = await WebSocketConnection.open(port, headers=WS_HEADERS)
         created = orjson.loads(await connection.receive())
         assert created["type"] == "session.created", created
-        connection.count_prefix = EVENT_PREFIX
+        connection.counted = stream_event_key
         return cls(connection, batch)
 
     async def _read(self) -> None:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from tests._browser import launch_chromium
+from tests._browser import launch_chromium, serve_directory
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>smoke</title></head>
@@ -23,24 +19,12 @@ PAGE = """<!doctype html>
 """
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # no access log on the test's stderr
-        pass
-
-
 @pytest.fixture
 def static_site(tmp_path: Path) -> Iterator[str]:
     """``tmp_path`` served over HTTP on 127.0.0.1 and a free port."""
     (tmp_path / "index.html").write_text(PAGE, encoding="utf-8")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(tmp_path)))
-    thread = threading.Thread(target=server.serve_forever, name="static-site", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve_directory(tmp_path) as base_url:
+        yield base_url
 
 
 async def test_headless_chromium_renders_a_loopback_page(static_site: str) -> None:

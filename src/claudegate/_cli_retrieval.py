@@ -33,7 +33,7 @@ _BATCH = 64  # files per store write
 def _retriever(config: Path | None) -> Retriever:
     from claudegate.gateway import load_config
     from claudegate.gateway._config import RetrievalConfig
-    from claudegate.gateway.retrieval import open_store
+    from claudegate.gateway.core import open_store
     from claudegate.retrieval import Retriever
 
     settings = load_config(config).retrieval if config else RetrievalConfig()

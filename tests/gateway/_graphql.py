@@ -3,11 +3,13 @@ graphql-ws, and GraphQL over SSE read off the wire."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import aiohttp
 import orjson
@@ -19,6 +21,9 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 from sqlalchemy import event
 
+from claudegate.gateway._config import GraphQLSettings
+from claudegate.gateway.core import Principal
+from claudegate.gateway.surfaces.graphql._context import GraphQLContext
 from tests.gateway.conftest import Live, serve, simulator_route
 
 __all__ = [
@@ -30,6 +35,7 @@ __all__ = [
     "http_session",
     "keyed_gateway",
     "new_key",
+    "offline_context",
     "request",
     "sse_events",
     "ws_session",
@@ -54,6 +60,25 @@ def keyed_gateway(db: Path, **extra: Any) -> Iterator[Live]:
         }
         with serve(config) as live:
             yield live
+
+
+async def _admitted(principal: object, dialect: str) -> None:
+    return None
+
+
+def offline_context(stream: Callable[[Any], Awaitable[Any]] | None = None) -> GraphQLContext:
+    """A connection's context for driving a schema without a gateway: a key's caller, default
+    settings, every operation admitted, and ``stream`` as the core's ``stream``."""
+    settings = GraphQLSettings()
+    core = SimpleNamespace(
+        config=SimpleNamespace(gateway=SimpleNamespace(graphql=settings)),
+        stream=stream,
+        admit_operation=_admitted,
+    )
+    context = GraphQLContext(cast(Any, SimpleNamespace(core=core, settings=settings)), {}, websocket=True)
+    context.authenticated = True
+    context._principal = Principal()
+    return context
 
 
 def graphql_url(base_url: str, websocket: bool = False) -> str:
@@ -137,11 +162,21 @@ async def sse_events(
     return found
 
 
+# The tasks that serve a request: uvicorn's request cycle and the DataLoader batches it starts.
+_REQUEST_TASKS = frozenset({"RequestResponseCycle.run_asgi", "dispatch_batch"})
+
+
 class StatementCounter:
-    """SQL statements the gateway's engines execute, counted as they go."""
+    """SQL statements the gateway's engines execute serving requests, counted as they go.
+
+    Statements of the gateway's own background work (the job dispatcher's look for due work after
+    the last job ended, heartbeats, sweeps) are counted apart, in ``background``: they may fall
+    inside the counted window on a busy machine and say nothing of what a request costs.
+    """
 
     def __init__(self, live: Live) -> None:
         self.count = 0
+        self.background = 0
         self._lock = threading.Lock()
         self.engines = []
         policies = live.app.core.policies
@@ -152,8 +187,13 @@ class StatementCounter:
             self.engines.append(database.engine.sync_engine)
 
     def _seen(self, *args: Any) -> None:
+        task = asyncio.current_task()
+        serving = task is not None and getattr(task.get_coro(), "__qualname__", "") in _REQUEST_TASKS
         with self._lock:
-            self.count += 1
+            if serving:
+                self.count += 1
+            else:
+                self.background += 1
 
     def __enter__(self) -> StatementCounter:
         for engine in self.engines:

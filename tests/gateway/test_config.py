@@ -90,6 +90,40 @@ def test_each_provider_names_the_field_it_needs(fields: dict[str, Any], missing:
     assert f"'{missing}'" in error.message
 
 
+@pytest.mark.parametrize(
+    ("retrieval", "key", "says"),
+    [
+        (
+            {"colection": "docs"},
+            "models[0].retrieval.collection",
+            "models[0].retrieval.colection: unknown key",
+        ),
+        ({"collection": "my docs"}, "models[0].retrieval.collection", "1 to 64 letters"),
+        ({"collection": "docs", "mode": "rerank"}, "models[0].retrieval.mode", "'context' or 'tool'"),
+        ({"collection": "docs", "top_k": 0}, "models[0].retrieval.top_k", "greater than or equal to 1"),
+        ({"collection": "docs", "min_score": 2}, "models[0].retrieval.min_score", "less than or equal to 1"),
+        ({"collection": "docs", "filter": {"lang": {"en": 1}}}, "models[0].retrieval.filter.lang", ""),
+    ],
+)
+def test_a_routes_retrieval_is_checked_naming_the_key(retrieval: dict[str, Any], key: str, says: str) -> None:
+    error = _config_error(
+        {"models": [{"name": "m", "deployments": [{"provider": "simulator"}], "retrieval": retrieval}]}
+    )
+    assert error.field is not None and error.field.startswith(key) and says in error.message
+
+
+def test_retrieval_and_the_upstream_batch_api_exclude_each_other() -> None:
+    route = {
+        "name": "m",
+        "deployments": [{"provider": "simulator"}],
+        "retrieval": {"collection": "docs"},
+        "batches": {"upstream": True},
+    }
+    assert (
+        "batches.upstream cannot serve a route with retrieval" in _config_error({"models": [route]}).message
+    )
+
+
 def test_a_missing_environment_variable_fails_at_start_naming_key_and_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -10,7 +10,15 @@ import pytest
 
 from claudegate.errors import UserError
 from claudegate.gateway import ConfigError, load_config, parse_config
-from claudegate.gateway.events import Pipeline, Pipelines, PromptTemplate, TemplateRefused, load_tools
+from claudegate.gateway.events import (
+    Batching,
+    Pipeline,
+    Pipelines,
+    PromptTemplate,
+    StreamWindow,
+    TemplateRefused,
+    load_tools,
+)
 from tests.gateway import _event_tools
 
 _MODELS = [{"name": "*", "deployments": [{"provider": "simulator"}]}]
@@ -85,7 +93,41 @@ def test_globs_choose_pipelines_and_the_result_type_defaults_to_processed() -> N
             "concurrency",
             "greater than or equal to 1",
         ),
-        ({"pipelines": [{"on": "a", "model": "m", "prompt": "p", "batch": {}}]}, "batch", "unknown key"),
+        ({"pipelines": [{"on": "a", "model": "m", "prompt": "p", "batch": {}}]}, "batch.size", "required"),
+        (
+            {"pipelines": [{"on": "a", "model": "m", "prompt": "p", "batch": {"size": 0, "wait": 1}}]},
+            "events.pipelines[0].batch.size",
+            "greater than or equal to 1",
+        ),
+        (
+            {"pipelines": [{"on": "a", "model": "m", "prompt": "p", "batch": {"size": 5, "wait": "0s"}}]},
+            "events.pipelines[0].batch.wait",
+            "greater than 0",
+        ),
+        (
+            {"pipelines": [{"on": "a", "model": "m", "prompt": "p", "batch": {"size": 5, "wait": "soon"}}]},
+            "events.pipelines[0].batch.wait",
+            "duration such as 500ms, 30s",
+        ),
+        (
+            {
+                "pipelines": [
+                    {"on": "a", "model": "m", "prompt": "p", "batch": {"size": 5, "wait": 1, "x": 1}}
+                ]
+            },
+            "events.pipelines[0].batch.x",
+            "unknown key",
+        ),
+        (
+            {"pipelines": [{"on": "stream.window", "model": "m", "prompt": "p", "window": {}}]},
+            "events.pipelines[0].window",
+            "give chars, sentences: true, or both",
+        ),
+        (
+            {"pipelines": [{"on": "stream.window", "model": "m", "prompt": "p", "window": {"chars": 0}}]},
+            "events.pipelines[0].window.chars",
+            "greater than or equal to 1",
+        ),
         (
             {
                 "pipelines": [
@@ -168,3 +210,39 @@ def test_an_unquoted_yaml_on_key_is_the_pipelines_on(tmp_path: Path) -> None:
     )
     (pipeline,) = Pipelines.from_config(load_config(path).events)
     assert pipeline.on == ("content.submitted",)
+
+
+def test_batch_and_stream_options_from_config_and_python() -> None:
+    (batched, windows) = _events(
+        {
+            "pipelines": [
+                {"name": "b", "on": "a", "model": "m", "prompt": "p", "batch": {"size": 50, "wait": "500ms"}},
+                {
+                    "name": "w",
+                    "on": "stream.*",
+                    "model": "m",
+                    "prompt": "p",
+                    "window": {"sentences": True},
+                    "streams": {"models": ["claude-*"], "keys": ["key_1"]},
+                },
+            ]
+        }
+    )
+    assert batched.batch == Batching(50, 0.5) and batched.stream_window is None
+    assert windows.stream_window == StreamWindow(None, True)
+    assert windows.observes("claude-haiku-4-5", "key_1") and not windows.observes("gpt-4o", "key_1")
+    assert not windows.observes("claude-haiku-4-5", "key_2") and not windows.observes("claude-x", None)
+    assert Pipeline(on=("stream.window",), model="m", prompt="p").stream_window == StreamWindow(1000, False)
+    for wait, seconds in (("2m", 120.0), ("1h", 3600.0), (0.25, 0.25), ("30s", 30.0)):
+        assert _events(
+            {"pipelines": [{"on": "a", "model": "m", "prompt": "p", "batch": {"size": 1, "wait": wait}}]}
+        ).get("a").batch == Batching(1, seconds)  # type: ignore[union-attr]
+    with pytest.raises(UserError) as caught:
+        Batching(0, 1.0)
+    assert caught.value.field == "batch.size"
+    with pytest.raises(UserError) as caught:
+        Batching(3, 0.0)
+    assert caught.value.field == "batch.wait"
+    with pytest.raises(UserError) as caught:
+        StreamWindow(None, False)
+    assert caught.value.field == "window"

@@ -6,20 +6,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, cast
 
 import orjson
 import pytest
+from graphql import OperationDefinitionNode, parse
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from websockets.asyncio.client import connect
 
-from claudegate.gateway._config import GraphQLSettings
-from claudegate.gateway.core import Principal
 from claudegate.gateway.surfaces.graphql._context import GraphQLContext
-from claudegate.gateway.surfaces.graphql._events import EventPlan
+from claudegate.gateway.surfaces.graphql._events import EventPlan, operation_plan
 from claudegate.gateway.surfaces.graphql._schema import GatewaySchema, build_schema
-from tests.gateway._graphql import keyed_gateway, new_key
+from claudegate.gateway.surfaces.graphql._subscriptions import EventReader
+from claudegate.gateway.surfaces.graphql._types import MessageEvent
+from tests.gateway._graphql import keyed_gateway, new_key, offline_context
 
 TOOL = {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {}}
 EVENTS: list[dict[str, Any]] = [
@@ -80,21 +80,8 @@ async def _stream(call: object) -> _Reply:
     return _Reply()
 
 
-async def _admit(principal: object, dialect: str) -> None:
-    return None
-
-
 def _context() -> GraphQLContext:
-    settings = GraphQLSettings()
-    core = SimpleNamespace(
-        config=SimpleNamespace(gateway=SimpleNamespace(graphql=settings)),
-        stream=_stream,
-        admit_operation=_admit,
-    )
-    context = GraphQLContext(cast(Any, SimpleNamespace(core=core, settings=settings)), {}, websocket=True)
-    context.authenticated = True
-    context._principal = Principal()
-    return context
+    return offline_context(_stream)
 
 
 def _document(selection: str) -> str:
@@ -186,3 +173,21 @@ async def test_over_a_socket_the_fast_and_executed_shapes_send_the_same_bytes(
         executed = await _raw(live.base_url, key, "... on MessageEvent { type index text stopReason }")
     assert built == len(fast) > 5 and planned[0] == built  # the fragment took the execution
     assert fast == executed
+
+
+@pytest.mark.parametrize("selection", FAST)
+def test_a_plan_builds_the_same_data_from_an_events_fields_as_from_the_event(selection: str) -> None:
+    schema = build_schema()
+    operation = parse(_document(selection)).definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    plan = operation_plan(schema._schema, operation)
+    assert plan is not None
+    by_object, by_fields = EventReader(), EventReader()  # each keeps its own tool calls
+    built = 0
+    for event in EVENTS:
+        values, item = by_fields.values(event), by_object.read(event)
+        expected = plan.data(item)
+        assert plan.data_of(values) == expected
+        assert MessageEvent(**values) == item
+        built += expected is not None
+    assert built == len(EVENTS) - ("index" in selection) - ("text" in selection)

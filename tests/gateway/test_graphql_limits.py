@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from claudegate.gateway._config import GraphQLSettings
+from claudegate.gateway.surfaces.graphql._schema import build_schema
 from tests.gateway import _wire
-from tests.gateway._graphql import execute, http_session, request
+from tests.gateway._graphql import execute, http_session, offline_context, request
 from tests.gateway.conftest import Live, serve, simulator_route
 
 PERSISTED = "{ models { id } }"
@@ -86,3 +88,14 @@ def test_persisted_queries_by_hash_and_persisted_only() -> None:
     assert by_hash["data"]["models"] and same["data"] == by_hash["data"]
     assert missing["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
     assert other["data"] is None and other["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_ALLOWED"
+
+
+async def test_each_schema_keeps_its_own_validation_of_a_document() -> None:
+    aliased = "{ a: __typename b: __typename c: __typename }"
+    strict, default = build_schema(GraphQLSettings(max_aliases=2)), build_schema()
+    for _ in range(2):  # the second time from each schema's own record of the document
+        refused = await strict.execute(aliased, context_value=offline_context())
+        answered = await default.execute(aliased, context_value=offline_context())
+        assert refused.errors and refused.errors[0].extensions == {"code": "ALIAS_LIMIT_EXCEEDED"}
+        assert answered.errors is None and answered.data == {"a": "Query", "b": "Query", "c": "Query"}
+    assert default.documents.valid(aliased) is not None and strict.documents.valid(aliased) is None

@@ -89,10 +89,7 @@ async def test_a_page_of_jobs_with_keys_and_ledger_costs_a_fixed_number_of_state
                 assert not errors and page is not None and len(page["jobs"]["edges"]) == size
                 assert all(edge["node"]["key"]["name"] == "n1" for edge in page["jobs"]["edges"])
                 counts[size] = counter.count
-            with StatementCounter(live) as idle:
-                await asyncio.sleep(0.2)
-    assert idle.count == 0, "something else used the database while counting"
-    assert counts[1] == counts[10] == counts[50] and counts[1] <= 3, counts
+    assert counts[1] == counts[10] == counts[50] and 1 <= counts[1] <= 3, counts
 
 
 @pytest.fixture

@@ -67,6 +67,8 @@ def wait(base_url: str, key: str, job_id: str) -> dict[str, Any]:
 def test_a_job_is_accepted_then_answered_like_a_direct_call(config: dict[str, Any], tmp_path: Path) -> None:
     with serve(config) as live:
         key = new_key(live.base_url)
+        report = _wire.call(live.base_url, "GET", "/admin/usage", None, {"authorization": f"Bearer {ADMIN}"})
+        assert report.status == 200  # the rollups exist before the job's row is written
         body = {"request": ASK, "metadata": {"ticket": "T-1"}, "priority": "high"}
         reply = submit(live.base_url, key, body)
         assert reply.status == 202, reply.body
@@ -84,6 +86,7 @@ def test_a_job_is_accepted_then_answered_like_a_direct_call(config: dict[str, An
     rows = _ledger.rows(tmp_path / "g.db")
     assert len(rows) == 2  # the job's request and the direct one: one row each
     assert sum(1 for row in rows if row["request_id"].startswith("req_" + accepted["id"][4:])) == 1
+    assert _ledger.rolled_up(tmp_path / "g.db") == [2, 2, 2, 2]  # the job's row is in the rollups too
 
 
 def test_an_openai_job_answers_a_chat_completion(config: dict[str, Any]) -> None:

@@ -108,6 +108,33 @@ def test_key_lifecycle_over_the_admin_api(tmp_path: Path) -> None:
     assert hashlib.sha256(plaintext.encode()).hexdigest() in cells
 
 
+def test_limits_and_budget_change_over_the_admin_api_and_apply_at_once(tmp_path: Path) -> None:
+    with serve(keyed_config(tmp_path / "g.db", auth={"admin_key": "env:CG_TEST_ADMIN_KEY"})) as live:
+        created = create_key(live.base_url, limits={"requests_per_minute": 1}, budget={"cost_per_day": 5})
+        key, path = created["key"], f"/admin/keys/{created['id']}"
+        first, limited = messages(live.base_url, key), messages(live.base_url, key)
+        raised = admin(live.base_url, "PATCH", path, {"limits": {"requests_per_minute": 100}})
+        after = messages(live.base_url, key)  # the cached key is dropped: its new limit applies now
+        capped = admin(live.base_url, "PATCH", path, {"budget": {"cost_per_day": 0, "cost_per_month": 9.5}})
+        refused = messages(live.base_url, key)
+        listed = admin(live.base_url, "GET", "/admin/keys").json()["data"]
+        unknown_field = admin(live.base_url, "PATCH", path, {"limit": {}})
+        bad_value = admin(live.base_url, "PATCH", path, {"limits": {"concurrent_requests": 1.5}})
+        unknown_key = admin(live.base_url, "PATCH", "/admin/keys/key_missing", {"limits": {}})
+        admin(live.base_url, "DELETE", path)
+        revoked = admin(live.base_url, "PATCH", path, {"limits": {}})
+    assert (first.status, limited.status, after.status) == (200, 429, 200)
+    assert raised.status == 200 and raised.json()["limits"]["requests_per_minute"] == 100
+    assert raised.json()["budget"] == {"cost_per_day": 5, "cost_per_month": None}  # not given: kept
+    assert capped.json()["budget"] == {"cost_per_day": 0, "cost_per_month": 9.5}
+    assert refused.status == 429 and "budget exhausted" in refused.json()["error"]["message"]
+    assert listed[0]["limits"]["requests_per_minute"] == 100 and listed[0]["budget"]["cost_per_day"] == 0
+    assert unknown_field.status == 400 and unknown_field.json()["error"]["param"] == "limit"
+    assert bad_value.status == 400 and bad_value.json()["error"]["param"] == "limits"
+    assert unknown_key.status == 404
+    assert revoked.status == 409
+
+
 def test_model_restriction_answers_403_in_the_callers_dialect(tmp_path: Path) -> None:
     with serve(keyed_config(tmp_path / "g.db")) as live:
         key = create_key(live.base_url, allowed_models=["claude-haiku-4-5"])["key"]

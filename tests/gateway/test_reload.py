@@ -75,6 +75,10 @@ def test_a_route_added_to_the_file_is_served_without_a_restart(live: tuple[Gatew
     [
         ("models: [{name: x, deployments: [{provider: simulator, priorty: 1}]}]\n", "priorty"),
         ("models: [\n", "not valid YAML"),
+        (
+            "models: [{name: x, deployments: [{provider: simulator}], retrieval: {colection: docs}}]\n",
+            "models[0].retrieval.colection: unknown key",
+        ),
         ("models: []\n", "models"),
         (
             "models: [{name: x, deployments: [{provider: anthropic, api_key: 'env:CG_RELOAD_MISSING'}]}]\n",

@@ -234,6 +234,26 @@ async def test_thinking_in_the_history_is_left_out(upstream: Upstream) -> None:
     assert text_of(with_thinking) == text_of((await provider.create(request(plain))).message)
 
 
+async def test_search_results_reach_the_model_as_text_naming_their_source(upstream: Upstream) -> None:
+    found = {
+        "type": "search_result",
+        "source": "guide.md#0",
+        "title": "guide.md",
+        "content": [{"type": "text", "text": "Budgets cap spending."}],
+        "citations": {"enabled": True},
+    }
+    body = {**ASK, "messages": [{"role": "user", "content": [found, {"type": "text", "text": "What caps?"}]}]}
+    header = "Search result (source: guide.md#0; title: guide.md)"
+    plain = {
+        **ASK,
+        "messages": [{"role": "user", "content": f"{header}\nBudgets cap spending.\n\nWhat caps?"}],
+    }
+    provider = upstream.provider()
+    assert text_of((await provider.create(request(body))).message) == text_of(
+        (await provider.create(request(plain))).message
+    )
+
+
 async def test_count_tokens_is_not_offered(upstream: Upstream) -> None:
     assert await upstream.provider().count_tokens(request()) is None
     assert upstream.app.log == []

@@ -3,6 +3,7 @@ answering against the simulator."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
 from pathlib import Path
@@ -47,7 +48,7 @@ async def test_results_carry_sources_and_fit_the_budget() -> None:
 async def test_the_docs_example_answers_with_the_tool_against_the_simulator(tmp_path: Path) -> None:
     example = _example()
     with LiveServer(create_app()) as server:
-        result = await example.run(
+        result = await example.run_tool_runner(
             server.base_url,
             "sk-test-000000",
             "Use search_documents: how are webhooks signed?",
@@ -58,3 +59,23 @@ async def test_the_docs_example_answers_with_the_tool_against_the_simulator(tmp_
     sources = [r["source"] for r in orjson.loads(call.content)["results"]]
     assert sources and all(source.split("#")[0].endswith(".md") for source in sources)
     assert "search_documents" in result.text
+
+
+def test_the_docs_example_asks_a_route_with_retrieval_and_gets_citations(tmp_path: Path) -> None:
+    """The example's default: a plain client asks the gateway's docs route; the answer cites the
+    project's own docs, and is printed with numbered sources."""
+    example = _example()
+    store = tmp_path / "docs.db"
+    assert asyncio.run(example.index_into(store)) > 50
+    with example.gateway(store) as base_url:
+        message = asyncio.run(
+            example.ask_route(
+                base_url, "sk-test-000000", example.ROUTE, "How do I rotate a webhook signing secret?"
+            )
+        )
+    cited = example.sources(message)
+    assert cited and all(c.source.split("#")[0].endswith(".md") for c in cited)
+    assert any(c.title == "webhooks.md" and "rotat" in c.cited_text for c in cited)
+    listed = example.with_markers(message).splitlines()[-len(cited) :]
+    assert [line.split(" ", 1)[0] for line in listed] == [f"[{n}]" for n in range(1, len(cited) + 1)]
+    assert listed[0].startswith(f"[1] {cited[0].title} ({cited[0].source}): ")

@@ -102,6 +102,25 @@ async def test_models_limits_budget_and_admin_are_stored(database: Database) -> 
     assert fetched.limits == KeyLimits()
 
 
+async def test_limits_and_budget_change_while_a_key_is_active(database: Database) -> None:
+    store = KeyStore(database)
+    created = await store.create("team", limits=KeyLimits(requests_per_minute=5), budget=KeyBudget(1.0))
+    budget_only = await store.update(created.key.id, budget=KeyBudget(cost_per_month=9.0))
+    assert budget_only.limits == KeyLimits(requests_per_minute=5)  # a section not given is kept
+    assert budget_only.budget == KeyBudget(cost_per_day=None, cost_per_month=9.0)
+    both = await store.update(created.key.id, limits=KeyLimits(concurrent_requests=2), budget=KeyBudget())
+    assert (both.limits, both.budget) == (KeyLimits(concurrent_requests=2), KeyBudget())
+    assert await store.get(created.key.id) == both
+    with pytest.raises(UserError) as raised:
+        await store.update(created.key.id, budget=KeyBudget(cost_per_day=-1.0))
+    assert raised.value.field == "cost_per_day"
+    with pytest.raises(UserError):
+        await store.update("key_missing", limits=KeyLimits())
+    await store.revoke(created.key.id)
+    revoked = await store.update(created.key.id, limits=KeyLimits(requests_per_minute=1))
+    assert revoked.limits == KeyLimits(concurrent_requests=2) and not revoked.active
+
+
 async def test_invalid_key_settings_are_refused(database: Database) -> None:
     store = KeyStore(database)
     with pytest.raises(UserError) as raised:

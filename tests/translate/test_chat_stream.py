@@ -220,7 +220,7 @@ def test_unknown_events_blocks_and_deltas_are_skipped() -> None:
         delta(0, {"type": "future_delta", "x": 1}),
         stop(0),
         block_start(1, {"type": "text", "text": ""}),
-        delta(1, {"type": "citations_delta", "citation": {}}),
+        delta(1, {"type": "future_delta", "x": 2}),
         delta(1, {"type": "text_delta", "text": "ok"}),
         stop(1),
         *end("end_turn"),

@@ -187,6 +187,41 @@ def test_images_and_documents_go_back_to_urls_and_files() -> None:
     ]
 
 
+def test_search_results_become_text_naming_their_source() -> None:
+    found = {
+        "type": "search_result",
+        "source": "guide.md#2",
+        "title": "guide.md",
+        "content": [{"type": "text", "text": "Budgets cap spending."}, {"type": "text", "text": "Per day."}],
+        "citations": {"enabled": True},
+    }
+    text = "Search result (source: guide.md#2; title: guide.md)\nBudgets cap spending.\n\nPer day."
+    body = {
+        "messages": [
+            {"role": "user", "content": [found, {"type": "text", "text": "What caps spending?"}]},
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "t1", "name": "search", "input": {}}],
+            },
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [found]}]},
+        ]
+    }
+    assert messages_request_to_chat(body)["messages"] == [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": text}, {"type": "text", "text": "What caps spending?"}],
+        },
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "t1", "type": "function", "function": {"name": "search", "arguments": "{}"}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "t1", "content": text},
+    ]
+
+
 @pytest.mark.parametrize(
     ("choice", "expected"),
     [

@@ -25,7 +25,6 @@ from claudegate.gateway.core import (
 )
 from claudegate.gateway.events import EventBus, Pipelines
 from claudegate.gateway.jobs import JobService
-from claudegate.gateway.retrieval import RetrievalService
 from claudegate.gateway.surfaces import (
     anthropic,
     embeddings,
@@ -39,6 +38,8 @@ from claudegate.gateway.surfaces import (
 )
 from claudegate.gateway.surfaces.collections import PREFIX as COLLECTIONS_PREFIX
 from claudegate.gateway.surfaces.collections import CollectionsSurface
+from claudegate.gateway.surfaces.dashboard import PREFIX as DASHBOARD_PREFIX
+from claudegate.gateway.surfaces.dashboard import DashboardSurface
 from claudegate.gateway.surfaces.events import PREFIX as EVENTS_PREFIX
 from claudegate.gateway.surfaces.events import EventsSurface
 from claudegate.gateway.surfaces.graphql import PATH as GRAPHQL_PATH
@@ -145,15 +146,18 @@ class GatewayApp:
         """``/socket.io/`` (replace it before startup to change its settings)."""
         self.graphql = GraphQLSurface(self.core, self.jobs, self.batches, lambda: self.websocket.hub)
         """``/graphql`` (queries, mutations, subscriptions; its rooms are ``/v1/ws``'s)."""
-        self.retrieval = RetrievalService(self.core)
-        """The store behind ``/v1/collections`` (opened on first use)."""
+        self.retrieval = self.core.retrieval
+        """The store behind ``/v1/collections`` and routes with ``retrieval`` (opened on first use)."""
         self._collections = CollectionsSurface(self.retrieval)
+        self.dashboard = DashboardSurface(self.core, self.jobs, self.batches, self.events, clock=clock)
+        """``/dashboard``: the admin's pages (docs/dashboard.md); its sessions live in this process."""
         self._prefixed: tuple[tuple[tuple[str, ...], str, PrefixRouter], ...] = (
             ((JOBS_PREFIX,), JOBS_PREFIX, self._jobs_surface.route),
             ((MESSAGE_BATCHES_PREFIX,), MESSAGE_BATCHES_PREFIX, self._message_batches.route),
             (OPENAI_FILES, "/v1/files", self._openai_batches.route),
             (OPENAI_BATCHES, "/v1/batches", self._openai_batches.route),
             ((COLLECTIONS_PREFIX,), COLLECTIONS_PREFIX, self._collections.route),
+            ((DASHBOARD_PREFIX,), DASHBOARD_PREFIX, self.dashboard.route),
         )
         """Surfaces that route the paths under their prefixes themselves: (prefixes, the metric
         label, their router)."""
@@ -193,7 +197,6 @@ class GatewayApp:
         await self.events.close()
         await self.jobs.close()  # running attempts are cancelled: their leases lapse, others retry
         await self.socketio.close()
-        await self.retrieval.close()
         await self.core.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -274,6 +277,8 @@ class GatewayApp:
                     core.metrics.disconnects.inc()
             elif outcome is not None and outcome.error is not None and not exchange.response_started:
                 status = outcome.status
+            elif exchange.status is not None:  # a surface that answered itself (a redirect, its error)
+                status = exchange.status
         except BodyTooLarge as exc:
             status, error_type = 413, "request_too_large"
             await self._send_error(exchange, GatewayError(413, "request_too_large", str(exc)))

@@ -14,6 +14,7 @@
       - name: claude-sonnet-5         # what clients ask for ("*" and globs match many names)
         tool_stream: buffer           # per-route override
         sampling: {normalize: true}   # drop top_k/top_p of -1, and top_p beside temperature
+        retrieval: {collection: docs, mode: context, top_k: 5, max_tokens: 2000}   # answers cite docs
         deployments:
           - provider: anthropic       # anthropic | openai | salesforce | simulator
             base_url: https://api.anthropic.com
@@ -39,6 +40,9 @@
       ttl: 300                        # seconds a thread lives after its last turn
       max_thread_bytes: 33554432      # stored bytes of one thread (null: no limit)
       max_key_bytes: 268435456        # stored bytes of one key's live threads (null: no limit)
+    retrieval:                        # collections (docs/retrieval.md)
+      store: embedded                 # a SQLite file and exact search | pgvector
+      path: claudegate-retrieval.db
     jobs:                             # /v1/jobs (docs/jobs.md)
       backend: auto                   # embedded (the store + this process) | pgqueuer | auto
       workers: 64                     # jobs one process runs at once
@@ -71,6 +75,13 @@
           emit: content.moderated     # the result event's type (default: <type>.processed)
           webhook: https://example.com/hooks   # each run's end, signed (webhooks.secret)
           room: moderation            # result events to this /v1/ws room of the publishing key
+          batch: {size: 50, wait: 30s}   # low-priority runs grouped (docs/events.md, "Batching")
+        - on: stream.window           # or stream.completed: text of streams passing through the gateway
+          window: {chars: 500, sentences: true}
+          streams: {models: ["claude-*"]}   # which streams (models, key ids); default: all
+          model: claude-haiku-4-5
+          prompt: "Sentiment of: {{ payload.text }}"
+      streams: {queue: 1000}          # stream events waiting to be published; beyond: dropped, counted
       nats: {stream: EVENTS, subject: "events.>", key: KEY_ID}   # also consume a JetStream stream
 
 With no file, every model name routes to the in-process simulator.
@@ -88,6 +99,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from claudegate.client import ApiKey, Timeout, find_secrets_file, load_secrets_file
 from claudegate.errors import UserError
+from claudegate.gateway._config_retrieval import RetrievalConfig, RouteRetrieval
 from claudegate.simulator import SimulatorConfig
 
 __all__ = [
@@ -111,13 +123,19 @@ __all__ = [
     "LimitsConfig",
     "NatsIngressConfig",
     "ObservabilityConfig",
+    "PipelineBatchConfig",
     "PipelineConfig",
+    "RetrievalConfig",
     "RetryConfig",
     "RouteBatches",
     "RouteConfig",
+    "RouteRetrieval",
     "SamplingConfig",
     "SocketIOSettings",
     "StorageConfig",
+    "StreamFilterConfig",
+    "StreamObserversConfig",
+    "StreamWindowConfig",
     "ThreadsConfig",
     "TimeoutConfig",
     "WebSocketSettings",
@@ -370,6 +388,18 @@ class RouteConfig(_Strict):
     """Sampling parameters made acceptable to current models (on by default)."""
     batches: RouteBatches = RouteBatches()
     """Where a batch of this route's requests runs (the job engine, or the upstream's batch API)."""
+    retrieval: RouteRetrieval | None = None
+    """Answers from a collection: its passages put before each request, or a search tool the
+    gateway runs (docs/retrieval.md)."""
+
+    @model_validator(mode="after")
+    def _check_retrieval(self) -> RouteConfig:
+        if self.retrieval is not None and self.batches.upstream:
+            raise ValueError(
+                "batches.upstream cannot serve a route with retrieval: the upstream's batch API would run "
+                "its requests without the gateway (leave batches.upstream off)"
+            )
+        return self
 
 
 class EdgeConfig(_Strict):
@@ -552,33 +582,6 @@ class ThreadsConfig(_Strict):
     """Where the gateway keeps threads: default the ``storage`` database, else a database in memory."""
 
 
-class RetrievalConfig(_Strict):
-    """Collections (``/v1/collections``, docs/retrieval.md): where documents and vectors live."""
-
-    store: Literal["embedded", "pgvector"] = "embedded"
-    """``embedded``: a SQLite file and exact search; ``pgvector``: PostgreSQL with an HNSW index."""
-    path: str = "claudegate-retrieval.db"
-    """The embedded store's SQLite file."""
-    database_url: str | None = None
-    """``pgvector``: ``postgresql://…`` (or ``env:NAME``); the server needs the vector extension."""
-    embedding_model: str = "local"
-    """What a collection created without ``embedding_model`` embeds with."""
-    chunk_size: int = Field(default=1000, ge=100, le=100_000)
-    """Characters per chunk at most."""
-    chunk_overlap: int = Field(default=200, ge=0)
-    """Characters of whole sentences consecutive chunks share at most (below ``chunk_size``)."""
-    ef_search: int = Field(default=100, ge=1, le=1000)
-    """``pgvector``: candidates the HNSW search keeps (more: better recall, slower)."""
-
-    @model_validator(mode="after")
-    def _check(self) -> RetrievalConfig:
-        if self.chunk_overlap >= self.chunk_size:
-            raise ValueError("chunk_overlap must be below chunk_size")
-        if self.store == "pgvector" and not self.database_url:
-            raise ValueError("the pgvector store needs database_url")
-        return self
-
-
 class JobsConfig(_Strict):
     """Asynchronous jobs (``/v1/jobs``, docs/jobs.md): where they are queued and how many run."""
 
@@ -686,6 +689,62 @@ class ObservabilityConfig(_Strict):
     access_log: AccessLogConfig = AccessLogConfig()
 
 
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _seconds(value: Any) -> Any:
+    """A duration in seconds: a number, or a string with a unit (``500ms``, ``30s``, ``2m``, ``1h``)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    for unit in sorted(_DURATION_UNITS, key=len, reverse=True):
+        number = text.removesuffix(unit)
+        if number != text:
+            try:
+                return float(number) * _DURATION_UNITS[unit]
+            except ValueError:
+                break
+    raise ValueError("must be a number of seconds, or a duration such as 500ms, 30s, 2m, 1h")
+
+
+class PipelineBatchConfig(_Strict):
+    """How a pipeline groups its low-priority runs (``batch`` on a pipeline; docs/events.md)."""
+
+    size: int = Field(ge=1, le=10_000)
+    """Runs in one group at most: a group is sent as soon as this many wait."""
+    wait: float = Field(gt=0)
+    """Seconds (or ``30s``, ``2m``) the oldest waiting run waits before its group is sent anyway."""
+
+    @field_validator("wait", mode="before")
+    @classmethod
+    def _wait_duration(cls, value: Any) -> Any:
+        return _seconds(value)
+
+
+class StreamWindowConfig(_Strict):
+    """Where a ``stream.window`` pipeline's windows of a stream's text end (``window``)."""
+
+    chars: int | None = Field(default=None, ge=1, le=1_000_000)
+    """A window ends every this many characters (with ``sentences``: at the latest)."""
+    sentences: bool = False
+    """A window ends at each sentence end (``.``, ``!``, ``?`` or ``…`` then a space or a line end)."""
+
+    @model_validator(mode="after")
+    def _one_boundary(self) -> StreamWindowConfig:
+        if self.chars is None and not self.sentences:
+            raise ValueError("give chars, sentences: true, or both")
+        return self
+
+
+class StreamFilterConfig(_Strict):
+    """Which streams a stream pipeline observes (``streams``): every one by default."""
+
+    models: list[str] = []
+    """Requested model names (globs); empty: any."""
+    keys: list[str] = []
+    """Gateway key ids (``key_…``, never the secret); empty: any caller."""
+
+
 class PipelineConfig(_Strict):
     """One event pipeline (docs/events.md): the events it takes and the model run each becomes."""
 
@@ -710,6 +769,12 @@ class PipelineConfig(_Strict):
     max_tokens: int = Field(default=1024, ge=1)
     max_iterations: int = Field(default=10, ge=1)
     """Model requests of one run (each tool round is one) before it ends as it is."""
+    batch: PipelineBatchConfig | None = None
+    """Group its low-priority runs: ``{size: 50, wait: 30s}`` (docs/events.md, "Batching")."""
+    window: StreamWindowConfig | None = None
+    """For ``on: stream.window``: where windows end (default: every 1,000 characters)."""
+    streams: StreamFilterConfig | None = None
+    """For ``on: stream.window`` / ``stream.completed``: which streams it observes."""
 
     @model_validator(mode="before")
     @classmethod
@@ -772,6 +837,16 @@ class NatsIngressConfig(_Strict):
         return value
 
 
+class StreamObserversConfig(_Strict):
+    """How stream observers (``stream.window`` / ``stream.completed`` pipelines) are fed."""
+
+    queue: int = Field(default=1000, ge=1)
+    """Stream events waiting to be published at most; beyond, new ones are dropped and counted
+    (``claudegate_stream_windows_dropped_total``), never waited for."""
+    max_chars: int = Field(default=200_000, ge=1)
+    """Characters of a stream's text kept for ``stream.completed`` (beyond: cut, ``truncated``)."""
+
+
 class EventsConfig(_Strict):
     """Event pipelines (``/v1/events``, docs/events.md)."""
 
@@ -779,6 +854,7 @@ class EventsConfig(_Strict):
     tool_modules: list[str] = []
     """Modules whose module-level tools (``@tool``) pipelines may use; no other module is imported."""
     pipelines: list[PipelineConfig] = []
+    streams: StreamObserversConfig = StreamObserversConfig()
 
     @model_validator(mode="after")
     def _unique_pipelines(self) -> EventsConfig:

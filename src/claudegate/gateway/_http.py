@@ -100,6 +100,7 @@ class Exchange:
         "scope",
         "send",
         "started",
+        "status",
     )
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -114,6 +115,8 @@ class Exchange:
         self.request_id = new_request_id()
         self.started = time.perf_counter()
         self.response_started = False
+        self.status: int | None = None
+        """The status of the answer, once it began (what the access log and metrics record)."""
         self.disconnected = False
         self.call: Call | None = None
         """The model call this request made, once it made one (its outcome labels the metrics)."""
@@ -210,6 +213,7 @@ class Exchange:
         if extra:
             headers.extend(extra)
         self.response_started = True
+        self.status = status
         self.first_byte = time.perf_counter() - self.started
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
         await self.send({"type": "http.response.body", "body": body})
@@ -220,6 +224,7 @@ class Exchange:
         if extra:
             headers.extend(extra)
         self.response_started = True
+        self.status = 200
         self._streaming = True
         self._last_sent = time.monotonic()
         await self.send({"type": "http.response.start", "status": 200, "headers": headers})

@@ -7,8 +7,9 @@ collector over those dicts. Each app has its own registry, so several can live i
 
 from __future__ import annotations
 
+import logging
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -18,6 +19,8 @@ from prometheus_client.registry import Collector
 from claudegate.client import SECRET_AUDIT
 
 __all__ = ["Counter", "Histogram", "Metrics"]
+
+log = logging.getLogger("claudegate.gateway")
 
 LATENCY_BUCKETS = (
     0.0005,
@@ -134,8 +137,21 @@ class Metrics(Collector):
         )
         self.disconnects = Counter("claudegate_client_disconnects", "Streams the client left before the end.")
         self.active_streams = 0
+        self.websocket_connections = 0
+        """``/v1/ws`` connections open now (exported by the WebSocket surface's collector)."""
+        self.before_scrape: list[Callable[[], Awaitable[None]]] = []
+        """Read before ``/metrics`` is rendered: gauges of what lives elsewhere (the job store's
+        queued runs), so nothing polls between scrapes."""
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
+
+    async def refresh(self) -> None:
+        """Run ``before_scrape``; one that fails leaves its gauges as last read (logged)."""
+        for read in list(self.before_scrape):
+            try:
+                await read()
+            except Exception as exc:
+                log.warning("reading a metric before the scrape failed: %s", type(exc).__name__)
 
     def repaired(self) -> None:
         """Count one tool-argument JSON repair."""

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from claudegate.errors import StreamProtocolError, UserError
-from claudegate.translate import finish_reason_to_stop_reason
+from claudegate.translate import finish_reason_to_stop_reason, search_result_text
 
 __all__ = [
     "DEFAULT_MODEL_MAP",
@@ -98,6 +98,8 @@ def _text_of(content: Any, field: str) -> str:
         kind = block.get("type") if isinstance(block, Mapping) else None
         if kind == "text" and isinstance(block.get("text"), str):
             texts.append(block["text"])
+        elif kind == "search_result":
+            texts.append(search_result_text(block))
         elif kind in _SKIPPED_BLOCKS:
             continue
         elif kind in _TOOL_BLOCKS:
@@ -113,7 +115,8 @@ def chat_generations_body(body: Mapping[str, Any], *, locale: str = "en_US") -> 
     """The ``chat-generations`` request body for a canonical Messages request.
 
     Raises ``UserError`` (with ``field``) for what the endpoint cannot carry: tools, images,
-    documents, tool calls and results in the history.
+    documents, tool calls and results in the history. ``search_result`` blocks travel as text
+    naming their source (``search_result_text``).
     """
     _check_tools(body)
     messages: list[dict[str, str]] = []

@@ -11,6 +11,7 @@ searched by vector, embedded in SQLite or in PostgreSQL with pgvector.
 from claudegate.retrieval._chunking import chunk_text
 from claudegate.retrieval._embedded import EmbeddedStore
 from claudegate.retrieval._local import LOCAL_MODEL, LOCAL_MODEL_NAMES, LocalEmbedder, local_embedder
+from claudegate.retrieval._passages import Passage, fit_to_budget, search_result_block
 from claudegate.retrieval._pgvector import PgVectorStore
 from claudegate.retrieval._retriever import (
     Document,
@@ -43,12 +44,15 @@ __all__ = [
     "IndexReport",
     "LocalEmbedder",
     "LocalEmbeddings",
+    "Passage",
     "PgVectorStore",
     "RetrievalError",
     "Retriever",
     "UnknownCollection",
     "VectorStore",
     "chunk_text",
+    "fit_to_budget",
     "local_embedder",
     "retrieval_tool",
+    "search_result_block",
 ]

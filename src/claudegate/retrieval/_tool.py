@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from claudegate.retrieval._passages import fit_to_budget
 from claudegate.retrieval._retriever import Retriever
 from claudegate.tools import Tool, ToolError, tool
 
 __all__ = ["retrieval_tool"]
-
-_CHARS_PER_TOKEN = 4  # the budget is estimated, as the simulator and the gateway's limits do
 
 
 def retrieval_tool(
@@ -30,7 +29,6 @@ def retrieval_tool(
     """A tool searching ``collection``: up to ``top_k`` results, best first, whose texts together
     stay within about ``max_tokens`` tokens (the last one shortened to fit). Each result carries
     ``source`` (the chunk id, ``<document id>#<n>``) for the model to cite."""
-    budget = max_tokens * _CHARS_PER_TOKEN
 
     async def search(query: str) -> dict[str, Any]:
         """Search the documents for passages relevant to a question.
@@ -41,21 +39,15 @@ def retrieval_tool(
         if not query.strip():
             raise ToolError("query is empty: say what to look for")
         hits = await retriever.search(collection, query, top_k=top_k, min_score=min_score)
-        results: list[dict[str, Any]] = []
-        left = budget
-        for hit in hits:
-            if left <= 0:
-                break
-            text = hit.text if len(hit.text) <= left else hit.text[:left].rsplit(" ", 1)[0] + " …"
-            left -= len(text)
-            results.append(
-                {
-                    "source": hit.chunk_id,
-                    "document_id": hit.document_id,
-                    "score": round(hit.score, 4),
-                    "text": text,
-                }
-            )
+        results = [
+            {
+                "source": passage.hit.chunk_id,
+                "document_id": passage.hit.document_id,
+                "score": round(passage.hit.score, 4),
+                "text": passage.text,
+            }
+            for passage in fit_to_budget(hits, max_tokens)
+        ]
         return {"results": results, "cite": "name the source of each fact you use, as [source]"}
 
     summary = description or (

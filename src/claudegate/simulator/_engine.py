@@ -11,7 +11,8 @@ hashed, and the hash seeds the words chosen, the tool inputs, the stream chunkin
 ``stream``, ``max_tokens`` and ``stop_sequences`` are left out of the content's hash, so a stream
 says what the JSON reply says, and a lower limit cuts the same reply shorter.
 A request with a JSON schema in ``output_config.format`` (structured outputs) gets, when it calls no
-tool, one text block holding JSON that satisfies the schema.
+tool, one text block holding JSON that satisfies the schema. A last user turn holding ``search_result``
+blocks with citations enabled gets an answer whose text blocks cite them (see ``_citations``).
 The one piece of state that changes answers is the simulated prompt cache (see ``_cache``).
 """
 
@@ -26,6 +27,7 @@ from typing import Any
 
 from claudegate.simulator._batches import BatchStore
 from claudegate.simulator._cache import PromptCache
+from claudegate.simulator._citations import cited_reply, search_results_of_turn
 from claudegate.simulator._config import SimulatorConfig
 from claudegate.simulator._conversation import Turn, choose_tools, read_turn
 from claudegate.simulator._faults import FaultBook
@@ -137,6 +139,13 @@ class Simulator:
             blocks.append(PlannedBlock("thinking", text[:limit]))
         if not calls:
             schema = _output_schema(request)
+            cited = search_results_of_turn(request["messages"]) if schema is None else []
+            if cited:
+                blocks += [
+                    PlannedBlock("text", text, citations=[citation] if citation else None)
+                    for text, citation in cited_reply(cited, turn.text, rng)
+                ]
+                return blocks
             if schema is not None:
                 text = self._structured_text(schema, rng, prompt_words(turn.text))
             elif turn.results:

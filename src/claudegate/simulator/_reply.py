@@ -27,10 +27,14 @@ class PlannedBlock:
     value: Any = None
     """The tool input (a ``tool_use`` block not cut short)."""
     cut: bool = False
+    citations: list[dict[str, Any]] | None = None
+    """A text block's citations (see ``_citations``)."""
 
     def content(self) -> dict[str, Any]:
         """The block as it appears in a Message."""
         if self.kind == "text":
+            if self.citations:
+                return {"type": "text", "text": self.payload, "citations": copy.deepcopy(self.citations)}
             return {"type": "text", "text": self.payload}
         if self.kind == "thinking":
             return {"type": "thinking", "thinking": self.payload, "signature": sign_thinking(self.payload)}
@@ -132,6 +136,7 @@ class Reply:
         count = 3 + (not self.blocks)  # message_start, message_delta, message_stop (and a lone ping)
         for index, (block, pieces) in enumerate(zip(self.blocks, self._pieces(), strict=True)):
             count += 1 + (index == 0) + len(pieces) + (block.kind == "thinking") + (not block.cut)
+            count += len(block.citations or ())
         return count
 
     def events(self) -> list[dict[str, Any]]:
@@ -187,7 +192,10 @@ class Reply:
 
 def _start_block(block: PlannedBlock) -> dict[str, Any]:
     if block.kind == "text":
-        return {"type": "text", "text": ""}
+        # A cited block starts with an empty citations list, which its citations_delta events fill.
+        return (
+            {"citations": [], "type": "text", "text": ""} if block.citations else {"type": "text", "text": ""}
+        )
     if block.kind == "thinking":
         return {"type": "thinking", "thinking": "", "signature": ""}
     return {"type": "tool_use", "id": block.id, "name": block.name, "input": {}}
@@ -195,7 +203,16 @@ def _start_block(block: PlannedBlock) -> dict[str, Any]:
 
 def _deltas(block: PlannedBlock, index: int, pieces: list[str]) -> list[dict[str, Any]]:
     if block.kind == "text":
-        return [
+        # As the live API streams them: a block's citations first, then its text.
+        cited = [
+            {
+                "type": "content_block_delta",
+                "index": index,
+                "delta": {"type": "citations_delta", "citation": copy.deepcopy(citation)},
+            }
+            for citation in block.citations or ()
+        ]
+        return cited + [
             {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}}
             for piece in pieces
         ]

@@ -4,9 +4,10 @@ It is an estimate with fixed, documented rules, not a real tokenizer:
 
 - any text is ``⌈len(text) / 4⌉`` tokens (about four characters per token);
 - a request costs 4 tokens of framing, each message 3 more;
-- a text, thinking or text-document block costs its text; a ``tool_use`` block its name plus its
-  compact JSON input; a ``tool_result`` 1 token plus its content; an image or a binary document
-  1000 tokens; any other block its compact JSON;
+- a text, thinking or text-document block costs its text; a ``search_result`` block its source,
+  title and texts; a ``tool_use`` block its name plus its compact JSON input; a ``tool_result``
+  1 token plus its content; an image or a binary document 1000 tokens; any other block its
+  compact JSON;
 - a tool definition costs its name, description and compact JSON input schema (a server tool its
   compact JSON); a system prompt costs its text.
 
@@ -70,6 +71,11 @@ def block_tokens(block: Mapping[str, Any]) -> int:
     if kind == "thinking":
         thinking = block.get("thinking")
         return text_tokens(thinking) if isinstance(thinking, str) else 0
+    if kind == "search_result":
+        labels = [block.get(key) for key in ("source", "title")]
+        return sum(text_tokens(label) for label in labels if isinstance(label, str)) + _content_tokens(
+            block.get("content")
+        )
     if kind in ("image", "document"):
         source = block.get("source")
         if (

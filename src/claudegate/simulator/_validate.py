@@ -148,11 +148,30 @@ class _MessageChecker:
             content = block.get("content", "")
             if not isinstance(content, (str, list)):
                 fail(f"{path}.content: Input should be a valid string or list")
+        elif kind == "search_result":
+            _check_search_result(block, path)
         elif kind == "thinking":
             thinking = _require_str(block, "thinking", path)
             signature = _require_str(block, "signature", path)
             if self.verify_signatures and signature != sign_thinking(thinking):
                 fail(f"{path}: Invalid `signature` in `thinking` block")
+
+
+def _check_search_result(block: Mapping[str, Any], path: str) -> None:
+    """A ``search_result`` block: ``source``, ``title``, ``content`` of text blocks, ``citations``."""
+    _require_str(block, "source", path)
+    _require_str(block, "title", path)
+    if "content" not in block:
+        fail(f"{path}.content: Field required")
+    content = block["content"]
+    if not isinstance(content, list) or not content:
+        fail(f"{path}.content: List should have at least 1 item after validation")
+    _check_text_blocks(content, f"{path}.content")
+    citations = block.get("citations")
+    if citations is not None and (
+        not isinstance(citations, Mapping) or not isinstance(citations.get("enabled", False), bool)
+    ):
+        fail(f"{path}.citations.enabled: Input should be a valid boolean")
 
 
 def _check_tools(request: Mapping[str, Any]) -> tuple[list[str], int]:

@@ -14,10 +14,15 @@ def _block_events(index: int, block: dict[str, Any]) -> list[dict[str, Any]]:
     kind = block.get("type")
     deltas: list[dict[str, Any]]
     if kind == "text":
+        # As the live API streams a cited block: an empty citations list at its start, then its
+        # citations, then its text.
+        citations = block.get("citations") or []
         start = {**block, "text": ""}
         start.pop("citations", None)
-        deltas = [{"type": "text_delta", "text": block.get("text", "")}] if block.get("text") else []
-        deltas += [{"type": "citations_delta", "citation": c} for c in block.get("citations") or []]
+        if citations:
+            start = {"citations": [], **start}
+        deltas = [{"type": "citations_delta", "citation": c} for c in citations]
+        deltas += [{"type": "text_delta", "text": block.get("text", "")}] if block.get("text") else []
     elif kind in ("tool_use", "server_tool_use"):
         start = {**block, "input": {}}
         deltas = [{"type": "input_json_delta", "partial_json": orjson.dumps(block.get("input", {})).decode()}]

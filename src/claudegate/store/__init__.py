@@ -25,7 +25,15 @@ if TYPE_CHECKING:
     from claudegate.store._redis_counters import RedisCounters
     from claudegate.store._responses import ResponseStore, StoredResponse
     from claudegate.store._threads import ClaimRefusal, StoredThread, ThreadEntry, ThreadStore
-    from claudegate.store._usage import UsageLedger, UsageRecord, UsageTotals, UsageWriter, period_bounds
+    from claudegate.store._usage import (
+        UsageLedger,
+        UsageRecord,
+        UsageTotals,
+        UsageWriter,
+        period_bounds,
+        write_usage,
+    )
+    from claudegate.store._usage_rollup import ensure_rollups
 
 # The SQL and Redis layers load on first use, so that code needing only the counter types (the
 # gateway without storage configured) starts without SQLAlchemy or redis.
@@ -50,6 +58,8 @@ _LAZY = {
     "UsageTotals": "_usage",
     "UsageWriter": "_usage",
     "period_bounds": "_usage",
+    "write_usage": "_usage",
+    "ensure_rollups": "_usage_rollup",
 }
 
 
@@ -90,8 +100,10 @@ __all__ = [
     "UsageRecord",
     "UsageTotals",
     "UsageWriter",
+    "ensure_rollups",
     "hash_key",
     "over_budget",
     "period_bounds",
     "sliding_window",
+    "write_usage",
 ]

@@ -38,6 +38,7 @@ def job_tables(metadata: MetaData, prefix: str) -> tuple[Table, Table]:
         Index(f"{prefix}jobs_due", "status", "next_attempt_at"),
         Index(f"{prefix}jobs_owner", "owner", "id"),
         Index(f"{prefix}jobs_group", "group_id", "id"),
+        Index(f"{prefix}jobs_recent", "group_id", "created_at"),  # the dashboard's newest jobs
     )
     deliveries = Table(
         f"{prefix}job_deliveries",

@@ -85,7 +85,7 @@ def _check_positive(name: str, value: float | None) -> None:
 
 
 class KeyStore:
-    """Creates, lists, revokes and authenticates API keys held in a ``Database``."""
+    """Creates, lists, changes, revokes and authenticates API keys held in a ``Database``."""
 
     def __init__(self, database: Database, *, pepper: str | bytes | None = None) -> None:
         self._database = database
@@ -180,6 +180,28 @@ class KeyStore:
         if key is None:
             raise UserError(f"no API key with id {key_id!r}", field="key_id")
         return key
+
+    async def update(
+        self, key_id: str, *, limits: KeyLimits | None = None, budget: KeyBudget | None = None
+    ) -> ApiKey:
+        """Replace a key's limits and/or budget (a field of ``None`` is unlimited); a revoked key
+        keeps its own. The key as stored now."""
+        values: dict[str, Any] = {}
+        for section, names in ((limits, KeyLimits.__slots__), (budget, KeyBudget.__slots__)):
+            if section is None:
+                continue
+            for name in names:
+                _check_positive(name, getattr(section, name))
+                values[name] = getattr(section, name)
+        key = await self.get(key_id)
+        if key is None:
+            raise UserError(f"no API key with id {key_id!r}", field="key_id")
+        if not values or not key.active:
+            return key
+        statement = update(self._table).where(self._table.c.id == key_id).values(**values)
+        async with self._database.engine.begin() as connection:
+            await connection.execute(statement)
+        return await self.get(key_id) or key
 
     async def lookup(self, plaintext: str) -> ApiKey | None:
         """The active key matching ``plaintext``, or ``None`` when it is unknown or revoked."""

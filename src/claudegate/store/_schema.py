@@ -74,6 +74,8 @@ class Tables:
     files: Table
     usage_hourly: Table
     usage_daily: Table
+    usage_latency_hourly: Table
+    usage_latency_daily: Table
     usage_rollup_state: Table
     events: Table
 

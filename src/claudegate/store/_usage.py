@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Literal
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from claudegate.errors import UserError
 from claudegate.store._database import Database
 from claudegate.store._usage_rollup import add_to_rollups, ensure_rollups
 
-__all__ = ["UsageLedger", "UsageRecord", "UsageTotals", "UsageWriter", "period_bounds"]
+__all__ = ["UsageLedger", "UsageRecord", "UsageTotals", "UsageWriter", "period_bounds", "write_usage"]
 
 logger = logging.getLogger("claudegate.store")
 
@@ -73,6 +75,20 @@ def period_bounds(period: Period, at: datetime) -> tuple[datetime, datetime]:
     )
 
 
+async def write_usage(
+    connection: AsyncConnection, database: Database, records: Sequence[UsageRecord]
+) -> None:
+    """Write ``records`` to the ledger with their rollup sums, inside the caller's transaction
+    (rows written with other state: a job's end, a batch's). ``ensure_rollups`` must have run for
+    ``database`` before the transaction began."""
+    if not records:
+        return
+    # Every field is immutable, so a shallow row does; ``asdict`` deep-copies each value.
+    rows = [{name: getattr(record, name) for name in _COLUMNS} for record in records]
+    await connection.execute(database.tables.usage.insert(), rows)
+    await add_to_rollups(connection, database, records)
+
+
 class UsageLedger:
     """Writes usage rows and answers per-key totals."""
 
@@ -86,10 +102,7 @@ class UsageLedger:
             return
         await ensure_rollups(self._database)
         async with self._database.engine.begin() as connection:
-            # Every field is immutable, so a shallow row does; ``asdict`` deep-copies each value.
-            rows = [{name: getattr(record, name) for name in _COLUMNS} for record in records]
-            await connection.execute(self._table.insert(), rows)
-            await add_to_rollups(connection, self._database, records)
+            await write_usage(connection, self._database, records)
 
     async def totals(self, key_id: str, period: Period = "day", at: datetime | None = None) -> UsageTotals:
         """Usage of one key over the UTC day or month containing ``at`` (default: now)."""

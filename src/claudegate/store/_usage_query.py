@@ -1,4 +1,5 @@
-"""Grouped usage totals over a time range, read from the rollups where they cover it.
+"""Grouped usage totals (and latency histograms) over a time range, read from the rollups where
+they cover it.
 
 The range ``[start, end)`` is cut into pieces: the whole UTC days inside it are read from the daily
 rollup, the whole hours left at its edges from the hourly rollup, and only the part left after that
@@ -9,7 +10,7 @@ most ``MAX_RAW_RANGE`` long. Each piece is one SQL statement; the pieces are sum
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -18,9 +19,21 @@ from sqlalchemy import ColumnElement, Table, case, func, select
 
 from claudegate.errors import UserError
 from claudegate.store._database import Database
+from claudegate.store._usage_latency import BINS, LATENCY_TABLES, histogram_quantile, latency_bin_sql
 from claudegate.store._usage_rollup import GRAINS, ensure_rollups, epoch_seconds
 
-__all__ = ["BUCKETS", "DIMENSIONS", "MAX_RAW_RANGE", "UsageSummary", "usage_summary"]
+__all__ = [
+    "BUCKETS",
+    "DIMENSIONS",
+    "MAX_RAW_RANGE",
+    "LatencyHistogram",
+    "Piece",
+    "ReportPlan",
+    "UsageSummary",
+    "latency_histograms",
+    "plan_report",
+    "usage_summary",
+]
 
 Dimension = Literal["key", "model", "deployment", "surface", "status"]
 Bucket = Literal["minute", "hour", "day"]
@@ -97,37 +110,57 @@ def _pieces(start: int | None, end: int | None, grains: Sequence[tuple[str, int]
     return found
 
 
-def _statement(
-    database: Database, piece: Piece, grouped: Sequence[str], bucket: int | None, key_id: str | None
-) -> Any:
+def _source(database: Database, piece: Piece, tables: Mapping[str, str] | None = None) -> _Source:
+    """What reads one piece: its table (the ledger, or the rollup ``tables`` maps its grain to),
+    the first second of each row's bucket, and the piece's bounds."""
     name, start, end = piece
-    dialect = database.dialect
     if name is None:
-        table: Table = database.tables.usage
-        column = table.c
-        seconds: ColumnElement[Any] = epoch_seconds(dialect, column.time)
-        requests: Any = func.count()
-        latency_sum, latency_max = func.sum(column.latency_ms), func.max(column.latency_ms)
-        errors = func.sum(case((column.status >= 400, 1), else_=0))
+        column = database.tables.usage.c
+        seconds: ColumnElement[Any] = epoch_seconds(database.dialect, column.time)
         bounds = [] if start is None else [column.time >= _moment(start)]
         if end is not None:
             bounds.append(column.time < _moment(end))
+        return _Source(database.tables.usage, seconds, bounds, None)
+    table: Table = getattr(database.tables, tables[name] if tables is not None else name)
+    bounds = [] if start is None else [table.c.start >= start // _MICROSECONDS]
+    if end is not None:
+        bounds.append(table.c.start < end // _MICROSECONDS)
+    return _Source(table, table.c.start, bounds, dict(GRAINS)[name])
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    table: Table
+    seconds: ColumnElement[Any]
+    bounds: list[ColumnElement[bool]]
+    grain: int | None
+    """The rollup's bucket size in seconds (None: the ledger's rows)."""
+
+    def grouping(self, grouped: Sequence[str], bucket: int | None) -> list[ColumnElement[Any]]:
+        """The bucket (when there is one) and the dimensions grouped by, as labelled columns."""
+        columns: list[ColumnElement[Any]] = []
+        if bucket is not None:
+            seconds = self.seconds
+            columns.append((seconds if self.grain == bucket else seconds - seconds % bucket).label("bucket"))
+        # A rollup's key "" (no key) is read as None, the ledger's NULL, when the pieces are summed.
+        columns += [self.table.c[DIMENSIONS[dimension]].label(dimension) for dimension in grouped]
+        return columns
+
+
+def _statement(
+    database: Database, piece: Piece, grouped: Sequence[str], bucket: int | None, key_id: str | None
+) -> Any:
+    source = _source(database, piece)
+    column = source.table.c
+    if source.grain is None:
+        requests: Any = func.count()
+        latency_sum, latency_max = func.sum(column.latency_ms), func.max(column.latency_ms)
+        errors = func.sum(case((column.status >= 400, 1), else_=0))
     else:
-        table = getattr(database.tables, name)
-        column = table.c
-        seconds = column.start
         requests = func.sum(column.requests)
         latency_sum, latency_max = func.sum(column.latency_ms_sum), func.max(column.latency_ms_max)
         errors = func.sum(case((column.status >= 400, column.requests), else_=0))
-        bounds = [] if start is None else [column.start >= start // _MICROSECONDS]
-        if end is not None:
-            bounds.append(column.start < end // _MICROSECONDS)
-    columns: list[ColumnElement[Any]] = []
-    if bucket is not None:
-        whole = name is not None and dict(GRAINS)[name] == bucket  # the rollup's own buckets
-        columns.append((seconds if whole else seconds - seconds % bucket).label("bucket"))
-    # A rollup's key "" (no key) is read as None, the ledger's NULL, when the pieces are summed.
-    columns += [column[DIMENSIONS[dimension]].label(dimension) for dimension in grouped]
+    columns = source.grouping(grouped, bucket)
     query = select(
         *columns,
         requests,
@@ -135,7 +168,7 @@ def _statement(
         errors,
         latency_sum,
         latency_max,
-    ).where(*bounds)
+    ).where(*source.bounds)
     if key_id is not None:
         query = query.where(column.key_id == key_id)
     if columns:
@@ -143,22 +176,51 @@ def _statement(
     return query
 
 
-def _order(value: Any) -> tuple[bool, Any]:
-    return (value is None, value if value is not None else 0)
+@dataclass(frozen=True, slots=True)
+class ReportPlan:
+    """What a report over ``[start, end)`` reads: its dimensions (each once), its bucket's size in
+    seconds (None: one total), and the pieces of the range by source (see ``_pieces``)."""
+
+    grouped: list[str]
+    size: int | None
+    pieces: list[Piece]
+
+    @property
+    def width(self) -> int:
+        """How many leading columns of a result row name its group (the bucket, the dimensions)."""
+        return len(self.grouped) + (self.size is not None)
+
+    def group(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        """A result row's group; a rollup's key "" (no key) read as None, the ledger's NULL."""
+        key_index = self.grouped.index("key") + (self.size is not None) if "key" in self.grouped else -1
+        return tuple(
+            None if index == key_index and value == "" else value
+            for index, value in enumerate(row[: self.width])
+        )
+
+    def ordered(self, groups: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Groups by bucket, then by the grouped values (None last)."""
+        return sorted(groups, key=lambda group: tuple(_order(value) for value in group))
+
+    def dimensions(self, group: tuple[Any, ...]) -> dict[str, Any]:
+        """A group as the ``start`` and dimension fields of ``UsageSummary``."""
+        size = self.size
+        named = dict(zip(self.grouped, group[size is not None :], strict=True))
+        return {
+            "start": None if size is None else _EPOCH + timedelta(seconds=int(group[0])),
+            "key": named.get("key"),
+            "model": named.get("model"),
+            "deployment": named.get("deployment"),
+            "surface": named.get("surface"),
+            "status": None if named.get("status") is None else int(named["status"]),
+        }
 
 
-async def usage_summary(
-    database: Database,
-    group_by: Sequence[str] = (),
-    *,
-    bucket: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    key_id: str | None = None,
-) -> list[UsageSummary]:
-    """Totals over ``[start, end)`` (None: unbounded) per ``bucket`` and the ``group_by``
-    dimensions, of one owner (a key id or ``jwt:<subject>``) when ``key_id`` is given; ordered by
-    bucket, then by the grouped values. Groups without any request are left out."""
+def plan_report(
+    group_by: Sequence[str], bucket: str | None, start: datetime | None, end: datetime | None
+) -> ReportPlan:
+    """Check a report's parameters (a ``UserError`` naming the bad one) and cut its range into
+    the pieces each source answers."""
     unknown = [name for name in group_by if name not in DIMENSIONS]
     if unknown:
         raise UserError(f"cannot group by {unknown[0]!r}; use {', '.join(DIMENSIONS)}", field="group_by")
@@ -177,23 +239,39 @@ async def usage_summary(
             f"{MAX_RAW_RANGE.total_seconds() / 3600:g} hours apart",
             field="bucket",
         )
-    grouped = list(dict.fromkeys(group_by))
-    await ensure_rollups(database)
     pieces = _pieces(None if start is None else _micros(start), None if end is None else _micros(end), grains)
-    width = len(grouped) + (size is not None)
-    key_index = grouped.index("key") + (size is not None) if "key" in grouped else -1
+    return ReportPlan(list(dict.fromkeys(group_by)), size, pieces)
+
+
+def _order(value: Any) -> tuple[bool, Any]:
+    return (value is None, value if value is not None else 0)
+
+
+async def usage_summary(
+    database: Database,
+    group_by: Sequence[str] = (),
+    *,
+    bucket: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    key_id: str | None = None,
+) -> list[UsageSummary]:
+    """Totals over ``[start, end)`` (None: unbounded) per ``bucket`` and the ``group_by``
+    dimensions, of one owner (a key id or ``jwt:<subject>``) when ``key_id`` is given; ordered by
+    bucket, then by the grouped values. Groups without any request are left out."""
+    plan = plan_report(group_by, bucket, start, end)
+    await ensure_rollups(database)
+    width = plan.width
     totals: dict[tuple[Any, ...], list[Any]] = {}
     async with database.engine.connect() as connection:
-        for piece in pieces:
-            for row in (await connection.execute(_statement(database, piece, grouped, size, key_id))).all():
+        for piece in plan.pieces:
+            statement = _statement(database, piece, plan.grouped, plan.size, key_id)
+            for row in (await connection.execute(statement)).all():
                 if row[width] is None or int(row[width]) == 0:
                     continue  # an ungrouped total over no rows
                 sums: list[Any] = [int(row[width + i]) for i in range(5)] + [float(row[width + 5])]
                 sums += [int(row[width + 6]), float(row[width + 7]), float(row[width + 8])]
-                group = tuple(
-                    None if index == key_index and value == "" else value
-                    for index, value in enumerate(row[:width])
-                )
+                group = plan.group(row)
                 found = totals.get(group)
                 if found is None:
                     totals[group] = sums
@@ -201,17 +279,11 @@ async def usage_summary(
                     found[:8] = [a + b for a, b in zip(found[:8], sums[:8], strict=True)]
                     found[8] = max(found[8], sums[8])
     summaries = []
-    for values in sorted(totals, key=lambda group: tuple(_order(value) for value in group)):
-        sums = totals[values]
-        named = dict(zip(grouped, values[size is not None :], strict=True))
+    for group in plan.ordered(totals):
+        sums = totals[group]
         summaries.append(
             UsageSummary(
-                start=None if size is None else _EPOCH + timedelta(seconds=int(values[0])),
-                key=named.get("key"),
-                model=named.get("model"),
-                deployment=named.get("deployment"),
-                surface=named.get("surface"),
-                status=None if named.get("status") is None else int(named["status"]),
+                **plan.dimensions(group),
                 requests=sums[0],
                 input_tokens=sums[1],
                 output_tokens=sums[2],
@@ -224,3 +296,69 @@ async def usage_summary(
             )
         )
     return summaries
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyHistogram:
+    """The latency distribution of one group (dimensions as in ``UsageSummary``): ``counts[i]``
+    calls fell in bin ``i`` (see ``claudegate.store._usage_latency``)."""
+
+    start: datetime | None
+    key: str | None
+    model: str | None
+    deployment: str | None
+    surface: str | None
+    status: int | None
+    counts: tuple[int, ...]
+
+    def quantile(self, quantile: float) -> float | None:
+        """The ``quantile`` (0 to 1) of the group's latencies in milliseconds (about one bin's
+        precision; None when it has no call)."""
+        return histogram_quantile(self.counts, quantile)
+
+
+def _latency_statement(
+    database: Database, piece: Piece, grouped: Sequence[str], bucket: int | None, key_id: str | None
+) -> Any:
+    source = _source(database, piece, LATENCY_TABLES)
+    column = source.table.c
+    count: Any
+    if source.grain is None:
+        bin_, count = latency_bin_sql(column.latency_ms), func.count()
+    else:
+        bin_, count = column.bin, func.sum(column["count"])
+    columns = [*source.grouping(grouped, bucket), bin_.label("bin")]
+    query = select(*columns, count).where(*source.bounds)
+    if key_id is not None:
+        query = query.where(column.key_id == key_id)
+    return query.group_by(*columns)
+
+
+async def latency_histograms(
+    database: Database,
+    group_by: Sequence[str] = (),
+    *,
+    bucket: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    key_id: str | None = None,
+) -> list[LatencyHistogram]:
+    """The latency histograms of the groups ``usage_summary`` gives for the same parameters, in
+    the same order; read from the histogram tables beside the rollups where they cover the range."""
+    plan = plan_report(group_by, bucket, start, end)
+    await ensure_rollups(database)
+    width = plan.width
+    found: dict[tuple[Any, ...], list[int]] = {}
+    async with database.engine.connect() as connection:
+        for piece in plan.pieces:
+            statement = _latency_statement(database, piece, plan.grouped, plan.size, key_id)
+            for row in (await connection.execute(statement)).all():
+                group = plan.group(row)
+                counts = found.get(group)
+                if counts is None:
+                    counts = found[group] = [0] * BINS
+                counts[int(row[width])] += int(row[width + 1])
+    return [
+        LatencyHistogram(**plan.dimensions(group), counts=tuple(found[group]))
+        for group in plan.ordered(found)
+    ]

@@ -1,10 +1,12 @@
 """The usage rollups: ledger totals pre-aggregated per UTC hour and per UTC day × key × model ×
-deployment × dialect × status, kept in step with the ledger.
+deployment × dialect × status, kept in step with the ledger, and their latency histograms
+(``_usage_latency``).
 
-Every ledger write adds its rows to both rollups in the same transaction (one upsert per table, the
-batch summed first), so a report over a month reads a few thousand rollup rows instead of the
-ledger. A ledger that existed before the rollups is added to them once, the first time the store
-is used (``ensure_rollups``); ``rebuild_rollups`` recomputes them from the ledger.
+Every ledger write adds its rows to both rollups and both histograms in the same transaction (one
+upsert per table, the batch summed first), so a report over a month reads a few thousand rollup
+rows instead of the ledger. A ledger that existed before the rollups (or the histograms) is added
+to them once, the first time the store is used (``ensure_rollups``); ``rebuild_rollups``
+recomputes them all from the ledger.
 """
 
 from __future__ import annotations
@@ -35,11 +37,21 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from claudegate.store._usage_latency import LATENCY_TABLES, add_latencies, build_latencies, latency_tables
+
 if TYPE_CHECKING:
     from claudegate.store._database import Database
     from claudegate.store._usage import UsageRecord
 
-__all__ = ["GRAINS", "add_to_rollups", "ensure_rollups", "epoch_seconds", "rebuild_rollups", "rollup_tables"]
+__all__ = [
+    "GRAINS",
+    "add_to_rollups",
+    "dimension_columns",
+    "ensure_rollups",
+    "epoch_seconds",
+    "rebuild_rollups",
+    "rollup_tables",
+]
 
 GRAINS = (("usage_daily", 86_400), ("usage_hourly", 3_600))
 """The rollup tables (attribute of ``Tables``) and their bucket size in seconds, coarsest first."""
@@ -48,16 +60,23 @@ _DIMENSIONS = ("start", "key_id", "model", "deployment", "dialect", "status")
 _SUMS = ("requests", "input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens", "cost")
 
 
-def _rollup(metadata: MetaData, name: str) -> Table:
-    return Table(
-        name,
-        metadata,
+def dimension_columns() -> list[Column[Any]]:
+    """The columns a rollup row is keyed by (new objects: a column belongs to one table)."""
+    return [
         Column("start", BigInteger(), nullable=False),  # the bucket's first second (unix time)
         Column("key_id", String(40), nullable=False),  # "" for calls without a key
         Column("model", String(200), nullable=False),
         Column("deployment", String(200), nullable=False),
         Column("dialect", String(20), nullable=False),
         Column("status", Integer(), nullable=False),
+    ]
+
+
+def _rollup(metadata: MetaData, name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        *dimension_columns(),
         Column("requests", BigInteger(), nullable=False),
         Column("input_tokens", BigInteger(), nullable=False),
         Column("output_tokens", BigInteger(), nullable=False),
@@ -73,7 +92,8 @@ def _rollup(metadata: MetaData, name: str) -> Table:
 
 
 def rollup_tables(metadata: MetaData, prefix: str) -> dict[str, Table]:
-    """The hourly and daily rollups and the one-row marker that the ledger was added to them."""
+    """The hourly and daily rollups, their latency histograms, and the markers that the ledger was
+    added to them (a row ``ledger`` for the rollups, ``latency`` for the histograms)."""
     state = Table(
         f"{prefix}usage_rollup_state",
         metadata,
@@ -81,7 +101,8 @@ def rollup_tables(metadata: MetaData, prefix: str) -> dict[str, Table]:
         Column("built_at", Float(), nullable=False),  # unix time
     )
     tables = {attribute: _rollup(metadata, f"{prefix}{attribute}") for attribute, _ in GRAINS}
-    return {**tables, "usage_rollup_state": state}
+    histograms = latency_tables(metadata, prefix, dimension_columns)
+    return {**tables, **histograms, "usage_rollup_state": state}
 
 
 def _bucket_rows(records: Iterable[UsageRecord], size: int) -> list[dict[str, Any]]:
@@ -127,12 +148,13 @@ def _upsert(dialect: str, table: Table) -> Any:
 async def add_to_rollups(
     connection: AsyncConnection, database: Database, records: Sequence[UsageRecord]
 ) -> None:
-    """Add ``records`` to every rollup, inside the caller's transaction (one executemany per table
-    of a statement built once)."""
+    """Add ``records`` to every rollup and histogram, inside the caller's transaction (one
+    executemany per table of a statement built once)."""
     dialect = connection.dialect.name
     for attribute, size in GRAINS:
         table: Table = getattr(database.tables, attribute)
         await connection.execute(_upsert(dialect, table), _bucket_rows(records, size))
+    await add_latencies(connection, database, records)
 
 
 def epoch_seconds(dialect: str, column: Any) -> Any:
@@ -188,10 +210,18 @@ _ready: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.WeakKeyDicti
 _built: weakref.WeakSet[Database] = weakref.WeakSet()
 
 
-async def ensure_rollups(database: Database) -> None:
-    """Add the ledger rows written before the rollups existed to them, once per database.
+def _marker(dialect: str, database: Database, name: str) -> Any:
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+        database.tables.usage_rollup_state
+    ).values(name=name, built_at=time.time())
+    return statement.on_conflict_do_nothing()
 
-    The marker row and the build commit together: a second process starting at the same time
+
+async def ensure_rollups(database: Database) -> None:
+    """Add the ledger rows written before the rollups (or the histograms) existed to them, once
+    per database.
+
+    A marker row and its build commit together: a second process starting at the same time
     waits on the marker and then finds the rollups built. Writers call this before their first
     write, so no row is counted twice."""
     if database in _built:
@@ -204,26 +234,27 @@ async def ensure_rollups(database: Database) -> None:
         async with database.engine.begin() as connection:
             await connection.run_sync(_create_indexes, tables.usage)  # a ledger from before them
             dialect = connection.dialect.name
-            marker = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
-                tables.usage_rollup_state
-            ).values(name="ledger", built_at=time.time())
-            claimed = await connection.execute(marker.on_conflict_do_nothing())
-            if claimed.rowcount == 1:
+            if (await connection.execute(_marker(dialect, database, "ledger"))).rowcount == 1:
                 await _build(connection, database)
+            if (await connection.execute(_marker(dialect, database, "latency"))).rowcount == 1:
+                await build_latencies(connection, database)
         _built.add(database)
 
 
 async def rebuild_rollups(database: Database) -> None:
-    """Recompute both rollups from the ledger in one transaction (after rows were changed or
-    written by a gateway that did not keep the rollups)."""
+    """Recompute the rollups and histograms from the ledger in one transaction (after rows were
+    changed or written by a gateway that did not keep the rollups)."""
     tables = database.tables
     async with database.engine.begin() as connection:
         await connection.run_sync(_create_indexes, tables.usage)
         await connection.execute(delete(tables.usage_rollup_state))
         await connection.execute(
-            insert(tables.usage_rollup_state).values(name="ledger", built_at=time.time())
+            insert(tables.usage_rollup_state),
+            [{"name": name, "built_at": time.time()} for name in ("ledger", "latency")],
         )
         for attribute, _ in GRAINS:
             await connection.execute(delete(getattr(tables, attribute)))
+            await connection.execute(delete(getattr(tables, LATENCY_TABLES[attribute])))
         await _build(connection, database)
+        await build_latencies(connection, database)
     _built.add(database)

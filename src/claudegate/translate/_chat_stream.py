@@ -10,6 +10,7 @@ import orjson
 from claudegate.errors import StreamProtocolError
 from claudegate.translate._errors import anthropic_error_to_openai
 from claudegate.translate._mapping import (
+    chat_citation,
     chat_id_from_message_id,
     dumps,
     stop_reason_to_finish_reason,
@@ -29,13 +30,15 @@ _DROPPED = 4  # redacted thinking, server tools and their results, unknown block
 
 
 class _Block:
-    __slots__ = ("kind", "ordinal", "sent_arguments", "signed")
+    __slots__ = ("citations", "kind", "ordinal", "sent_arguments", "signed", "start")
 
-    def __init__(self, kind: int, ordinal: int = -1, *, signed: bool = False) -> None:
+    def __init__(self, kind: int, ordinal: int = -1, *, signed: bool = False, start: int = 0) -> None:
         self.kind = kind
         self.ordinal = ordinal
         self.sent_arguments = False
         self.signed = signed  # a thinking block whose signature goes out as reasoning_signature
+        self.start = start  # a text block: where its text begins in the message's content
+        self.citations: list[Any] = []
 
 
 class MessagesToChatStream:
@@ -48,6 +51,9 @@ class MessagesToChatStream:
     ``reasoning_signature`` (as ``message_to_chat_completion`` does); the finish chunk (and,
     with ``include_usage``, a usage chunk with ``choices: []``) is sent once the final usage is
     known. An ``error`` event becomes an OpenAI ``{"error": ...}`` chunk and ends the stream.
+    A text block's citations go out when the block stops, as ``delta.citations`` (the entries
+    ``message_to_chat_completion`` lists, so a client accumulating deltas by ``index`` ends
+    with the same list).
 
     Example::
 
@@ -78,6 +84,8 @@ class MessagesToChatStream:
         self._blocks: dict[int, _Block] = {}
         self._thinking_seen = False
         self._tool_calls = 0
+        self._length = 0  # characters of content sent so far
+        self._citations = 0
         self._usage: dict[str, Any] = {}
         self._stop_reason: str | None = None
         self._stopped = False
@@ -154,9 +162,9 @@ class MessagesToChatStream:
         block = event.get("content_block") or {}
         kind = block.get("type")
         if kind == "text":
-            self._blocks[index] = _Block(_TEXT)
+            self._blocks[index] = _Block(_TEXT, start=self._length)
             text = block.get("text")
-            return [self._chunk({"content": text})] if text else []
+            return [self._content(text)] if text else []
         if kind == "thinking":
             self._blocks[index] = entry = _Block(_THINKING, signed=not self._thinking_seen)
             self._thinking_seen = True
@@ -187,10 +195,14 @@ class MessagesToChatStream:
             chunks.append(self._arguments(entry, dumps(given)))
         return chunks
 
+    def _content(self, text: str) -> dict[str, Any]:
+        self._length += len(text)
+        return self._chunk({"content": text})
+
     def _arguments(self, block: _Block, fragment: str) -> dict[str, Any]:
         block.sent_arguments = True
         if block.kind == _ANSWER:
-            return self._chunk({"content": fragment})
+            return self._content(fragment)
         return self._chunk({"tool_calls": [{"index": block.ordinal, "function": {"arguments": fragment}}]})
 
     def _delta(self, event: dict[str, Any]) -> list[dict[str, Any]]:
@@ -202,7 +214,7 @@ class MessagesToChatStream:
         kind = delta.get("type")
         if kind == "text_delta":
             text = delta.get("text")
-            return [self._chunk({"content": text})] if text and block.kind == _TEXT else []
+            return [self._content(text)] if text and block.kind == _TEXT else []
         if kind == "input_json_delta":
             fragment = delta.get("partial_json")
             # The first fragment is often "": sending it would be an empty delta.
@@ -217,7 +229,9 @@ class MessagesToChatStream:
         if kind == "signature_delta":
             signature = delta.get("signature")
             return [self._chunk({"reasoning_signature": signature})] if signature and block.signed else []
-        return []  # citations and unknown deltas have no OpenAI form
+        if kind == "citations_delta" and block.kind == _TEXT:
+            block.citations.append(delta.get("citation"))
+        return []  # unknown deltas have no OpenAI form
 
     def _block_stop(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         index = event.get("index")
@@ -227,6 +241,12 @@ class MessagesToChatStream:
         if (block.kind == _TOOL or block.kind == _ANSWER) and not block.sent_arguments:
             # No fragment at all means an empty input; OpenAI clients expect "{}", not "".
             return [self._arguments(block, "{}")]
+        if block.citations:
+            entries = []
+            for citation in block.citations:
+                entries.append(chat_citation(citation, self._citations, block.start, self._length))
+                self._citations += 1
+            return [self._chunk({"citations": entries})]
         return []
 
     def _message_delta(self, event: dict[str, Any]) -> None:

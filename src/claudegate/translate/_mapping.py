@@ -14,6 +14,7 @@ from claudegate.sse import parse_partial_json
 
 __all__ = [
     "FINISH_REASONS",
+    "chat_citation",
     "chat_id_from_message_id",
     "dumps",
     "finish_reason_to_stop_reason",
@@ -105,6 +106,14 @@ def reasoning_text(delta: Mapping[str, Any]) -> str:
     if text is None:
         text = delta.get("reasoning")
     return text if isinstance(text, str) else ""
+
+
+def chat_citation(citation: Any, index: int, start: int, end: int) -> dict[str, Any]:
+    """An Anthropic citation as an entry of a chat message's ``citations`` (claudegate's extension):
+    the citation's own fields, ``index`` (its place in the list, by which stream deltas
+    accumulate), and ``start_index``/``end_index``, the characters of ``content`` it supports."""
+    fields = citation if isinstance(citation, Mapping) else {}
+    return {"index": index, **fields, "start_index": start, "end_index": end}
 
 
 def chat_id_from_message_id(message_id: Any) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from claudegate.translate._errors import fail
 
-__all__ = ["block_to_part", "cache_control_of", "part_to_block", "system_blocks"]
+__all__ = ["block_to_part", "cache_control_of", "part_to_block", "search_result_text", "system_blocks"]
 
 _TTLS = ("5m", "1h")
 
@@ -141,11 +141,34 @@ def _data_url(source: dict[str, Any]) -> str:
     return f"data:{source.get('media_type', '')};base64,{source.get('data', '')}"
 
 
+def search_result_text(block: dict[str, Any]) -> str:
+    """A ``search_result`` block as plain text for a model that takes no such blocks: a header
+    naming its source and title (what such a model can cite), then its texts.
+
+    >>> search_result_text({"type": "search_result", "source": "guide.md#0", "title": "guide.md",
+    ...                     "content": [{"type": "text", "text": "Budgets cap spending."}]})
+    'Search result (source: guide.md#0; title: guide.md)\nBudgets cap spending.'
+    """
+    content = block.get("content")
+    texts = [
+        item["text"]
+        for item in content or ()
+        if isinstance(item, dict) and item.get("type") == "text" and isinstance(item.get("text"), str)
+    ]
+    return (
+        f"Search result (source: {block.get('source', '')}; title: {block.get('title', '')})\n"
+        + "\n\n".join(texts)
+    )
+
+
 def block_to_part(block: dict[str, Any]) -> dict[str, Any] | None:
-    """One Anthropic user content block as an OpenAI content part (None when it cannot map)."""
+    """One Anthropic user content block as an OpenAI content part (None when it cannot map); a
+    ``search_result`` becomes a text part (see ``search_result_text``)."""
     kind = block.get("type")
     if kind == "text":
         return {"type": "text", "text": block.get("text", "")}
+    if kind == "search_result":
+        return {"type": "text", "text": search_result_text(block)}
     source = block.get("source")
     if not isinstance(source, dict):
         return None

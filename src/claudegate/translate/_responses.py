@@ -7,6 +7,7 @@ from typing import Any
 
 from claudegate.errors import StreamProtocolError
 from claudegate.translate._mapping import (
+    chat_citation,
     chat_id_from_message_id,
     dumps,
     finish_reason_to_stop_reason,
@@ -30,8 +31,9 @@ def message_to_chat_completion(
     Text blocks join into ``content``; ``tool_use`` blocks become ``tool_calls`` (``arguments`` as
     compact JSON); thinking goes to ``reasoning_content``, never into ``content``, and the first
     thinking block's signature to ``reasoning_signature`` (sent back on the assistant message of a
-    later turn, it rebuilds the thinking block); other blocks (redacted thinking, server tools,
-    citations) are dropped. A call of ``response_tool`` (see
+    later turn, it rebuilds the thinking block); the text blocks' citations go to ``citations``
+    (see ``chat_citation``: each with the range of ``content`` it supports); other blocks
+    (redacted thinking, server tools) are dropped. A call of ``response_tool`` (see
     ``response_format_tool_name``) is the structured answer: its input becomes the text.
     ``created`` defaults to now.
     """
@@ -39,14 +41,21 @@ def message_to_chat_completion(
     reasoning: list[str] = []
     signature: str | None = None
     calls: list[dict[str, Any]] = []
+    citations: list[dict[str, Any]] = []
+    length = 0
     for block in message.get("content") or ():
         kind = block.get("type")
         if kind == "text":
-            texts.append(block.get("text", ""))
+            text = block.get("text", "")
+            texts.append(text)
+            start, length = length, length + len(text)
+            for citation in block.get("citations") or ():
+                citations.append(chat_citation(citation, len(citations), start, length))
         elif kind == "tool_use":
             arguments = dumps(block.get("input") or {})
             if response_tool is not None and block.get("name") == response_tool:
                 texts.append(arguments)
+                length += len(arguments)
                 continue
             calls.append(
                 {
@@ -67,6 +76,8 @@ def message_to_chat_completion(
     }
     if calls:
         reply["tool_calls"] = calls
+    if citations:
+        reply["citations"] = citations
     if reasoning:
         reply["reasoning_content"] = "".join(reasoning)
     if signature:

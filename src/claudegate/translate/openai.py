@@ -5,7 +5,8 @@ OpenAI clients come in (requests in, responses and chunks out) and where OpenAI-
 upstreams are called (requests out, responses and chunks in). Nothing here does I/O.
 
 Requests
-    ``chat_request_to_messages``, ``messages_request_to_chat``, ``response_format_tool_name``
+    ``chat_request_to_messages``, ``messages_request_to_chat``, ``response_format_tool_name``,
+    ``search_result_text`` (a ``search_result`` block for a model that takes none)
 Responses
     ``message_to_chat_completion``, ``chat_completion_to_message``,
     ``stop_reason_to_finish_reason``, ``finish_reason_to_stop_reason``
@@ -37,6 +38,7 @@ from claudegate.translate._mapping import (
 )
 from claudegate.translate._messages_request import messages_request_to_chat
 from claudegate.translate._messages_stream import ChatToMessagesStream
+from claudegate.translate._parts import search_result_text
 from claudegate.translate._reasoning import EFFORT_BUDGETS
 from claudegate.translate._responses import chat_completion_to_message, message_to_chat_completion
 from claudegate.translate._validate import validate_chat_sse, validate_chat_stream
@@ -58,6 +60,7 @@ __all__ = [
     "messages_request_to_chat",
     "openai_error_to_anthropic",
     "response_format_tool_name",
+    "search_result_text",
     "stop_reason_to_finish_reason",
     "validate_chat_sse",
     "validate_chat_stream",

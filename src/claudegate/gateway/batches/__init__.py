@@ -19,7 +19,7 @@ from claudegate.gateway.batches._files import FileEntry, Files, file_json
 from claudegate.gateway.batches._records import Batch, BatchApi, BatchRecords
 from claudegate.gateway.batches._requests import message_requests, webhook_url
 from claudegate.gateway.batches._service import BatchService
-from claudegate.gateway.batches._upstream import BATCH_DISCOUNT, UpstreamBatches
+from claudegate.gateway.batches._upstream import BATCH_DISCOUNT, Handoff, UpstreamBatches, batch_usage_record
 from claudegate.gateway.batches._views import message_result, openai_batch_json
 
 __all__ = [
@@ -30,7 +30,9 @@ __all__ = [
     "BatchService",
     "FileEntry",
     "Files",
+    "Handoff",
     "UpstreamBatches",
+    "batch_usage_record",
     "file_json",
     "message_requests",
     "message_result",

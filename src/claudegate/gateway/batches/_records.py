@@ -158,6 +158,13 @@ class BatchRecords:
             found.reverse()
         return Page(found, len(rows) > limit)
 
+    async def recent(self, limit: int) -> list[Batch]:
+        """Every owner's batches, of both APIs, newest first."""
+        c = self.table.c
+        query = select(self.table).order_by(c.created_at.desc(), c.id.desc()).limit(limit)
+        async with self.database.engine.connect() as connection:
+            return [_batch(row) for row in (await connection.execute(query)).all()]
+
     async def change(
         self,
         batch_id: str,

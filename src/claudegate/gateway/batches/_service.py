@@ -34,6 +34,7 @@ from claudegate.gateway.batches._views import (
 )
 from claudegate.gateway.core import ANONYMOUS, GatewayCore, GatewayError, Principal, budget_refusal
 from claudegate.gateway.jobs import GroupCounts, Job, JobEngine, JobService, JobSpec
+from claudegate.store import write_usage
 
 __all__ = ["BatchService"]
 
@@ -444,7 +445,7 @@ class BatchService:
 
         async def extra(connection: AsyncConnection) -> None:
             if rows and self.core.policies is not None and self.core.policies.writer is not None:
-                await connection.execute(database.tables.usage.insert(), rows)
+                await write_usage(connection, database, rows)
             await self._notify(engine, connection, ended, GroupCounts())
 
         if await self.records.change(batch.id, {"details": details, "ended_at": ended.ended_at}, extra=extra):
@@ -454,6 +455,19 @@ class BatchService:
             if engine.dispatcher is not None:
                 engine.dispatcher.wake()
         return await self.records.get(batch.id) or ended
+
+    async def recent(self, limit: int = 50) -> list[tuple[Batch, GroupCounts]]:
+        """Every owner's batches newest first, each brought up to date (for the dashboard)."""
+        await self.open()
+        return await self.settle_many(await self.records.recent(limit))
+
+    async def cancel_any(self, batch_id: str) -> tuple[Batch, GroupCounts]:
+        """``cancel`` of anyone's batch (the admin's); a 404 for an unknown id."""
+        await self.open()
+        batch = await self.records.get(batch_id)
+        if batch is None:
+            raise GatewayError(404, "not_found_error", f"no batch {batch_id!r}")
+        return await self.cancel(batch)
 
     async def page(
         self, principal: Principal, api: BatchApi, *, after: str | None, before: str | None, limit: int

@@ -10,7 +10,6 @@ key's budget) once, at the upstream's price.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +20,7 @@ from claudegate.gateway.core import GatewayCore, GatewayError, Principal, classi
 from claudegate.providers.anthropic import AnthropicProvider
 from claudegate.store import UsageRecord
 
-__all__ = ["BATCH_DISCOUNT", "Handoff", "UpstreamBatches"]
+__all__ = ["BATCH_DISCOUNT", "Handoff", "UpstreamBatches", "batch_usage_record"]
 
 BATCH_DISCOUNT = 0.5
 """What an upstream batch request costs, as a share of the same request sent alone."""
@@ -136,7 +135,7 @@ class UpstreamBatches:
 
     def ledger_rows(
         self, batch_id: str, owner: str | None, deployment: str, lines: list[dict[str, Any]]
-    ) -> tuple[list[dict[str, Any]], float]:
+    ) -> tuple[list[UsageRecord], float]:
         """One ledger row per executed request of an ended upstream batch, and their total cost."""
         rows, total = [], 0.0
         now = datetime.fromtimestamp(self.core.clock(), UTC)
@@ -150,22 +149,48 @@ class UpstreamBatches:
             model = str(message.get("model") or "unknown")
             cost = usage_cost(model, usage) * BATCH_DISCOUNT if kind == "succeeded" else 0.0
             error = ((result.get("error") or {}).get("error") or {}).get("type")
-            record = UsageRecord(
-                request_id=f"{batch_id}/{line.get('custom_id')}"[:100],
-                key_id=owner,
-                model=model,
-                deployment=deployment,
-                input_tokens=_int(usage.get("input_tokens")),
-                output_tokens=_int(usage.get("output_tokens")),
-                cache_write_tokens=_int(usage.get("cache_creation_input_tokens")),
-                cache_read_tokens=_int(usage.get("cache_read_input_tokens")),
+            record = batch_usage_record(
+                f"{batch_id}/{line.get('custom_id')}"[:100],
+                owner,
+                model,
+                deployment,
+                usage,
                 cost=cost,
                 status=200 if kind == "succeeded" else _ERROR_STATUS.get(str(error), 500),
                 time=now,
             )
-            rows.append(asdict(record))
+            rows.append(record)
             total += cost
         return rows, total
+
+
+def batch_usage_record(
+    request_id: str,
+    key_id: str | None,
+    model: str,
+    deployment: str,
+    usage: dict[str, Any],
+    *,
+    cost: float,
+    status: int,
+    time: datetime,
+    latency_ms: float = 0.0,
+) -> UsageRecord:
+    """The ledger row of one request an upstream batch ran (``usage`` as the Messages API reports it)."""
+    return UsageRecord(
+        request_id=request_id,
+        key_id=key_id,
+        model=model,
+        deployment=deployment,
+        input_tokens=_int(usage.get("input_tokens")),
+        output_tokens=_int(usage.get("output_tokens")),
+        cache_write_tokens=_int(usage.get("cache_creation_input_tokens")),
+        cache_read_tokens=_int(usage.get("cache_read_input_tokens")),
+        cost=cost,
+        latency_ms=latency_ms,
+        status=status,
+        time=time,
+    )
 
 
 def _int(value: object) -> int:

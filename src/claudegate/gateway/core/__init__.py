@@ -15,35 +15,54 @@ from claudegate.gateway.core._errors import (
     openai_body,
     shown,
 )
+from claudegate.gateway.core._key_admin import KeyAdmin, KeyStanding
+from claudegate.gateway.core._live import LiveState, live_state
 from claudegate.gateway.core._requests import parse_json_body, require
+from claudegate.gateway.core._retrieval import RetrievalService, open_store
 from claudegate.gateway.core._rooms import MemoryRoomHub, RoomEvent, RoomHub, RoomSubscription, open_room_hub
+from claudegate.gateway.core._stream_text import StreamObserver, StreamSink
+from claudegate.gateway.core._usage_series import GROUPINGS as USAGE_GROUPINGS
+from claudegate.gateway.core._usage_series import WINDOWS as USAGE_WINDOWS
+from claudegate.gateway.core._usage_series import UsageSeries, usage_series
 
 __all__ = [
     "ANONYMOUS",
+    "USAGE_GROUPINGS",
+    "USAGE_WINDOWS",
     "Call",
     "ChatRequest",
     "Dialect",
     "GatewayCore",
     "GatewayError",
+    "KeyAdmin",
+    "KeyStanding",
+    "LiveState",
     "MemoryRoomHub",
     "Outcome",
     "Principal",
+    "RetrievalService",
     "RoomEvent",
     "RoomHub",
     "RoomSubscription",
+    "StreamObserver",
     "StreamReply",
+    "StreamSink",
+    "UsageSeries",
     "anthropic_body",
     "anthropic_error",
     "budget_refusal",
     "classify",
     "credential_digest",
     "keys_issued",
+    "live_state",
     "new_request_id",
     "open_room_hub",
+    "open_store",
     "openai_body",
     "parse_json_body",
     "presented_key",
     "require",
     "shown",
     "usage_cost",
+    "usage_series",
 ]

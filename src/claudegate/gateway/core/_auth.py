@@ -132,6 +132,11 @@ class Authenticator:
         self._issued = (0.0, False)
         self._cache = {k: v for k, v in self._cache.items() if v[1] is not None}
 
+    @property
+    def has_admin_key(self) -> bool:
+        """Whether an admin key is configured (``auth.admin_key``): the admin API is on."""
+        return self._admin is not None
+
     def is_admin(self, plaintext: str) -> bool:
         """Whether ``plaintext`` is the admin key (compared in constant time)."""
         return self._admin is not None and hmac.compare_digest(plaintext.encode(), self._admin)

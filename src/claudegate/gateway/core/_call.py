@@ -174,6 +174,10 @@ class Call:
     embeddings: bool = False
     """An embeddings request: ``request`` is OpenAI's embeddings body, and the model name resolves
     to embedding models first (the local model under ``local``)."""
+    serves: str | None = None
+    """The request id of the call this one is made for (a route's retrieval embedding its query):
+    that call's caller was admitted and the route chose this model, so neither the model
+    permission nor the caller's limits are checked again; its ledger row is still written."""
     chat: ChatRequest | None = None
     """An OpenAI client's own request, for OpenAI-speaking deployments to be sent as it is (then
     ``request`` is its canonical translation, or a stand-in when ``chat.untranslatable``)."""

@@ -2,6 +2,7 @@
 
     authenticate (``principal``, once per request or connection)
       → route (404) → permission (403) → per-key limits and budget (429)
+      → the route's retrieval (passages into the request, or a search loop; ``_route_retrieval``)
       → deployments in the route's order: breaker → deployment limits → attempt, fail over, retry
       → the answer (a message, or a stream of canonical events)
       → settle: usage, cost, limits corrected, ledger row, metrics, span, access-log line (a
@@ -37,9 +38,12 @@ from claudegate.gateway.core._call import Call, Principal
 from claudegate.gateway.core._chat_passthrough import ChatStreamTap, completion_usage, log_estimate
 from claudegate.gateway.core._errors import GatewayError, classify, shown
 from claudegate.gateway.core._responses import ResponseHistory
+from claudegate.gateway.core._retrieval import RetrievalService
+from claudegate.gateway.core._route_retrieval import augment, search_loop
 from claudegate.gateway.core._router import Deployment, Route, Router
 from claudegate.gateway.core._runtime import Runtime
 from claudegate.gateway.core._sampling import normalize_sampling
+from claudegate.gateway.core._stream_text import StreamObserver, StreamText
 from claudegate.gateway.core._threads import Threads, ThreadTurn
 from claudegate.gateway.core._toolstream import buffer_tool_arguments
 from claudegate.gateway.core._tracing import Tracing
@@ -150,6 +154,7 @@ class StreamReply:
         "_settlement",
         "_source",
         "_tap",
+        "_text",
         "_turn",
         "call",
         "downgraded",
@@ -183,6 +188,9 @@ class StreamReply:
         self._tap = UsageTap()
         self._tap.usage = self.call.outcome.usage
         self._chat_tap: ChatStreamTap | None = None
+        observer = settlement.core.stream_observer
+        self._text = None if observer is None else StreamText.of(observer, self.call)
+        """The answer's text to the stream observers (None: nobody observes this stream)."""
 
     @property
     def dialect(self) -> str:
@@ -210,10 +218,13 @@ class StreamReply:
             async for batch in self.batches():
                 yield b"".join(_encode(event) for event in batch)
             return
-        decoder, tap = SSEDecoder(), self._tap
+        decoder, tap, text = SSEDecoder(), self._tap, self._text
         try:
             async for chunk in source.raw_chunks():
-                for sse in decoder.feed(chunk):
+                events = decoder.feed(chunk)
+                if text is not None:
+                    text.sse(events)
+                for sse in events:
                     kind = sse.event
                     if kind == "message_start" or kind == "message_delta":
                         tap.observe(orjson.loads(sse.data))
@@ -255,6 +266,8 @@ class StreamReply:
                 if self.finished and self._turn is not None:
                     await self._turn.streamed(tap.message_id)
                 if out:
+                    if self._text is not None:
+                        self._text.pairs(out)
                     yield out
         except Exception as exc:  # the surface frames it; the ledger keeps its status
             self._settlement.failed(exc)
@@ -267,9 +280,12 @@ class StreamReply:
         assert isinstance(source, ProviderStream) and source.dialect == "openai"
         chat = self.call.chat
         tap = self._chat_tap = ChatStreamTap(chat is not None and chat.add_usage)
+        text = self._text
         try:
             async for chunk in source.raw_chunks():
                 ready = tap.feed(chunk)
+                if text is not None and ready:
+                    text.chat(ready)
                 if tap.done:
                     self.finished = True
                 if tap.error is not None:
@@ -281,6 +297,8 @@ class StreamReply:
             tail = tap.finish()
             self.finished = True
             if tail:
+                if text is not None:
+                    text.chat(tail)
                 yield tail
         except Exception as exc:  # the surface frames it; the ledger keeps its status
             self._settlement.failed(exc)
@@ -295,13 +313,15 @@ class StreamReply:
         batches = source.batches() if isinstance(source, ProviderStream) else _replay(source)
         if self.tool_stream == "buffer":
             batches = buffer_tool_arguments(batches, self._settlement.core.metrics.repaired)
-        observe, turn = self._tap.observe, self._turn
+        observe, turn, text = self._tap.observe, self._turn, self._text
         rewrite = turn is not None and not turn.held_upstream
         try:
             async for batch in batches:
                 if rewrite:
                     assert turn is not None
                     batch = turn.observe(batch)
+                if text is not None:
+                    text.events(batch)
                 for event in batch:
                     kind = event.get("type")
                     if kind == "content_block_delta":  # most events: nothing to read off them
@@ -341,6 +361,8 @@ class StreamReply:
                 if self.finished:
                     self._settlement.core.metrics.usage_estimated.inc()
                     log_estimate(self.call.request_id, outcome.deployment)
+            if self._text is not None:  # before settling: a caller cancelled at the end stops there
+                self._text.close(self.finished, outcome.stop_reason)
             await self._settlement.settle()
 
 
@@ -388,9 +410,15 @@ class GatewayCore:
         self.access_log = AccessLog(config.observability.access_log)
         """One line per HTTP request (the app writes it) and per call over a WebSocket, Socket.IO
         or GraphQL connection (written at settlement) on ``claudegate.access``."""
+        self.retrieval = RetrievalService(self)
+        """The collections' store (opened on first use), for ``/v1/collections`` and for routes
+        with ``retrieval``."""
         self.ready = False
         self.reloaded_at: float | None = None
         self.reload_error: str | None = None
+        self.stream_observer: StreamObserver | None = None
+        """Who observes the text of the streams served (event pipelines on ``stream.window`` or
+        ``stream.completed``); None: nobody, and a stream pays one attribute read for it."""
 
     @property
     def config(self) -> GatewayConfig:
@@ -427,6 +455,7 @@ class GatewayCore:
         await self.transport.aclose()
         await self.threads.close()
         await self.responses.close()
+        await self.retrieval.close()
         await self.webhooks.close()
         if self.policies is not None:
             await self.policies.close()
@@ -490,6 +519,8 @@ class GatewayCore:
         route = settlement.runtime.resolve(call.model, embeddings=call.embeddings)
         if route.normalize_sampling and not call.embeddings:
             normalize_sampling(call)
+        if call.serves is not None:  # made for an admitted call, on a model its route chose
+            return route
         if not call.principal.may_use(call.model):
             what = call.principal.kind
             raise GatewayError(
@@ -521,18 +552,27 @@ class GatewayCore:
     async def _whole(
         self, call: Call, upstream: Upstream[ProviderResponse], *, threaded: bool = False
     ) -> ProviderResponse:
-        """One non-streamed upstream answer, its usage recorded, the call settled."""
+        """One non-streamed upstream answer, its usage recorded, the call settled. ``threaded``: a
+        model call proper (``create``), which threads and the route's retrieval apply to."""
         settlement = self._settlement(call)
         turn: ThreadTurn | None = None
         try:
             route = await self._begin(settlement)
-            if threaded and "thread" in call.request:
-                turn = await self.threads.begin(call, route, settlement.runtime.config)
-            if turn is not None:
-                route, upstream = turn.route, turn.upstream(upstream)
-            response, settlement.held = await call_deployments(
-                call, route, upstream, _estimate(call), tracing=self.tracing
-            )
+            spec = route.retrieval if threaded else None
+            if spec is not None and spec.mode == "tool":
+                response, settlement.held = await search_loop(
+                    self, call, route, spec, upstream, _estimate(call)
+                )
+            else:
+                if spec is not None:
+                    await augment(self, call, spec)
+                if threaded and "thread" in call.request:
+                    turn = await self.threads.begin(call, route, settlement.runtime.config)
+                if turn is not None:
+                    route, upstream = turn.route, turn.upstream(upstream)
+                response, settlement.held = await call_deployments(
+                    call, route, upstream, _estimate(call), tracing=self.tracing
+                )
             if response.dialect == "openai":
                 assert response.raw is not None
                 self._tap_completion(call, response.raw)
@@ -569,6 +609,15 @@ class GatewayCore:
         turn: ThreadTurn | None = None
         try:
             route = await self._begin(settlement)
+            spec = route.retrieval
+            if spec is not None and spec.mode == "tool":  # the answer is known once the loop ends
+                response, settlement.held = await search_loop(
+                    self, call, route, spec, _create, _estimate(call)
+                )
+                events = message_to_events(response.message)
+                return StreamReply(settlement, events, call.tool_stream or route.tool_stream, True)
+            if spec is not None:
+                await augment(self, call, spec)
             whole: Upstream[ProviderResponse] = _create
             streamed: Upstream[ProviderStream] = _stream
             if "thread" in call.request:

@@ -10,6 +10,7 @@ from claudegate.client import AsyncTransport
 from claudegate.gateway._config import (
     DeploymentConfig,
     GatewayConfig,
+    RouteRetrieval,
     TimeoutConfig,
     ToolStreamMode,
     resolve_secret,
@@ -56,6 +57,8 @@ class Route:
     """The deployments' own rate limits, when any has some."""
     normalize_sampling: bool = True
     """Sampling parameters made acceptable to current models (``sampling.normalize``)."""
+    retrieval: RouteRetrieval | None = None
+    """The collection its answers come from (``retrieval``; see ``_route_retrieval``)."""
 
 
 class Router:
@@ -187,6 +190,7 @@ def build_router(config: GatewayConfig, transport: AsyncTransport) -> Router:
                 ),
                 listed=not _is_glob(route_config.name),
                 normalize_sampling=route_config.sampling.normalize,
+                retrieval=route_config.retrieval,
             )
         )
     return Router(routes)

@@ -51,7 +51,7 @@ from claudegate.translate.threads import (
 if TYPE_CHECKING:
     from claudegate.store import Database, StoredThread, ThreadEntry, ThreadStore
 
-__all__ = ["ThreadTurn", "Threads"]
+__all__ = ["ThreadTurn", "Threads", "thread_unsupported"]
 
 log = logging.getLogger("claudegate.gateway")
 
@@ -63,7 +63,8 @@ def _refusal(error: ThreadError) -> GatewayError:
     return GatewayError(error.status, error.error_type, error.message, upstream=error.error_object())
 
 
-def _unsupported(message: str) -> GatewayError:
+def thread_unsupported(message: str) -> GatewayError:
+    """The 400 ``thread_unsupported_request`` (the SDK's tool runner then goes on without a thread)."""
     return _refusal(ThreadError("thread_unsupported_request", message))
 
 
@@ -127,7 +128,7 @@ class Threads:
             return None
         settings = config.threads
         if not settings.enabled:
-            raise _unsupported(
+            raise thread_unsupported(
                 "thread: message threads are turned off on this gateway; send the whole conversation "
                 "without `thread`"
             )
@@ -212,7 +213,7 @@ class ThreadTurn:
     async def _check_room(self, added: int) -> None:
         limit = self._settings.max_thread_bytes
         if limit is not None and self._size > limit:
-            raise _unsupported(
+            raise thread_unsupported(
                 f"thread: this thread would hold {self._size} bytes, more than the gateway's "
                 f"threads.max_thread_bytes ({limit}); send the whole conversation without `thread`"
             )
@@ -220,7 +221,7 @@ class ThreadTurn:
         if limit is not None:
             held = await self._store.owner_size(self._owner)
             if held + added > limit:
-                raise _unsupported(
+                raise thread_unsupported(
                     f"thread: the threads of this API key would hold {held + added} bytes, more than the "
                     f"gateway's threads.max_key_bytes ({limit}); send the whole conversation without "
                     "`thread`, or wait for older threads to expire"

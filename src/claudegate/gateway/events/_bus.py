@@ -19,21 +19,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from claudegate.gateway.core import GatewayCore, GatewayError, Principal, RoomHub
+from claudegate.gateway.events._batching import EventBatcher
 from claudegate.gateway.events._metrics import EventMetrics
 from claudegate.gateway.events._model import Event, event_group, event_owner, run_json, status_of
-from claudegate.gateway.events._pipelines import Pipelines
+from claudegate.gateway.events._observers import StreamObservers
+from claudegate.gateway.events._pipelines import Pipeline, Pipelines
 from claudegate.gateway.events._run import PipelineRunner
 from claudegate.gateway.events._template import TemplateRefused
-from claudegate.gateway.jobs import Job, JobEngine, JobService, JobSpec, timestamp
+from claudegate.gateway.jobs import PRIORITIES, Job, JobEngine, JobService, JobSpec, timestamp
 
 if TYPE_CHECKING:
     from claudegate.gateway.events._nats import NatsIngress
@@ -78,6 +80,15 @@ class EventBus:
         self.runner = PipelineRunner(core, pipelines)
         self.metrics = EventMetrics()
         core.metrics.registry.register(self.metrics)
+        self.batcher = EventBatcher(core, self.runner, self.metrics, clock)
+        """Where the low-priority runs of pipelines with ``batch`` wait for their group."""
+        self.runner.batcher = self.batcher
+        self.streams = StreamObservers(pipelines, core.config.events.streams, self.publish)
+        """The stream observers (pipelines on ``stream.window`` / ``stream.completed``)."""
+        core.metrics.registry.register(self.streams)
+        self._observe()
+        pipelines.on_add.append(self._added)
+        core.metrics.before_scrape.append(self._count_queued)
         self._publishing: set[asyncio.Task[object]] = set()
         self.nats: NatsIngress | None = None
         """The NATS JetStream consumer (``events.nats``), once started."""
@@ -99,10 +110,26 @@ class EventBus:
         if self.nats is not None:
             await self.nats.close()
             self.nats = None
+        await self.batcher.close()
+        await self.streams.close()
 
     def _attach(self, engine: JobEngine) -> None:
         engine.runners[GROUP_PREFIX] = self.runner
         engine.observers.append(self._ended)
+        self.batcher.engine = engine
+        engine.parking += sum(self.batcher.parking(p) for p in self.pipelines if p.batch is not None)
+
+    def _added(self, pipeline: Pipeline) -> None:
+        """A pipeline added in Python: room for its batched runs to wait (PgQueuer's cap is set at
+        its start); streams observed when it observes them."""
+        engine = self.jobs.engine_if_open
+        if engine is not None and pipeline.batch is not None:
+            engine.parking += self.batcher.parking(pipeline)
+        self._observe()
+
+    def _observe(self) -> None:
+        """Have the core hand streams to the observers while a pipeline observes them."""
+        self.core.stream_observer = self.streams if self.streams.refresh() else None
 
     def _ended(self, job: Job) -> None:
         """A run this process started or ended: counted; once processed, its result event to its
@@ -118,6 +145,27 @@ class EventBus:
             return
         self._spawn(hub.publish(str(room), [{"type": "event.result", "event": job.result}]))
 
+    async def _count_queued(self) -> None:
+        """The runs queued in the store, by pipeline and priority (for ``/metrics``; nothing is
+        read while the job engine is not open)."""
+        engine = self.jobs.engine_if_open
+        if engine is None:
+            return
+        jobs = engine.store.table
+        pipeline = jobs.c.job_metadata["pipeline"].as_string()
+        query = (
+            select(pipeline, jobs.c.priority, func.count())
+            .where((jobs.c.status == "queued") & jobs.c.group_id.startswith(GROUP_PREFIX + "_"))
+            .group_by(pipeline, jobs.c.priority)
+        )
+        async with engine.database.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        names = {rank: name for name, rank in PRIORITIES.items()}
+        counts = dict.fromkeys(self.metrics.queued, 0)  # a count gone to nothing reads 0
+        for label, rank, count in rows:
+            counts[(str(label), names.get(rank, "medium"))] = int(count)
+        self.metrics.queued = counts
+
     def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
         task = asyncio.get_running_loop().create_task(work)
         self._publishing.add(task)
@@ -129,16 +177,22 @@ class EventBus:
             log.warning("publishing a result event failed: %s", type(task.exception()).__name__)
 
     async def publish(
-        self, principal: Principal, events: Sequence[Event], *, headers: Mapping[str, str] | None = None
+        self,
+        principal: Principal,
+        events: Sequence[Event],
+        *,
+        headers: Mapping[str, str] | None = None,
+        only: Collection[str] | None = None,
     ) -> list[Accepted]:
         """Accept ``events`` (durably, when this returns) for ``principal``; a 400 naming the event
-        whose prompt a pipeline's template refuses (nothing of the call is then accepted)."""
+        whose prompt a pipeline's template refuses (nothing of the call is then accepted). With
+        ``only``, just the pipelines of those labels take them (a stream window is its window's)."""
         engine = await self.jobs.engine()
         owner = principal.owner
-        for url in {p.webhook for e in events for p in self.pipelines.matching(e.type) if p.webhook}:
+        for url in {p.webhook for e in events for p in self._matching(e.type, only) if p.webhook}:
             await self.core.webhooks.check_submission(url, None)
         planned = [
-            (event, self._specs(principal, event, index if len(events) > 1 else None))
+            (event, self._specs(principal, event, index if len(events) > 1 else None, only))
             for index, event in enumerate(events)
         ]
         known = await self._known(engine, owner, [event.id for event in events])
@@ -159,9 +213,15 @@ class EventBus:
                 self.metrics.accepted_run(label, spec.priority)
         return accepted
 
-    def _specs(self, principal: Principal, event: Event, index: int | None) -> list[JobSpec]:
+    def _matching(self, event_type: str, only: Collection[str] | None) -> list[Pipeline]:
+        found = self.pipelines.matching(event_type)
+        return found if only is None else [pipeline for pipeline in found if pipeline.label in only]
+
+    def _specs(
+        self, principal: Principal, event: Event, index: int | None, only: Collection[str] | None = None
+    ) -> list[JobSpec]:
         specs = []
-        for pipeline in self.pipelines.matching(event.type):
+        for pipeline in self._matching(event.type, only):
             try:
                 request = pipeline.request(event.json())
             except TemplateRefused as exc:
@@ -295,12 +355,38 @@ class EventBus:
         found = [await engine.store.get(job_id) for job_id in ids]
         return [job for job in found if job is not None]
 
+    async def dead_runs(self, limit: int = 50) -> list[Job]:
+        """Every owner's dead runs, newest first (for the dashboard; ``dead_view`` shows one)."""
+        engine = await self.jobs.engine()
+        jobs = engine.store.table
+        condition = (jobs.c.status == "failed") & jobs.c.group_id.startswith("evt_")
+        query = select(jobs.c.id).where(condition).order_by(jobs.c.finished_at.desc(), jobs.c.id.desc())
+        async with engine.database.engine.connect() as connection:
+            ids = [row[0] for row in (await connection.execute(query.limit(limit))).all()]
+        found = [await engine.store.get(job_id) for job_id in ids]
+        return [job for job in found if job is not None]
+
+    async def replay_run(self, run_id: str) -> bool:
+        """Queue one dead run again (anyone's: the admin's); False when it is not a dead run."""
+        engine = await self.jobs.engine()
+        job = await engine.store.get(run_id)
+        if job is None or job.status != "failed" or not (job.group_id or "").startswith("evt_"):
+            return False
+        return run_id in await engine.retry_failed([run_id])
+
     async def replay(self, owner: str, event_ids: Sequence[str] = ()) -> list[dict[str, Any]]:
         """Queue the owner's dead runs again (of ``event_ids``, else all), each once; what was queued."""
         engine = await self.jobs.engine()
         dead = await self._dead(engine, owner, limit=10_000, events=event_ids)
         queued = set(await engine.retry_failed([job.id for job in dead]))
         return [_dead_json(job) for job in dead if job.id in queued]
+
+
+def dead_view(job: Job) -> dict[str, Any]:
+    """A dead run as its owner reads it in ``GET /v1/events/dead``, and who owns it (``key``: the
+    publishing key's id, ``subject``: a token's)."""
+    caller = job.caller or {}
+    return {**_dead_json(job), "key": caller.get("key"), "subject": caller.get("subject")}
 
 
 def _dead_json(job: Job) -> dict[str, Any]:

@@ -20,7 +20,7 @@ Python::
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Literal
@@ -30,9 +30,56 @@ from claudegate.gateway._config import ConfigError, EventsConfig, PipelineConfig
 from claudegate.gateway.events._template import PromptTemplate
 from claudegate.tools import Tool, ToolRegistry
 
-__all__ = ["Pipeline", "Pipelines", "load_tools"]
+__all__ = ["Batching", "Pipeline", "Pipelines", "StreamFilter", "StreamWindow", "load_tools"]
 
 Priority = Literal["high", "medium", "low"]
+
+STREAM_WINDOW = "stream.window"
+STREAM_COMPLETED = "stream.completed"
+"""The event types of stream observers (made by the gateway from the streams it serves)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batching:
+    """A pipeline's grouping of its low-priority runs: at most ``size`` in a group, sent once
+    ``size`` wait or the oldest has waited ``wait`` seconds."""
+
+    size: int
+    wait: float
+
+    def __post_init__(self) -> None:
+        if self.size < 1:
+            raise UserError("batch.size must be >= 1", field="batch.size")
+        if not self.wait > 0:
+            raise UserError("batch.wait must be > 0 seconds", field="batch.wait")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamWindow:
+    """Where the windows of a stream's text end for a ``stream.window`` pipeline: every ``chars``
+    characters, at sentence ends, or at whichever comes first."""
+
+    chars: int | None = 1000
+    sentences: bool = False
+
+    def __post_init__(self) -> None:
+        if self.chars is None and not self.sentences:
+            raise UserError("window needs chars, sentences, or both", field="window")
+        if self.chars is not None and self.chars < 1:
+            raise UserError("window.chars must be >= 1", field="window.chars")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFilter:
+    """Which streams a stream pipeline observes: requested models (globs) and key ids; empty: any."""
+
+    models: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+
+    def admits(self, model: str, key_id: str | None) -> bool:
+        if self.models and not any(fnmatchcase(model, pattern) for pattern in self.models):
+            return False
+        return not self.keys or key_id in self.keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +99,12 @@ class Pipeline:
     max_iterations: int = 10
     webhook: str | None = None
     room: str | None = None
+    batch: Batching | None = None
+    """Group its low-priority runs (see ``Batching``)."""
+    window: StreamWindow | None = None
+    """Where windows end, when it takes ``stream.window`` (default: every 1,000 characters)."""
+    streams: StreamFilter | None = None
+    """Which streams it observes, when it takes ``stream.window`` or ``stream.completed``."""
     registry: ToolRegistry = field(init=False, repr=False, compare=False)
     _prompt: PromptTemplate = field(init=False, repr=False, compare=False)
     _system: PromptTemplate | None = field(init=False, repr=False, compare=False)
@@ -80,6 +133,17 @@ class Pipeline:
 
     def matches(self, event_type: str) -> bool:
         return any(fnmatchcase(event_type, pattern) for pattern in self.on)
+
+    @property
+    def stream_window(self) -> StreamWindow | None:
+        """Where its windows end, when it takes ``stream.window`` events (else None)."""
+        if not self.matches(STREAM_WINDOW):
+            return None
+        return self.window or StreamWindow()
+
+    def observes(self, model: str, key_id: str | None) -> bool:
+        """Whether it observes a stream of ``model`` by the key ``key_id``."""
+        return self.streams is None or self.streams.admits(model, key_id)
 
     def result_type(self, event_type: str) -> str:
         """The type of the event a run emits."""
@@ -129,6 +193,17 @@ class Pipeline:
             max_iterations=config.max_iterations,
             webhook=config.webhook,
             room=config.room,
+            batch=Batching(config.batch.size, config.batch.wait) if config.batch is not None else None,
+            window=(
+                StreamWindow(config.window.chars, config.window.sentences)
+                if config.window is not None
+                else None
+            ),
+            streams=(
+                StreamFilter(tuple(config.streams.models), tuple(config.streams.keys))
+                if config.streams is not None
+                else None
+            ),
         )
 
 
@@ -156,6 +231,8 @@ class Pipelines:
 
     def __init__(self, pipelines: Iterable[Pipeline] = ()) -> None:
         self._pipelines: dict[str, Pipeline] = {}
+        self.on_add: list[Callable[[Pipeline], None]] = []
+        """Called with each pipeline added (the bus starts observing streams, say)."""
         for pipeline in pipelines:
             self.add(pipeline)
 
@@ -163,6 +240,8 @@ class Pipelines:
         if pipeline.label in self._pipelines:
             raise UserError(f"pipeline {pipeline.label!r} is declared twice (give each a name)", field="name")
         self._pipelines[pipeline.label] = pipeline
+        for hook in self.on_add:
+            hook(pipeline)
         return pipeline
 
     def get(self, label: str) -> Pipeline | None:

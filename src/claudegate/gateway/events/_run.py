@@ -6,7 +6,8 @@ run ends). The tools of a turn run in parallel under their own policies; a tool 
 raised, or timed out) fails the attempt with a retryable error, so the job engine retries it with
 backoff and dead-letters the event after ``jobs.max_attempts``. Arguments the model got wrong go
 back to the model, as the tool runtime does. Runs of one pipeline in one process are capped by its
-``concurrency``.
+``concurrency``. A low-priority run of a pipeline with ``batch`` joins a group (``EventBatcher``)
+instead of running on its own.
 """
 
 from __future__ import annotations
@@ -14,16 +15,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from claudegate.gateway.core import Call, GatewayCore, GatewayError, Principal, classify
 from claudegate.gateway.events._pipelines import Pipeline, Pipelines
-from claudegate.gateway.jobs import Attempt, Job
+from claudegate.gateway.jobs import PRIORITIES, Attempt, Job
 from claudegate.tools import ToolCall, ToolExecutor, ToolResult
 
-__all__ = ["PipelineRunner", "result_event"]
+if TYPE_CHECKING:
+    from claudegate.gateway.events._batching import EventBatcher
+
+__all__ = ["FirstTurn", "PipelineRunner", "result_event"]
+
+_LOW = PRIORITIES["low"]
 
 _FAILED = ("error", "timeout")
 """Tool outcomes that fail the attempt (others — bad arguments, an unknown tool — go back to the model)."""
@@ -52,6 +59,16 @@ def result_event(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class FirstTurn:
+    """A run's first model answer, had already (from an upstream batch): its message, usage and
+    cost (its ledger row written)."""
+
+    message: dict[str, Any]
+    usage: dict[str, Any]
+    cost: float
+
+
 class PipelineRunner:
     """The job engine's runner of event jobs (``group_id`` ``evt_…``)."""
 
@@ -63,6 +80,8 @@ class PipelineRunner:
         self.clock = clock
         self._executors: dict[str, ToolExecutor] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self.batcher: EventBatcher | None = None
+        """Where the low-priority runs of pipelines with ``batch`` go (set by the bus)."""
 
     def _executor(self, pipeline: Pipeline) -> ToolExecutor:
         executor = self._executors.get(pipeline.label)
@@ -80,14 +99,36 @@ class PipelineRunner:
                 400, "invalid_request_error", f"pipeline {label!r} is not configured on this gateway"
             )
             return Attempt(None, error=error)
-        slots = self._slots.get(label)
+        batcher = self.batcher
+        if batcher is not None and pipeline.batch is not None and job.priority == _LOW:
+            return await batcher.join(pipeline, job, principal, headers, request_id)
+        return await self.run(pipeline, job, principal, headers, request_id)
+
+    async def run(
+        self,
+        pipeline: Pipeline,
+        job: Job,
+        principal: Principal,
+        headers: dict[str, str],
+        request_id: str,
+        first: FirstTurn | None = None,
+    ) -> Attempt:
+        """One run of ``job`` (from its ``first`` turn's answer, when given), within the pipeline's
+        ``concurrency``."""
+        slots = self._slots.get(pipeline.label)
         if slots is None:
-            slots = self._slots[label] = asyncio.Semaphore(pipeline.concurrency)
+            slots = self._slots[pipeline.label] = asyncio.Semaphore(pipeline.concurrency)
         async with slots:
-            return await self._run(job, pipeline, principal, headers, request_id)
+            return await self._run(job, pipeline, principal, headers, request_id, first)
 
     async def _run(
-        self, job: Job, pipeline: Pipeline, principal: Principal, headers: dict[str, str], request_id: str
+        self,
+        job: Job,
+        pipeline: Pipeline,
+        principal: Principal,
+        headers: dict[str, str],
+        request_id: str,
+        first: FirstTurn | None,
     ) -> Attempt:
         started = self.clock()
         transcript = list(job.request["messages"])
@@ -96,24 +137,28 @@ class PipelineRunner:
         made: list[dict[str, Any]] = []
         message: dict[str, Any] = {}
         for turn in range(1, pipeline.max_iterations + 1):
-            body = {**job.request, "messages": transcript}
-            raw = orjson.dumps(body)
-            call = Call(
-                principal,
-                "anthropic",
-                body,
-                raw=raw,
-                size=len(raw),
-                headers=headers,
-                request_id=f"{request_id}_{turn}",
-            )
-            try:
-                message = (await self.core.create(call)).message
-            except Exception as exc:
-                return Attempt(None, error=classify(exc))
+            if turn == 1 and first is not None:
+                message, used, spent = first.message, first.usage, first.cost
+            else:
+                body = {**job.request, "messages": transcript}
+                raw = orjson.dumps(body)
+                call = Call(
+                    principal,
+                    "anthropic",
+                    body,
+                    raw=raw,
+                    size=len(raw),
+                    headers=headers,
+                    request_id=f"{request_id}_{turn}",
+                )
+                try:
+                    message = (await self.core.create(call)).message
+                except Exception as exc:
+                    return Attempt(None, error=classify(exc))
+                used, spent = call.outcome.usage, call.outcome.cost
             for name in _USAGE_FIELDS:
-                usage[name] += int(call.outcome.usage.get(name) or 0)
-            cost += call.outcome.cost
+                usage[name] += int(used.get(name) or 0)
+            cost += spent
             transcript.append({"role": "assistant", "content": message.get("content", [])})
             if message.get("stop_reason") != "tool_use":
                 break

@@ -52,6 +52,8 @@ class EmbeddedDispatcher:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks)
+        if self._attempts:  # their calls are cancelled: they only write how they ended
+            await asyncio.wait(set(self._attempts))
 
     async def enqueue(
         self, connection: AsyncConnection, kind: str, ids: Sequence[str], priorities: Sequence[int], at: float
@@ -105,8 +107,10 @@ class EmbeddedDispatcher:
             await self._sleep(self._wake, next_due)
 
     def _free(self) -> int:
-        """Workers free: an attempt counts from its claim (before it registers as running)."""
-        return min(self.engine.free, self.engine.config.workers - len(self._attempts))
+        """Workers free: an attempt counts from its claim (before it registers as running) until
+        its end, unless it is parked."""
+        engine = self.engine
+        return min(engine.free, engine.config.workers - len(self._attempts) + len(engine.parked))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)

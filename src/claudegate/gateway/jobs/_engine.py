@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -36,8 +36,9 @@ from claudegate.gateway.jobs._model import (
     principal_from_record,
     principal_record,
 )
-from claudegate.gateway.jobs._store import Change, Extra, JobStore, usage_row
+from claudegate.gateway.jobs._store import Change, Extra, JobStore
 from claudegate.gateway.jobs._view import job_json
+from claudegate.store import UsageRecord, ensure_rollups, write_usage
 
 if TYPE_CHECKING:
     from claudegate.store import Database
@@ -73,7 +74,7 @@ class _Ending:
     job: Job
     ended: Job
     values: dict[str, Any]
-    ledger: dict[str, Any] | None
+    ledger: UsageRecord | None
     again: float | None
     event: str | None
 
@@ -114,6 +115,12 @@ class JobEngine:
         """Called with a job this process starts an attempt at, ends, queues again or cancels."""
         self.runners: dict[str, Runner] = {}
         """Runners of jobs whose ``group_id`` starts with the key and ``_`` (others: one request)."""
+        self.parked: set[str] = set()
+        """Jobs running here whose attempt waits on others' company (a group of batched event runs,
+        one upstream batch): not counted against ``workers`` nor ``per_key``. A runner parks and
+        unparks them, at most ``parking`` at once."""
+        self.parking = 0
+        """How many jobs runners may park at once (PgQueuer is allowed that many more entries)."""
         self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._ends = Batcher(self._end_many, limit=64, lanes=3)
@@ -121,21 +128,28 @@ class JobEngine:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self, dispatcher: Dispatcher) -> None:
+        await ensure_rollups(self.database)  # ledger rows are written with job ends, rollups included
+        await self.store.ensure_indexes()
         self.dispatcher = dispatcher
         self._stopping.clear()
         self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
         await dispatcher.start()
 
     async def close(self) -> None:
-        """Stop taking work and cancel what runs (its leases lapse; another worker retries it)."""
+        """Stop taking work and cancel what runs (its leases lapse; another worker retries it).
+
+        The calls are cancelled first; then the dispatcher stops and waits for its attempts, which
+        write what the cancelled calls leave (usage already spent) before the store closes. An
+        attempt that claims a job from now on leaves it to its lease.
+        """
         self._stopping.set()
-        if self.dispatcher is not None:
-            await self.dispatcher.close()
         tasks = [running.task for running in self.running.values()]
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks)
+        if self.dispatcher is not None:
+            await self.dispatcher.close()
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             await asyncio.wait((self._heartbeat,))
@@ -255,6 +269,10 @@ class JobEngine:
         cursor = await self.get(after, owner) if after is not None else None
         return await self.store.page(owner=owner, after=cursor, limit=limit)
 
+    async def recent(self, limit: int = 50) -> list[Job]:
+        """Every owner's single jobs (``/v1/jobs``, not batch or event runs), newest first."""
+        return await self.store.recent(limit)
+
     async def group(self, group_id: str, *, after: str | None = None, limit: int = 1000) -> list[Job]:
         """A group's jobs in submission order, after the job ``after``."""
         cursor = await self.store.get(after) if after is not None else None
@@ -340,17 +358,40 @@ class JobEngine:
         if cap is None:
             return []
         counts: dict[str, int] = {}
-        for running in self.running.values():
-            counts[running.owner] = counts.get(running.owner, 0) + 1
+        parked = self.parked
+        for job_id, running in self.running.items():
+            if job_id not in parked:
+                counts[running.owner] = counts.get(running.owner, 0) + 1
         return [owner for owner, count in counts.items() if count >= cap]
 
     def owner_load(self, owner: str) -> int:
-        """Jobs of ``owner`` running here."""
-        return sum(1 for running in self.running.values() if running.owner == owner)
+        """Jobs of ``owner`` running here (parked ones aside)."""
+        parked = self.parked
+        return sum(
+            1 for job_id, running in self.running.items() if running.owner == owner and job_id not in parked
+        )
 
     @property
     def free(self) -> int:
-        return self.config.workers - len(self.running)
+        """Workers free: ``workers`` less the jobs running here that are not parked."""
+        return self.config.workers - len(self.running) + len(self.parked)
+
+    def park(self, job_id: str) -> bool:
+        """Stop counting a job running here against the workers while it waits (see ``parked``);
+        False (it stays counted) when ``parking`` jobs are parked already or it does not run here."""
+        if job_id in self.parked:
+            return True
+        if job_id not in self.running or len(self.parked) >= self.parking:
+            return False
+        self.parked.add(job_id)
+        return True
+
+    def unpark(self, job_id: str) -> None:
+        """Count it again (its attempt ended, or it runs on its own now)."""
+        if job_id in self.parked:
+            self.parked.discard(job_id)
+            if self.dispatcher is not None:
+                self.dispatcher.wake()
 
     async def release(self, job: Job, at: float) -> None:
         """Give back a job just claimed, unattempted, to be claimed again at ``at``."""
@@ -379,6 +420,8 @@ class JobEngine:
             await self._end(job, Attempt(None, error=error))
             return
         request_id = f"req_{job.id[4:]}_{job.attempts}"
+        if self._stopping.is_set():  # claimed as the engine closed: the lease lapses, another worker runs it
+            return
         runner = self.runners.get(job.group_id.partition("_")[0]) if job.group_id else None
         call: Call | None = None
         if runner is not None:
@@ -393,6 +436,7 @@ class JobEngine:
             await asyncio.wait((task,))
         finally:
             self.running.pop(job.id, None)
+            self.parked.discard(job.id)
         await self._end(job, Attempt(call) if task.cancelled() else task.result())
 
     async def _caller(self, job: Job) -> tuple[Principal, dict[str, str]] | GatewayError:
@@ -406,14 +450,11 @@ class JobEngine:
         headers = caller.get("headers")
         return principal, dict(headers) if isinstance(headers, dict) else {}
 
-    def _ledger(self, call: Call | None) -> dict[str, Any] | None:
+    def _ledger(self, call: Call | None) -> UsageRecord | None:
         policies = self.core.policies
         if call is None or policies is None or policies.writer is None or not call.outcome.settled:
             return None
-        record = policies.usage_record(call)
-        row = usage_row(record)
-        row["time"] = datetime.fromtimestamp(self.clock(), UTC)
-        return row
+        return replace(policies.usage_record(call), time=datetime.fromtimestamp(self.clock(), UTC))
 
     def _backoff(self, attempts: int) -> float:
         return float(min(self.config.backoff * 2 ** max(attempts - 1, 0), self.config.backoff_max))
@@ -471,8 +512,7 @@ class JobEngine:
         async def extra(connection: AsyncConnection, made: list[int]) -> None:
             ended = [endings[index] for index in made]
             rows = [ending.ledger for ending in ended if ending.ledger is not None]
-            if rows:
-                await connection.execute(self.database.tables.usage.insert(), rows)
+            await write_usage(connection, self.database, rows)
             retries: dict[float, list[Job]] = {}
             for ending in ended:
                 if ending.again is not None:
@@ -496,13 +536,13 @@ class JobEngine:
         async with self.changed:
             self.changed.notify_all()
 
-    async def _orphan_ledger(self, job_id: str, ledger: dict[str, Any]) -> None:
+    async def _orphan_ledger(self, job_id: str, ledger: UsageRecord) -> None:
         """The row of an attempt that lost its job: kept only when the job was canceled (nobody
         runs it again); another worker's attempt writes its own."""
         current = await self.store.get(job_id)
         if current is not None and current.status == "canceled":
             async with self.database.engine.begin() as connection:
-                await connection.execute(self.database.tables.usage.insert().values(**ledger))
+                await write_usage(connection, self.database, [ledger])
 
     async def _deliver(self, connection: AsyncConnection, hooks: Sequence[tuple[Job, str]]) -> None:
         """Write the webhook deliveries of ``hooks`` (job, event) and their queue entries."""

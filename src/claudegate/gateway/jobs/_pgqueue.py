@@ -90,7 +90,7 @@ class PgQueueDispatcher:
             manager.run(
                 dequeue_timeout=timedelta(seconds=config.poll),
                 batch_size=batch,
-                max_concurrent_tasks=max(config.workers, 2 * batch),
+                max_concurrent_tasks=max(config.workers, 2 * batch) + self.engine.parking,
                 heartbeat_timeout=timedelta(seconds=config.lease),
             )
         )
@@ -140,8 +140,10 @@ class PgQueueDispatcher:
         job_id = (entry.payload or b"").decode()
         now = engine.clock()
         job = await self._claims(job_id)
-        if job is not None and job.owner in engine.saturated():
-            # This process runs as many of the key's jobs as allowed: hand this one back for later.
+        full = engine.parking > 0 and engine.free <= 0  # PgQueuer's cap leaves room for parked jobs
+        if job is not None and (full or job.owner in engine.saturated()):
+            # This process runs as many of the key's jobs as allowed, or as many jobs as it has
+            # workers: hand this one back for later.
             await engine.release(job, now + min(engine.config.poll, 0.2))
             return
         if job is None:

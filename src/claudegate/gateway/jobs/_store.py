@@ -11,20 +11,23 @@ queue's next entry) is written in the same transaction by ``extra``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import Index, and_, bindparam, func, inspect, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.schema import CreateIndex
 
 from claudegate.gateway.jobs._model import PRIORITIES, TERMINAL, GroupCounts, Job
 
 if TYPE_CHECKING:
     from sqlalchemy import Row, Table
 
-    from claudegate.store import Database, UsageRecord
+    from claudegate.store import Database
 
-__all__ = ["Change", "Extra", "ExtraMany", "JobStore", "usage_row"]
+__all__ = ["Change", "Extra", "ExtraMany", "JobStore"]
 
 Extra = Callable[[AsyncConnection], Awaitable[None]]
 """More writes that commit (or roll back) with a change of state."""
@@ -47,11 +50,6 @@ _ACTIVE = ("queued", "running")
 
 class _Lost(Exception):
     """The lease is no longer the writer's: the transaction is rolled back."""
-
-
-def usage_row(record: UsageRecord) -> dict[str, Any]:
-    """A ledger record as the usage table's row."""
-    return {field.name: getattr(record, field.name) for field in fields(record)}
 
 
 def _job(row: Row[Any]) -> Job:
@@ -86,6 +84,26 @@ class JobStore:
     def __init__(self, database: Database) -> None:
         self.database = database
         self.table: Table = database.tables.jobs
+
+    async def ensure_indexes(self) -> None:
+        """Create the indexes a table made by an older version lacks (``create_all`` adds tables,
+        not indexes to a table that exists)."""
+
+        def missing(connection: Connection) -> list[Index]:
+            found = {index["name"] for index in inspect(connection).get_indexes(self.table.name)}
+            return [index for index in self.table.indexes if index.name not in found]
+
+        async with self.database.engine.connect() as connection:
+            absent = await connection.run_sync(missing)
+        for index in absent:
+            try:
+                async with self.database.engine.begin() as connection:
+                    await connection.execute(CreateIndex(index, if_not_exists=True))
+            except DBAPIError:
+                async with self.database.engine.connect() as connection:
+                    if index in await connection.run_sync(missing):
+                        raise
+                # another process created it at the same moment
 
     async def insert(self, rows: Sequence[dict[str, Any]], extra: Extra | None = None) -> None:
         """Write new jobs (one transaction, committed when this returns)."""
@@ -127,6 +145,15 @@ class JobStore:
                 )
         async with self.database.engine.connect() as connection:
             rows = (await connection.execute(query.order_by(*order).limit(limit))).all()
+        return [_job(row) for row in rows]
+
+    async def recent(self, limit: int) -> list[Job]:
+        """Every owner's jobs of no group (``/v1/jobs``), newest first."""
+        table = self.table
+        query = select(table).where(table.c.group_id.is_(None))
+        query = query.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(limit)
+        async with self.database.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
         return [_job(row) for row in rows]
 
     async def counts(self, group_id: str) -> GroupCounts:

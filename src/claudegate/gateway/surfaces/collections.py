@@ -18,8 +18,7 @@ from typing import Any
 import orjson
 
 from claudegate.gateway._http import Exchange
-from claudegate.gateway.core import GatewayCore, GatewayError, Outcome, parse_json_body
-from claudegate.gateway.retrieval import RetrievalService
+from claudegate.gateway.core import GatewayCore, GatewayError, Outcome, RetrievalService, parse_json_body
 from claudegate.retrieval import Retriever
 from claudegate.retrieval._retriever import documents_of
 from claudegate.retrieval._store import RetrievalError, UnknownDocument

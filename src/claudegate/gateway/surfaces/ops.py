@@ -65,6 +65,7 @@ async def ready(core: GatewayCore, exchange: Exchange) -> None:
 
 
 async def metrics(core: GatewayCore, exchange: Exchange) -> None:
+    await core.metrics.refresh()
     await exchange.send_bytes(200, core.metrics.render(), _PROMETHEUS)
 
 

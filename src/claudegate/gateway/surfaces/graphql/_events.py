@@ -12,7 +12,7 @@ that is not of that shape: the result is what graphql-core would have built, key
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -26,7 +26,9 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
+    GraphQLSchema,
     GraphQLString,
+    OperationDefinitionNode,
     OperationType,
 )
 from graphql.execution import Executor
@@ -36,7 +38,7 @@ from strawberry.types.field import StrawberryField
 
 from claudegate.gateway.surfaces.graphql._relay import TAKEOVER, Tap
 
-__all__ = ["EventExecutor", "EventPlan", "event_plan"]
+__all__ = ["EventExecutor", "EventPlan", "event_plan", "operation_plan"]
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
@@ -97,12 +99,20 @@ class EventPlan:
         """The event's ``data``; None when only an execution can tell."""
         if type(event) is not self.event_class:
             return None
+        return self._data(event.__getattribute__)
+
+    def data_of(self, values: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The ``data`` of the event ``event_class(**values)`` would be (``values``: each field by
+        attribute name), without making it; None when only an execution can tell."""
+        return self._data(values.__getitem__)
+
+    def _data(self, value_of: Callable[[str], Any]) -> dict[str, Any] | None:
         values: dict[str, Any] = {}
         for key, attribute, check, nullable in self.fields:
             if attribute is None:
                 values[key] = self.type_name
                 continue
-            value = getattr(event, attribute)
+            value = value_of(attribute)
             if value is None:
                 if not nullable:
                     return None
@@ -140,13 +150,18 @@ def _leaf(field_node: FieldNode, parent: GraphQLObjectType) -> tuple[str | None,
 
 def event_plan(executor: Executor[Any]) -> EventPlan | None:
     """The plan of a subscription operation whose events it can build (None: execute them)."""
-    operation = executor.operation
-    if operation.operation is not OperationType.SUBSCRIPTION or operation.directives:
-        return None
     middleware = executor.middleware_manager
     if middleware is not None and middleware.middlewares:
         return None  # something wraps every resolver: it must see each field
-    root_type = executor.schema.subscription_type
+    return operation_plan(executor.schema, executor.operation)
+
+
+def operation_plan(schema: GraphQLSchema, operation: OperationDefinitionNode) -> EventPlan | None:
+    """The plan of ``operation`` over ``schema`` when it is a subscription of the planned shape
+    (and no middleware wraps the resolvers)."""
+    if operation.operation is not OperationType.SUBSCRIPTION or operation.directives:
+        return None
+    root_type = schema.subscription_type
     selections = operation.selection_set.selections
     if root_type is None or len(selections) != 1 or not isinstance(selections[0], FieldNode):
         return None

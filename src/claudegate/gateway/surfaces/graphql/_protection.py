@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -30,10 +31,19 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
+from claudegate.gateway._config import GraphQLSettings
 from claudegate.gateway.core import GatewayError
 from claudegate.gateway.surfaces.graphql._context import GraphQLContext
 
-__all__ = ["PAGED_FIELDS", "Protection", "document_hash", "operation_cost"]
+__all__ = [
+    "PAGED_FIELDS",
+    "Protection",
+    "ValidatedDocuments",
+    "document_hash",
+    "operation_checks",
+    "operation_cost",
+    "rate_admission",
+]
 
 PAGED_FIELDS = {"jobs": 20, "keys": 20, "batches": 20, "results": 20}
 """Fields that page by ``first``, and the page they give without one."""
@@ -99,26 +109,82 @@ def _refusal(message: str, code: str, **extensions: Any) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code, **extensions})
 
 
-_VALIDATED: OrderedDict[tuple[int, str], list[GraphQLError]] = OrderedDict()
-_VALIDATED_MAX = 512
+def _validate(context: ExecutionContext, document: DocumentNode) -> list[GraphQLError]:
+    return validate_document(context.schema._schema, document, tuple(context.validation_rules))
 
 
-def _validated(context: ExecutionContext) -> list[GraphQLError]:
-    """The validation errors of the document, remembered per schema and text (validating costs more
-    than running most operations; a schema's rules follow from its settings alone)."""
-    document = context.graphql_document
-    assert document is not None
-    rules = tuple(context.validation_rules)
-    key = (id(context.schema), context.query) if context.query is not None else None
-    if key is not None and key in _VALIDATED:
-        _VALIDATED.move_to_end(key)
-        return list(_VALIDATED[key])
-    errors = validate_document(context.schema._schema, document, rules)
-    if key is not None:
-        _VALIDATED[key] = errors
-        if len(_VALIDATED) > _VALIDATED_MAX:
-            _VALIDATED.popitem(last=False)
-    return list(errors)
+class ValidatedDocuments:
+    """The validation errors of the documents one schema has seen, by their text (validating costs
+    more than running most operations; a schema's rules follow from its settings alone), the
+    most recent ``size`` of them."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._seen: OrderedDict[str, tuple[DocumentNode, list[GraphQLError]]] = OrderedDict()
+
+    def errors(self, context: ExecutionContext) -> list[GraphQLError]:
+        """The validation errors of ``context``'s document (a copy: callers may add to it)."""
+        document = context.graphql_document
+        assert document is not None
+        query = context.query
+        if query is None:
+            return _validate(context, document)
+        seen = self._seen.get(query)
+        if seen is not None and seen[0] is document:
+            self._seen.move_to_end(query)
+            return list(seen[1])
+        errors = _validate(context, document)
+        self._seen[query] = (document, list(errors))
+        if len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+        return errors
+
+    def valid(self, query: str) -> DocumentNode | None:
+        """The document of ``query`` when this schema has parsed and validated it without errors."""
+        seen = self._seen.get(query)
+        return seen[0] if seen is not None and not seen[1] else None
+
+
+def operation_checks(
+    settings: GraphQLSettings,
+    query: str | None,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+) -> tuple[int | None, GraphQLError | None]:
+    """(the operation's cost, the refusal of the persisted-only or cost rule), checked before the
+    caller is counted; the cost is None when no operation is picked."""
+    if settings.persisted_only and query is not None:
+        known = settings.persisted_queries or {}
+        if known.get(document_hash(query)) != query:
+            return None, _refusal("only persisted queries are accepted here", "PERSISTED_QUERY_NOT_ALLOWED")
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    name = operation_name
+    operation = next((o for o in operations if name is None or (o.name and o.name.value == name)), None)
+    if operation is None:
+        return None, None
+    cost = operation_cost(operation, fragments, variables)
+    if cost > settings.max_cost:
+        return cost, _refusal(
+            f"the operation costs {cost}, more than the {settings.max_cost} allowed",
+            "COST_LIMIT_EXCEEDED",
+            cost=cost,
+            maxCost=settings.max_cost,
+        )
+    return cost, None
+
+
+async def rate_admission(gateway: GraphQLContext) -> list[GraphQLError]:
+    """Count the operation against its caller's ``requests_per_minute``: [] when admitted, else
+    the refusal."""
+    try:
+        principal = gateway.rate_limited_principal
+        if principal is not None:
+            await gateway.core.admit_operation(principal, "graphql")
+    except GatewayError as refusal:
+        return [GraphQLError(refusal.message, original_error=refusal)]
+    return []
 
 
 class Protection(SchemaExtension):
@@ -129,7 +195,11 @@ class Protection(SchemaExtension):
     async def on_validate(self) -> AsyncIterator[None]:
         context = self.execution_context
         assert context.graphql_document is not None
-        errors = _validated(context)
+        documents = getattr(context.schema, "documents", None)
+        if isinstance(documents, ValidatedDocuments):
+            errors = documents.errors(context)
+        else:
+            errors = _validate(context, context.graphql_document)
         if not errors:
             errors = await self._admit()
         context.pre_execution_errors = errors
@@ -138,35 +208,17 @@ class Protection(SchemaExtension):
     async def _admit(self) -> list[GraphQLError]:
         context = self.execution_context
         gateway: GraphQLContext = context.context
-        settings = gateway.services.settings
-        if settings.persisted_only and context.query is not None:
-            known = settings.persisted_queries or {}
-            if known.get(document_hash(context.query)) != context.query:
-                return [_refusal("only persisted queries are accepted here", "PERSISTED_QUERY_NOT_ALLOWED")]
-        document = context.graphql_document
-        assert document is not None
-        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        name = context.operation_name
-        operation = next((o for o in operations if name is None or (o.name and o.name.value == name)), None)
-        if operation is not None:
-            self.cost = operation_cost(operation, fragments, context.variables)
-            if self.cost > settings.max_cost:
-                return [
-                    _refusal(
-                        f"the operation costs {self.cost}, more than the {settings.max_cost} allowed",
-                        "COST_LIMIT_EXCEEDED",
-                        cost=self.cost,
-                        maxCost=settings.max_cost,
-                    )
-                ]
-        try:
-            principal = gateway.rate_limited_principal
-            if principal is not None:
-                await gateway.core.admit_operation(principal, "graphql")
-        except GatewayError as refusal:
-            return [GraphQLError(refusal.message, original_error=refusal)]
-        return []
+        assert context.graphql_document is not None
+        self.cost, refusal = operation_checks(
+            gateway.services.settings,
+            context.query,
+            context.graphql_document,
+            context.operation_name,
+            context.variables,
+        )
+        if refusal is not None:
+            return [refusal]
+        return await rate_admission(gateway)
 
     def get_results(self) -> dict[str, Any]:
         return {"cost": self.cost} if self.cost is not None else {}

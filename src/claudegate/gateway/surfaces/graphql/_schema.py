@@ -19,10 +19,12 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from claudegate.gateway._config import GraphQLSettings
+from claudegate.gateway.surfaces.graphql._direct import DirectSubscriptions
 from claudegate.gateway.surfaces.graphql._errors import coded_error
 from claudegate.gateway.surfaces.graphql._events import EventExecutor
+from claudegate.gateway.surfaces.graphql._input_builder import build_inputs_directly
 from claudegate.gateway.surfaces.graphql._mutations import Mutation
-from claudegate.gateway.surfaces.graphql._protection import Protection
+from claudegate.gateway.surfaces.graphql._protection import Protection, ValidatedDocuments
 from claudegate.gateway.surfaces.graphql._queries import Query
 from claudegate.gateway.surfaces.graphql._subscriptions import Subscription
 
@@ -32,6 +34,11 @@ __all__ = ["GatewaySchema", "build_schema", "schema_text"]
 class GatewaySchema(strawberry.Schema):
     """The schema; every error of every result gets its code here (``coded_error`` logs what is a
     gateway bug, and shows its caller no more than that it happened)."""
+
+    documents: ValidatedDocuments
+    """The validation errors of the documents it has seen (``Protection`` fills it)."""
+    direct: DirectSubscriptions
+    """``messageStream`` subscriptions run past strawberry's operation (``graphql-transport-ws``)."""
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -52,13 +59,17 @@ def build_schema(settings: GraphQLSettings | None = None) -> GatewaySchema:
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     extensions.append(Protection)
-    return GatewaySchema(
+    schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
         execution_context_class=EventExecutor,
     )
+    build_inputs_directly(schema.schema_converter)
+    schema.documents = ValidatedDocuments()
+    schema.direct = DirectSubscriptions(schema, schema.documents)
+    return schema
 
 
 def schema_text() -> str:

@@ -23,7 +23,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from claudegate.gateway._http import FORWARDED_HEADERS, Receive, Scope, Send
-from claudegate.gateway._metrics import Counter
+from claudegate.gateway._metrics import Counter, Metrics
 from claudegate.gateway._websocket_protocol import SEND_TEXTS
 from claudegate.gateway.core import (
     GatewayCore,
@@ -49,18 +49,19 @@ __all__ = ["WebSocketSurface"]
 
 
 class _WebSocketMetrics(Collector):
-    """Connections open now, and closes by code (added to the gateway's ``/metrics``)."""
+    """Connections open now (counted in the gateway's ``Metrics``, where the dashboard reads it),
+    and closes by code (added to the gateway's ``/metrics``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, gateway: Metrics) -> None:
         self.closes = Counter(
             "claudegate_websocket_closes", "WebSocket connections closed, by close code.", ("code",)
         )
-        self.connections = 0
+        self.gateway = gateway
 
     def collect(self) -> Iterator[Metric]:
         yield self.closes.family()
         gauge = GaugeMetricFamily("claudegate_websocket_connections", "WebSocket connections open now.")
-        gauge.add_metric([], self.connections)
+        gauge.add_metric([], self.gateway.websocket_connections)
         yield gauge
 
 
@@ -104,7 +105,7 @@ class WebSocketSurface:
         self.clock = clock
         self.sessions: set[Session] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._metrics = _WebSocketMetrics()
+        self._metrics = _WebSocketMetrics(core.metrics)
         self._running = False
         self._peak_queued = 0
 
@@ -188,11 +189,11 @@ class WebSocketSurface:
         if task is not None:
             self._tasks.add(task)
         self.sessions.add(session)
-        self._metrics.connections += 1
+        self.core.metrics.websocket_connections += 1
         try:
             await session.run()
         finally:
-            self._metrics.connections -= 1
+            self.core.metrics.websocket_connections -= 1
             self._peak_queued = max(self._peak_queued, session.outbox.peak)
             self.sessions.discard(session)
             if task is not None:
