@@ -36,6 +36,8 @@ from tests.store.conftest import POSTGRES_URL
 JOBS = 100
 SERVE = [sys.executable, "-m", "claudegate.cli", "serve"]
 ASK = {"model": "claude-sonnet-5", "max_tokens": 20, "messages": [{"role": "user", "content": "hello"}]}
+SLOW = "claude-slow-crash"
+"""Every fourth job's model: its calls are still running when the gateway is killed."""
 
 
 SECRET = "whsec_" + base64.b64encode(b"crash-test-webhook-secret-0123").decode()
@@ -68,10 +70,17 @@ class Counting(Receiver):
         return web.Response(status=204)
 
 
-def crash_config(storage: dict[str, Any]) -> dict[str, Any]:
+def crash_config(storage: dict[str, Any], *, stuck: bool) -> dict[str, Any]:
+    """The gateway's config; with ``stuck``, calls to ``SLOW`` never answer before the kill (so the
+    kill finds them running), else every call answers after 0.15 s."""
     slow = {"provider": "simulator", "simulator": {"time_to_first_token": 0.15}}
+    stalled = {
+        "provider": "simulator",
+        "model": "claude-sonnet-5",
+        "simulator": {"time_to_first_token": 600 if stuck else 0.15},
+    }
     return {
-        "models": [{"name": "*", "deployments": [slow]}],
+        "models": [{"name": SLOW, "deployments": [stalled]}, {"name": "*", "deployments": [slow]}],
         "storage": storage,
         "webhooks": {
             "secret": "env:CG_CRASH_SECRET",
@@ -111,7 +120,8 @@ def started(config: Path, folder: Path) -> Iterator[tuple[subprocess.Popen[bytes
 
 def submit_all(urls: list[str], hook: str) -> list[str]:
     def one(index: int) -> str:
-        body = {"request": ASK, "webhook": {"url": hook}}
+        request = {**ASK, "model": SLOW} if index % 4 == 1 else ASK
+        body = {"request": request, "webhook": {"url": hook}}
         reply = _wire.call(urls[index % len(urls)], "POST", "/v1/jobs", body)
         assert reply.status == 202, reply.body
         job_id: str = reply.json()["id"]
@@ -128,20 +138,36 @@ def ended(url: str, job_id: str) -> dict[str, Any]:
     return job
 
 
+def running(url: str, job_id: str) -> None:
+    """Once the job is running (its call under way)."""
+    deadline = time.monotonic() + 40
+    while (status := _wire.call(url, "GET", f"/v1/jobs/{job_id}").json()["status"]) != "running":
+        assert status == "queued" and time.monotonic() < deadline, f"job {job_id} is {status}"
+        time.sleep(0.02)
+
+
 def crash_and_recover(
-    config: Path, folder: Path, replicas: int, hook: str, delivered: Callable[[], None]
+    config: Path,
+    folder: Path,
+    replicas: int,
+    hook: str,
+    recovered: Callable[[], None],
+    delivered: Callable[[], None],
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """Submit, kill every replica with SIGKILL once work is under way, restart; the jobs at the end
-    (the replicas stay up until ``delivered`` returns)."""
+    """Submit, kill every replica with SIGKILL once some jobs have ended and some (their upstream
+    stalled) are running, restart with an upstream that answers (``recovered``); the jobs at the
+    end (the replicas stay up until ``delivered`` returns)."""
     with started(config, folder) as first, started(config, folder) if replicas > 1 else _none() as second:
         processes = [first[0]] + ([second[0]] if second else [])
         urls = [first[1]] + ([second[1]] if second else [])
         ids = submit_all(urls, hook)
         assert ended(urls[0], ids[0])["status"] == "succeeded"  # work is under way
+        running(urls[0], ids[1])  # and some is cut short by the kill
         for process in processes:
             process.send_signal(signal.SIGKILL)
         for process in processes:
             process.wait(timeout=15)
+    recovered()
     with started(config, folder) as again, started(config, folder) if replicas > 1 else _none() as other:
         urls = [again[1]] + ([other[1]] if other else [])
         with ThreadPoolExecutor(8) as pool:
@@ -161,13 +187,16 @@ async def run_crash(
     loop = asyncio.get_running_loop()
     hooks = Counting()
     async with receiving(hooks):
-        config.write_text(yaml.safe_dump(crash_config(storage)))
+        config.write_text(yaml.safe_dump(crash_config(storage, stuck=True)))
+
+        def recovered() -> None:
+            config.write_text(yaml.safe_dump(crash_config(storage, stuck=False)))
 
         def delivered() -> None:
             asyncio.run_coroutine_threadsafe(asyncio.wait_for(hooks.all_in.wait(), 40), loop).result()
 
         ids, jobs = await asyncio.to_thread(
-            crash_and_recover, config, folder, replicas, hooks.url(), delivered
+            crash_and_recover, config, folder, replicas, hooks.url(), recovered, delivered
         )
     return ids, jobs, hooks
 
