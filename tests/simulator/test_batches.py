@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
+import threading
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -177,25 +178,39 @@ def test_a_request_the_engine_fails_on_ends_as_an_api_error_and_the_batch_still_
 
 
 async def test_settling_a_large_batch_leaves_the_server_answering() -> None:
-    body = batch_body(20_000)
-    with LiveServer(create_app(SimulatorConfig(batch_delay=0))) as server:
+    app = create_app(SimulatorConfig(batch_delay=0))
+    store = app.simulator.batches
+    run = store._create
+    settling, release = threading.Event(), threading.Event()
+
+    def held(params: Mapping[str, Any]) -> dict[str, Any]:  # the first request run waits for the probe
+        if not settling.is_set():
+            settling.set()
+            assert release.wait(30), "the probe never came"
+        return run(params)
+
+    store._create = held
+    with LiveServer(app) as server:
         async with aiohttp.ClientSession(server.base_url) as http:
-            data = io.BytesIO(orjson.dumps(body))
+            data = io.BytesIO(orjson.dumps(batch_body(20_000)))
             headers = {"content-type": "application/json"}
             async with http.post("/v1/messages/batches", data=data, headers=headers) as response:
                 batch_id = (await response.json())["id"]
 
-            async def retrieve() -> float:
+            async def retrieve() -> dict[str, Any]:
                 async with http.get(f"/v1/messages/batches/{batch_id}") as response:
-                    assert (await response.json())["request_counts"]["succeeded"] == 20_000
-                return time.monotonic()
+                    body: dict[str, Any] = await response.json()
+                    return body
 
-            started = time.monotonic()
-            settling = asyncio.create_task(retrieve())
-            await asyncio.sleep(0.1)
-            async with http.get("/") as response:
-                assert response.status == 200
-            answered = time.monotonic()
-            finished = await settling
-    # Running the 20,000 requests takes about a second; the probe must not wait for it.
-    assert answered < finished and answered - started < 0.1 + (finished - started) / 2
+            settled = asyncio.create_task(retrieve())
+            try:
+                assert await asyncio.to_thread(settling.wait, 30), "the batch never settled"
+                async with http.get("/") as probe:  # answered while the settling holds a request
+                    assert probe.status == 200
+                async with http.get("/v1/models") as probe:
+                    assert probe.status == 200
+                assert not settled.done()
+            finally:
+                release.set()
+            batch = await settled
+    assert batch["processing_status"] == "ended" and batch["request_counts"]["succeeded"] == 20_000
