@@ -86,7 +86,10 @@ async def test_every_surface_at_debug_level_prints_no_key(tmp_path: Path) -> Non
             process.terminate()
             stdout, stderr = process.communicate(timeout=15)
     output = (stdout + stderr).decode("utf-8", "replace")
-    assert "POST /v1/messages" in output and "/v1/ws" in output, "no debug output captured"
+    # What stderr says of the traffic (the banner on stdout may be read with the base URL): debug
+    # lines, and the access log's lines of HTTP calls and of the WebSocket call.
+    assert "DEBUG:" in output, "no debug output captured"
+    assert '"route":"/v1/messages"' in output and '"route":"/v1/ws"' in output, "no access log captured"
     for secret in (key, ADMIN_KEY, UPSTREAM_KEY):
         for piece in fragments(secret):
             assert piece not in output, "a key in the debug log"
