@@ -36,6 +36,7 @@ class EmbeddedDispatcher:
         self.engine = engine
         self._wake = asyncio.Event()
         self._wake_deliveries = asyncio.Event()
+        self._deliveries_added = False
         self._tasks: list[asyncio.Task[None]] = []
         self._attempts: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -56,11 +57,16 @@ class EmbeddedDispatcher:
     async def enqueue(
         self, connection: AsyncConnection, kind: str, ids: Sequence[str], priorities: Sequence[int], at: float
     ) -> None:
-        """Nothing to add: a row in the store is its own queue entry."""
+        """Nothing to add: a row in the store is its own queue entry (a delivery's wakes the
+        delivery loop at the next ``wake``; a job's end alone does not)."""
+        if kind == "delivery":
+            self._deliveries_added = True
 
     def wake(self) -> None:
         self._wake.set()
-        self._wake_deliveries.set()
+        if self._deliveries_added:
+            self._deliveries_added = False
+            self._wake_deliveries.set()
 
     async def _sleep(self, wake: asyncio.Event, next_due: float | None) -> None:
         engine = self.engine
