@@ -10,7 +10,7 @@ queue's next entry) is written in the same transaction by ``extra``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, cast
 
@@ -52,6 +52,18 @@ class _Lost(Exception):
 def usage_row(record: UsageRecord) -> dict[str, Any]:
     """A ledger record as the usage table's row."""
     return {field.name: getattr(record, field.name) for field in fields(record)}
+
+
+def _grouped(changes: Sequence[Change], indexes: Iterable[int]) -> list[list[dict[str, Any]]]:
+    """The rows of an executemany ``UPDATE`` per set of columns changed (``b_id``, ``b_attempt``:
+    the job and the attempt held)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for index in indexes:
+        change = changes[index]
+        groups.setdefault(tuple(sorted(change.values)), []).append(
+            {"b_id": change.job_id, "b_attempt": change.attempt, "lease_owner": None, **change.values}
+        )
+    return list(groups.values())
 
 
 def _job(row: Row[Any]) -> Job:
@@ -276,6 +288,11 @@ class JobStore:
     ) -> list[bool]:
         """Make those of ``changes`` whose lease is still ``worker``'s, with ``extra``, in one
         transaction; for each change, whether it was made."""
+        if self.database.dialect == "sqlite" and len(changes) > 1:
+            try:
+                return await self._all_held(worker, changes, extra)
+            except _Lost:
+                pass  # a lease was lost: nothing was written, each change is tried on its own below
         async with self.database.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 made = await self._locked_changes(connection, worker, changes)
@@ -293,6 +310,26 @@ class JobStore:
                 await extra(connection, made)
         chosen = set(made)
         return [index in chosen for index in range(len(changes))]
+
+    async def _all_held(self, worker: str, changes: Sequence[Change], extra: ExtraMany | None) -> list[bool]:
+        """SQLite: every change at once (one statement per set of columns, each row still
+        conditional on its lease), kept only when every row was changed; ``_Lost`` (rolled back)
+        when a lease was not the worker's. SQLite has one writer at a time: once the first
+        statement wrote, nobody changes a row before the commit."""
+        c = self.table.c
+        async with self.database.engine.begin() as connection:
+            for rows in _grouped(changes, range(len(changes))):
+                statement = update(self.table).where(
+                    c.id == bindparam("b_id"),
+                    c.lease_owner == worker,
+                    c.attempts == bindparam("b_attempt"),
+                    c.status == "running",
+                )
+                if cast(Any, await connection.execute(statement, rows)).rowcount != len(rows):
+                    raise _Lost
+            if extra is not None:
+                await extra(connection, list(range(len(changes))))
+        return [True] * len(changes)
 
     async def _locked_changes(
         self, connection: AsyncConnection, worker: str, changes: Sequence[Change]
@@ -312,13 +349,9 @@ class JobStore:
         )
         held = {(row[0], row[1]) for row in (await connection.execute(held_query)).all()}
         made = [index for index, change in enumerate(changes) if (change.job_id, change.attempt) in held]
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for index in made:
-            change = changes[index]
-            groups.setdefault(tuple(sorted(change.values)), []).append(
-                {"b_id": change.job_id, "lease_owner": None, **change.values}
-            )
-        for rows in groups.values():
+        for rows in _grouped(changes, made):
+            for row in rows:
+                del row["b_attempt"]
             await connection.execute(update(self.table).where(c.id == bindparam("b_id")), rows)
         return made
 
