@@ -2,12 +2,13 @@
 
     .venv/bin/python bench/events.py [--events 2000] [--batch 500] [--tools] [--postgres]
 
-One gateway process (uvicorn on loopback, pinned to one core) with the embedded job backend on
-SQLite (a temporary file) — or with ``--postgres`` PgQueuer on PostgreSQL (tables of a fresh
-prefix, removed after) — and the in-process simulator upstream; one pipeline (with ``--tools``,
-one that calls a tool, so two model turns a run). ``--events`` events are posted in lists of
-``--batch``; the clock runs from the first post to the last run's end (the job engine's observer
-sees it): events/s per core, and the ingress rate (events accepted per second of posting) apart.
+One gateway process (uvicorn on loopback, on uvloop as ``claudegate serve`` runs it, pinned to
+one core) with the embedded job backend on SQLite (a temporary file) — or with ``--postgres``
+PgQueuer on PostgreSQL (tables of a fresh prefix, removed after) — and the in-process simulator
+upstream; one pipeline (with ``--tools``, one that calls a tool, so two model turns a run).
+``--events`` events are posted in lists of ``--batch``; the clock runs from the first post to the
+last run's end (the job engine's observer sees it): events/s per core, and the ingress rate
+(events accepted per second of posting) apart.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import orjson
+import uvloop
 
 from bench._common import pin_to_core
 from bench.jobs import POSTGRES_URL, _drop_queue
@@ -81,6 +83,7 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="PgQueuer on PostgreSQL")
     args = parser.parse_args()
     pin_to_core(0)
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())  # the loop `claudegate serve` runs on
     prefix = f"bev{secrets.token_hex(4)}_"
     with tempfile.TemporaryDirectory() as folder:
         storage: dict[str, Any] = {"database_url": f"sqlite+aiosqlite:///{folder}/events.db"}
