@@ -1,21 +1,29 @@
 """Weighted fair picking across priorities: high goes first, low never starves.
 
-Of the priorities with due work, each pick goes to the one with the most credit (smooth weighted
-round robin): every pick adds each present priority's weight to its credit and takes the sum of
-the present weights from the one picked. With the default weights (high 6, medium 3, low 1), while
-all three have due work, every 10 consecutive picks hold exactly 6 high, 3 medium and 1 low in a
-fixed interleaving — so a due job of a priority with weight ``w`` is picked within
-``ceil(n / w) * 10`` picks when ``n - 1`` jobs of its priority are due before it, however many
-jobs of higher priorities keep arriving (the starvation bound). A priority without due work takes
-no turn (no pick is wasted), and the credits carry over from one claim round to the next.
+Picks follow a virtual clock. Each priority has a stride inversely proportional to its weight
+(high 6, medium 3, low 1 → strides 1, 2, 6) and a *tag*, the virtual time of its next pick; each
+pick goes to the priority with due work whose tag is smallest (a tie to the lower priority), the
+clock moves to that tag and the tag moves on by the stride. A priority coming back after a time
+without due work starts at the clock's time at the earliest: it banks neither credit nor debt.
+
+While all three have due work, every 10 consecutive picks hold exactly 6 high, 3 medium and 1
+low, high first. The starvation bound: the pending tags of a priority lie within one stride of the
+clock, so a low job that is the n-th due low one is picked within the next 10·n picks (7·n when
+only high and low wait), however many higher-priority jobs keep arriving; a medium one within
+about 10·n/3. A priority without due work takes no turn (no pick is wasted), and the clock and
+tags carry over from one claim round to the next.
+
+The PgQueuer backend orders its queue by the same tags, given to each entry when it is queued
+(``_pgfair.py``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TypeVar
 
-__all__ = ["WEIGHTS", "FairPicker"]
+__all__ = ["WEIGHTS", "FairPicker", "strides"]
 
 T = TypeVar("T")
 
@@ -23,25 +31,35 @@ WEIGHTS: dict[int, int] = {2: 6, 1: 3, 0: 1}
 """Priority rank (``PRIORITIES``) → its share of picks while every priority has due work."""
 
 
+def strides(weights: Mapping[int, int]) -> dict[int, int]:
+    """Each rank's stride: how far its tag moves per pick (whole numbers: the weights' least
+    common multiple over each weight)."""
+    if any(weight < 1 for weight in weights.values()):
+        raise ValueError("priority weights must be >= 1")
+    common = math.lcm(*weights.values())
+    return {rank: common // weight for rank, weight in weights.items()}
+
+
 class FairPicker:
     """The order in which due jobs of several priorities are claimed (see the module docstring)."""
 
     def __init__(self, weights: Mapping[int, int] | None = None) -> None:
-        self.weights = dict(weights if weights is not None else WEIGHTS)
-        if any(weight < 1 for weight in self.weights.values()):
-            raise ValueError("priority weights must be >= 1")
-        self.credit: dict[int, int] = dict.fromkeys(self.weights, 0)
+        self.strides = strides(weights if weights is not None else WEIGHTS)
+        self.clock = 0
+        """The tag of the last pick."""
+        self.tags: dict[int, int] = dict(self.strides)
+        """Each rank's tag: the virtual time of its next pick."""
 
     def order(self, due: Mapping[int, Sequence[T]]) -> Iterator[T]:
-        """The items of ``due`` (each priority's oldest first), interleaved; the credits change as
+        """The items of ``due`` (each priority's oldest first), interleaved; the tags move as
         items are taken, so stop iterating at the last one claimed."""
         queues = {rank: list(items)[::-1] for rank, items in due.items() if items}
+        for rank in queues:
+            self.tags[rank] = max(self.tags.get(rank, self.clock), self.clock)
         while queues:
-            total = sum(self.weights.get(rank, 1) for rank in queues)
-            for rank in queues:
-                self.credit[rank] = self.credit.get(rank, 0) + self.weights.get(rank, 1)
-            chosen = max(queues, key=lambda rank: (self.credit[rank], rank))
-            self.credit[chosen] -= total
+            chosen = min(queues, key=lambda rank: (self.tags[rank], rank))
+            self.clock = self.tags[chosen]
+            self.tags[chosen] += self.strides.get(chosen, max(self.strides.values()))
             queue = queues[chosen]
             item = queue.pop()
             if not queue:
