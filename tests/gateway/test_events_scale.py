@@ -1,8 +1,8 @@
 """10,000 events of mixed priorities through ``POST /v1/events`` and the simulator upstream, on the
-embedded job backend: each processed exactly once in the record; with a backlog, high-priority
-events wait less (p99) than low ones do (p50); with high-priority events arriving all along, each
-low one starts within the documented bound (the n-th waiting low within 7·n claims) and they all
-finish while the high ones still arrive.
+embedded job backend (and 2,000 on PgQueuer with the real PostgreSQL): each processed exactly once
+in the record; with a backlog, high-priority events wait less (p99) than low ones do (p50); with
+high-priority events arriving all along, each low one starts within the documented bound (the n-th
+waiting low within 7·n claims) and they all finish while the high ones still arrive.
 
 The order is the fair picker's, not the machine's: the gateway's workers are held while a backlog
 is accepted (so that every claim chooses among all of it), and in the second part high events are
@@ -12,26 +12,44 @@ timestamps (``created_at``, ``started_at``: the engine's clock; one claim round 
 
 from __future__ import annotations
 
-import sqlite3
+import asyncio
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
+from sqlalchemy import select
 
 from claudegate.gateway.jobs import Job
-from tests.gateway import _event_tools, _ledger, _wire
+from claudegate.store import Database
+from tests.gateway import _event_tools, _wire
 from tests.gateway.conftest import Live, serve, simulator_route
+from tests.gateway.test_jobs_crash import postgres  # noqa: F401  (the fixture)
 
 WORKERS = 4
-BACKLOG = {"high": 2000, "medium": 2000, "low": 2000}
-"""The first part: accepted while the workers are held."""
-ARRIVING_LOW, ARRIVING_HIGH, LIST = 400, 3600, 100
-"""The second part: low events waiting, high ones posted ``LIST`` at a time as earlier ones start."""
-TOTAL = sum(BACKLOG.values()) + ARRIVING_LOW + ARRIVING_HIGH
+LIST = 100
+"""High events posted at a time while low ones wait."""
+
+
+@dataclass(frozen=True)
+class Scale:
+    backlog: int
+    """Events of each priority accepted while the workers are held."""
+    low: int
+    """Low events waiting while high ones arrive ..."""
+    high: int
+    """... ``LIST`` at a time, as the ones before them start."""
+
+    @property
+    def total(self) -> int:
+        return 3 * self.backlog + self.low + self.high
+
+
+FULL = Scale(backlog=2000, low=400, high=3600)
+SMALL = Scale(backlog=400, low=80, high=720)
 
 
 class Tally:
@@ -63,7 +81,7 @@ def gate() -> Iterator[threading.Event]:
     _event_tools.GATE.set()
 
 
-def _config(tmp_path: Path) -> dict[str, Any]:
+def _config(storage: dict[str, Any]) -> dict[str, Any]:
     model = "claude-haiku-4-5"
 
     def pipeline(name: str, on: str, priority: str, **extra: Any) -> dict[str, Any]:
@@ -72,7 +90,7 @@ def _config(tmp_path: Path) -> dict[str, Any]:
 
     return {
         "models": [simulator_route()],
-        "storage": {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'g.db'}"},
+        "storage": storage,
         "jobs": {"enabled": True, "workers": WORKERS, "per_key": None},
         "events": {
             "tool_modules": ["tests.gateway._event_tools"],
@@ -106,25 +124,29 @@ def _high_started(tally: Tally, count: int) -> Callable[[], bool]:
     return lambda: tally.started["high"] >= count
 
 
-def _runs(database: Path) -> dict[str, dict[str, Any]]:
+async def _runs(storage: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each run in the record by its event id: status, times, result, ledger rows."""
-    connection = sqlite3.connect(database)
+    database = await Database.connect(
+        storage["database_url"], table_prefix=storage.get("table_prefix", "cg_")
+    )
     try:
-        rows = connection.execute(
-            "SELECT id, status, created_at, started_at, job_metadata, result FROM cg_jobs"
-        ).fetchall()
+        jobs, usage = database.tables.jobs, database.tables.usage
+        columns = (jobs.c.id, jobs.c.status, jobs.c.created_at, jobs.c.started_at, jobs.c.job_metadata)
+        async with database.engine.connect() as connection:
+            rows = (await connection.execute(select(*columns, jobs.c.result))).all()
+            requests = (await connection.execute(select(usage.c.request_id))).scalars().all()
     finally:
-        connection.close()
-    ledger = Counter(row["request_id"].split("_")[1] for row in _ledger.rows(database))
+        await database.close()
+    ledger = Counter(request_id.split("_")[1] for request_id in requests)
     runs: dict[str, dict[str, Any]] = {}
     for job_id, status, created, started, metadata, result in rows:
-        event_id = orjson.loads(metadata)["event"]["id"]
+        event_id = metadata["event"]["id"]
         assert event_id not in runs, f"{event_id} ran twice"
         runs[event_id] = {
             "status": status,
             "created": created,
             "started": started,
-            "result": orjson.loads(result) if result else None,
+            "result": result,
             "ledger": ledger[job_id[4:]],
         }
     return runs
@@ -135,12 +157,10 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
 
 
-def test_ten_thousand_events_each_once_high_first_low_never_starved(
-    tmp_path: Path, gate: threading.Event
-) -> None:
+def _drive(storage: dict[str, Any], scale: Scale, gate: threading.Event) -> list[dict[str, Any]]:
+    """Both parts through a gateway on ``storage``; the last list of high events posted."""
     tally = Tally()
-    last_list: list[dict[str, Any]] = []
-    with serve(_config(tmp_path)) as live:
+    with serve(_config(storage)) as live:
         engine = live.app.jobs.engine_if_open
         assert engine is not None
         engine.observers.append(tally)
@@ -148,29 +168,47 @@ def test_ten_thousand_events_each_once_high_first_low_never_starved(
         # A backlog, accepted while the workers are held: low ones first, high ones last.
         _hold_the_workers(live, tally, 1)
         for kind in ("low", "medium", "high"):
-            _post(live, _events(kind, "b", BACKLOG[kind]))
+            _post(live, _events(kind, "b", scale.backlog))
         gate.set()
-        tally.wait(lambda: sum(tally.ended.values()) == sum(BACKLOG.values()) + WORKERS, "the backlog")
+        tally.wait(lambda: sum(tally.ended.values()) == 3 * scale.backlog + WORKERS, "the backlog")
 
         # Low ones waiting, high ones arriving as the ones before them start.
         gate.clear()
         _hold_the_workers(live, tally, 2)
-        _post(live, _events("low", "a", ARRIVING_LOW))
-        highs = _events("high", "a", ARRIVING_HIGH)
-        lists = [highs[first : first + LIST] for first in range(0, ARRIVING_HIGH, LIST)]
+        _post(live, _events("low", "a", scale.low))
+        highs = _events("high", "a", scale.high)
+        lists = [highs[first : first + LIST] for first in range(0, scale.high, LIST)]
         before = tally.started["high"]
         _post(live, lists[0])
         gate.set()
         for number, items in enumerate(lists[1:], 1):
             tally.wait(_high_started(tally, before + number * LIST - LIST // 2), "earlier high events")
             _post(live, items)
-        last_list = lists[-1]
-        tally.wait(lambda: sum(tally.ended.values()) == TOTAL + 2 * WORKERS, "every event")
-    runs = _runs(tmp_path / "g.db")
+        tally.wait(lambda: sum(tally.ended.values()) == scale.total + 2 * WORKERS, "every event")
+    return lists[-1]
+
+
+async def test_ten_thousand_events_each_once_high_first_low_never_starved(
+    tmp_path: Path, gate: threading.Event
+) -> None:
+    storage = {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'g.db'}"}
+    await check(storage, FULL, gate)
+
+
+async def test_pgqueuer_picks_in_the_same_fair_order(
+    postgres: tuple[dict[str, Any], Database],  # noqa: F811  (the fixture imported above)
+    gate: threading.Event,
+) -> None:
+    await check({**postgres[0]}, SMALL, gate)
+
+
+async def check(storage: dict[str, Any], scale: Scale, gate: threading.Event) -> None:
+    last_list = await asyncio.to_thread(_drive, storage, scale, gate)
+    runs = await _runs(storage)
     events = {event_id: run for event_id, run in runs.items() if not event_id.startswith("gate-")}
 
     # Each event processed exactly once: one run, one result naming it, one ledger row.
-    assert len(events) == TOTAL
+    assert len(events) == scale.total
     assert {run["status"] for run in events.values()} == {"succeeded"}
     assert all(run["result"]["event_id"] == event_id for event_id, run in events.items())
     assert {run["ledger"] for run in events.values()} == {1}

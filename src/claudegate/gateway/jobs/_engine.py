@@ -352,21 +352,6 @@ class JobEngine:
     def free(self) -> int:
         return self.config.workers - len(self.running)
 
-    async def release(self, job: Job, at: float) -> None:
-        """Give back a job just claimed, unattempted, to be claimed again at ``at``."""
-        dispatcher = self._dispatcher()
-
-        async def enqueue(connection: AsyncConnection) -> None:
-            await dispatcher.enqueue(connection, "job", [job.id], [job.priority], at)
-
-        values = {
-            "status": "queued",
-            "attempts": job.attempts - 1,
-            "next_attempt_at": at,
-            "lease_until": None,
-        }
-        await self.store.transition(job.id, self.worker, job.attempts, values, enqueue)
-
     async def run(self, job: Job) -> None:
         """One attempt at a job this worker just claimed, to its end or its next attempt."""
         caller = await self._caller(job)

@@ -15,17 +15,18 @@ picks (7·n when only high and low wait), a medium one within 3·n + ⌈n/3⌉, 
 other priorities keep arriving. A priority without due work takes no turn (no pick is wasted), and
 the clock and the tags carry over from one claim round to the next.
 
-The PgQueuer backend orders its queue by the same tags, given to each entry when it is queued
-(``_pgfair.py``).
+On the PgQueuer backend every replica picks with one picker whose state (``state``, ``restored``)
+is kept in the database and locked while a claim uses it: the order, and the bound, are the same
+across replicas as in one process.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
-__all__ = ["WEIGHTS", "FairPicker", "strides"]
+__all__ = ["WEIGHTS", "FairPicker", "choose", "strides"]
 
 T = TypeVar("T")
 
@@ -75,3 +76,40 @@ class FairPicker:
 
     def _stride(self, rank: int) -> int:
         return self.strides.get(rank, max(self.strides.values()))
+
+    def state(self) -> dict[str, Any]:
+        """The clock, the tags and the ranks waiting, as JSON (``restored`` takes it back)."""
+        tags = {str(rank): tag for rank, tag in self.tags.items()}
+        return {"clock": self.clock, "tags": tags, "waiting": sorted(self.waiting)}
+
+    @classmethod
+    def restored(
+        cls, state: Mapping[str, Any] | None, weights: Mapping[int, int] | None = None
+    ) -> FairPicker:
+        """A picker that goes on from ``state`` (None: from the start)."""
+        picker = cls(weights)
+        if state:
+            picker.clock = int(state["clock"])
+            picker.tags = {int(rank): int(tag) for rank, tag in state["tags"].items()}
+            picker.waiting = {int(rank) for rank in state["waiting"]}
+        return picker
+
+
+def choose(
+    picker: FairPicker,
+    due: Mapping[int, Sequence[tuple[str, str]]],
+    count: int,
+    cap: int | None,
+    load: Callable[[str], int],
+) -> list[str]:
+    """Up to ``count`` of the ``due`` jobs (their id and owner, by rank, the longest due first) in
+    the fair order; an owner with ``load(owner)`` jobs running gets no more than ``cap`` in all."""
+    chosen: list[str] = []
+    taken: dict[str, int] = {}
+    picks = picker.order(due)
+    while len(chosen) < count and (pick := next(picks, None)) is not None:
+        job_id, owner = pick
+        if cap is None or taken.get(owner, 0) + load(owner) < cap:
+            chosen.append(job_id)
+            taken[owner] = taken.get(owner, 0) + 1
+    return chosen

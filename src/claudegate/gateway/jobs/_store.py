@@ -10,11 +10,12 @@ queue's next entry) is written in the same transaction by ``extra``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from claudegate.gateway.jobs._model import PRIORITIES, TERMINAL, GroupCounts, Job
@@ -52,6 +53,20 @@ class _Lost(Exception):
 def usage_row(record: UsageRecord) -> dict[str, Any]:
     """A ledger record as the usage table's row."""
     return {field.name: getattr(record, field.name) for field in fields(record)}
+
+
+@asynccontextmanager
+async def _using(
+    database: Database, connection: AsyncConnection | None, *, begin: bool = False
+) -> AsyncIterator[AsyncConnection]:
+    """``connection`` when the caller gives one (its transaction), else a connection of its own
+    (in a transaction of its own with ``begin``)."""
+    if connection is not None:
+        yield connection
+        return
+    opened = database.engine.begin() if begin else database.engine.connect()
+    async with opened as own:
+        yield own
 
 
 def _grouped(changes: Sequence[Change], indexes: Iterable[int]) -> list[list[dict[str, Any]]]:
@@ -188,25 +203,32 @@ class JobStore:
         return found
 
     async def due_by_priority(
-        self, now: float, limit: int, skip_owners: Sequence[str] = ()
+        self,
+        now: float,
+        limit: int,
+        skip_owners: Sequence[str] = (),
+        *,
+        connection: AsyncConnection | None = None,
     ) -> dict[int, list[tuple[str, str]]]:
         """Of each priority rank, (id, owner) of up to ``limit`` jobs a worker may claim now, the
-        longest due first."""
-        table = self.table
+        longest due first (one statement; in ``connection``'s transaction when given)."""
+        c = self.table.c
+        parts = []
+        for rank in sorted(PRIORITIES.values(), reverse=True):
+            query = (
+                select(c.id, c.owner, c.priority, c.next_attempt_at)
+                .where(self._claimable(now) & (c.priority == rank))
+                .order_by(c.next_attempt_at)
+                .limit(limit)
+            )
+            if skip_owners:
+                query = query.where(c.owner.not_in(list(skip_owners)))
+            parts.append(select(query.subquery()))
+        async with _using(self.database, connection) as running:
+            rows = (await running.execute(union_all(*parts))).all()
         found: dict[int, list[tuple[str, str]]] = {}
-        async with self.database.engine.connect() as connection:
-            for rank in sorted(PRIORITIES.values(), reverse=True):
-                query = (
-                    select(table.c.id, table.c.owner)
-                    .where(self._claimable(now) & (table.c.priority == rank))
-                    .order_by(table.c.next_attempt_at)
-                    .limit(limit)
-                )
-                if skip_owners:
-                    query = query.where(table.c.owner.not_in(list(skip_owners)))
-                rows = (await connection.execute(query)).all()
-                if rows:
-                    found[rank] = [(row[0], row[1]) for row in rows]
+        for job_id, owner, rank, _ in sorted(rows, key=lambda row: (-row[2], row[3])):
+            found.setdefault(rank, []).append((job_id, owner))
         return found
 
     async def next_due(self) -> float | None:
@@ -231,8 +253,17 @@ class JobStore:
         claimed = await self.claim_many([job_id], worker, now, lease)
         return claimed[0] if claimed else None
 
-    async def claim_many(self, ids: Sequence[str], worker: str, now: float, lease: float) -> list[Job]:
-        """Take those of ``ids`` that are due, each for one attempt (one statement)."""
+    async def claim_many(
+        self,
+        ids: Sequence[str],
+        worker: str,
+        now: float,
+        lease: float,
+        *,
+        connection: AsyncConnection | None = None,
+    ) -> list[Job]:
+        """Take those of ``ids`` that are due, each for one attempt (one statement; in
+        ``connection``'s transaction when given)."""
         table, c = self.table, self.table.c
         statement = (
             update(table)
@@ -246,8 +277,8 @@ class JobStore:
             )
             .returning(*table.c)
         )
-        async with self.database.engine.begin() as connection:
-            rows = (await connection.execute(statement)).all()
+        async with _using(self.database, connection, begin=True) as running:
+            rows = (await running.execute(statement)).all()
         return [_job(row) for row in rows]
 
     def _held(self, job_id: str, worker: str, attempt: int) -> Any:
@@ -263,25 +294,6 @@ class JobStore:
         statement = update(self.table).where(condition).values(lease_until=until).returning(c.id)
         async with self.database.engine.begin() as connection:
             return {row[0] for row in (await connection.execute(statement)).all()}
-
-    async def transition(
-        self, job_id: str, worker: str, attempt: int, values: dict[str, Any], extra: Extra | None = None
-    ) -> bool:
-        """Change a job this worker holds (end it, or queue it again) with ``extra``; False (and
-        nothing written) when the lease is no longer this worker's."""
-        statement = (
-            update(self.table).where(self._held(job_id, worker, attempt)).values(lease_owner=None, **values)
-        )
-        try:
-            async with self.database.engine.begin() as connection:
-                result = await connection.execute(statement)
-                if cast(Any, result).rowcount != 1:
-                    raise _Lost
-                if extra is not None:
-                    await extra(connection)
-        except _Lost:
-            return False
-        return True
 
     async def transition_many(
         self, worker: str, changes: Sequence[Change], extra: ExtraMany | None = None
