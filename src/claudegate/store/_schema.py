@@ -77,6 +77,7 @@ class Tables:
     usage_daily: Table
     usage_rollup_state: Table
     events: Table
+    event_outbox: Table
 
 
 def build_tables(prefix: str = "cg_") -> Tables:

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from claudegate.gateway.core import GatewayCore, GatewayError, Principal, RoomHub
 from claudegate.gateway.events._metrics import EventMetrics
 from claudegate.gateway.events._model import Event, event_group, event_owner, run_json, status_of
+from claudegate.gateway.events._outbox import ResultOutbox
 from claudegate.gateway.events._pipelines import Pipelines
 from claudegate.gateway.events._run import PipelineRunner
 from claudegate.gateway.events._template import TemplateRefused
@@ -81,6 +82,8 @@ class EventBus:
         self._publishing: set[asyncio.Task[object]] = set()
         self.nats: NatsIngress | None = None
         """The NATS JetStream consumer (``events.nats``), once started."""
+        self.outbox: ResultOutbox | None = None
+        """Result events still to be published to NATS (``events.nats.emit_prefix``)."""
         jobs.on_open.append(self._attach)
 
     async def start(self) -> None:
@@ -95,23 +98,35 @@ class EventBus:
 
     async def close(self) -> None:
         """At shutdown, before the job engine closes: stop consuming (a message not yet accepted
-        is delivered again)."""
+        is delivered again) and publishing (a result event not yet published is at next start)."""
         if self.nats is not None:
             await self.nats.close()
             self.nats = None
+        if self.outbox is not None:
+            await self.outbox.close()
 
     def _attach(self, engine: JobEngine) -> None:
         engine.runners[GROUP_PREFIX] = self.runner
         engine.observers.append(self._ended)
+        nats = self.core.config.events.nats
+        if nats is not None and nats.emit_prefix is not None:
+            self.outbox = ResultOutbox(engine.database, engine.clock, self._emit, GROUP_PREFIX + "_")
+            engine.end_writes.append(self.outbox.write)
+
+    async def _emit(self, result: dict[str, Any]) -> None:
+        if self.nats is None:
+            raise RuntimeError("not connected to NATS")
+        await self.nats.emit(result)
 
     def _ended(self, job: Job) -> None:
         """A run this process started or ended: counted; once processed, its result event to its
-        pipeline's room (live fan-out; the record, ``get``, is what is durable)."""
+        pipeline's room (live fan-out; the record, ``get``, is what is durable) and to NATS (from
+        the outbox its end wrote)."""
         if not (job.group_id or "").startswith(GROUP_PREFIX + "_"):
             return
         self.metrics.observe(job)
-        if self.nats is not None and job.status == "succeeded" and job.result is not None:
-            self._spawn(self.nats.emit(job.result))
+        if self.outbox is not None and job.status == "succeeded" and job.result is not None:
+            self._spawn(self.outbox.send(job))
         room = (job.metadata or {}).get("room") if job.status == "succeeded" else None
         hub = self.hub() if isinstance(room, str) and job.result is not None else None
         if hub is None:

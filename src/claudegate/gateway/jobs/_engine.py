@@ -42,7 +42,7 @@ from claudegate.gateway.jobs._view import job_json
 if TYPE_CHECKING:
     from claudegate.store import Database
 
-__all__ = ["Dispatcher", "JobEngine", "Runner"]
+__all__ = ["Dispatcher", "EndWrite", "JobEngine", "Runner"]
 
 log = logging.getLogger("claudegate.gateway")
 
@@ -50,6 +50,9 @@ log = logging.getLogger("claudegate.gateway")
 Runner = Callable[[Job, Principal, dict[str, str], str], Coroutine[Any, Any, Attempt]]
 """Runs one attempt at a job (the job, its principal, its headers, a request id) instead of the
 job's single request: registered in ``JobEngine.runners`` for jobs of a ``group_id`` prefix."""
+
+EndWrite = Callable[[AsyncConnection, list[Job]], Coroutine[Any, Any, None]]
+"""Writes in the transaction that ends jobs (``JobEngine.end_writes``)."""
 
 
 class Dispatcher(Protocol):
@@ -114,6 +117,9 @@ class JobEngine:
         """Called with a job this process starts an attempt at, ends, queues again or cancels."""
         self.runners: dict[str, Runner] = {}
         """Runners of jobs whose ``group_id`` starts with the key and ``_`` (others: one request)."""
+        self.end_writes: list[EndWrite] = []
+        """Writes that commit with ends of jobs (given the jobs as they ended): what must not be
+        lost once a job has ended, such as an outbox of what is sent of it."""
         self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._ends = Batcher(self._end_many, limit=64, lanes=3)
@@ -470,6 +476,8 @@ class JobEngine:
                 (ending.ended, ending.event) for ending in ended if ending.event and ending.job.webhook_url
             ]
             await self._deliver(connection, hooks)
+            for write in self.end_writes:
+                await write(connection, [ending.ended for ending in ended])
 
         changes = [Change(ending.job.id, ending.job.attempts, ending.values) for ending in endings]
         return await self.store.transition_many(self.worker, changes, extra)
