@@ -122,7 +122,8 @@ class JobEngine:
         lost once a job has ended, such as an outbox of what is sent of it."""
         self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
-        self._ends = Batcher(self._end_many, limit=64, lanes=3)
+        # SQLite has one writer: ends written side by side would only wait for each other.
+        self._ends = Batcher(self._end_many, limit=64, lanes=1 if database.dialect == "sqlite" else 3)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
