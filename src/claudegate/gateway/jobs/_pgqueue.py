@@ -73,7 +73,7 @@ class PgQueueDispatcher:
         from pgqueuer.domain.types import Channel
 
         config = self.engine.config
-        self._pool = await asyncpg.create_pool(self._dsn, min_size=2, max_size=6)
+        self._pool = await asyncpg.create_pool(self._dsn, min_size=2, max_size=6, reset=_nothing_to_reset)
         async with self._pool.acquire() as connection:  # one connection: the install lock binds it
             queries = self._queries(AsyncpgDriver(connection))
             async with queries.schema_lock():
@@ -208,3 +208,9 @@ class PgQueueDispatcher:
                 due = current.next_attempt_at or now
                 later = due if due > now else now + self.engine.config.lease
                 await self._later("delivery", webhook_id, entry.priority, later)
+
+
+async def _nothing_to_reset(connection: Any) -> None:
+    """A pooled connection goes back as PgQueuer's statements left it: they set no session state,
+    so the round trip of asyncpg's default reset (``RESET ALL``, ``UNLISTEN *``…) would be one per
+    statement for nothing (asyncpg still rolls back a transaction left open)."""
