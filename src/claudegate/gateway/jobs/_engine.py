@@ -40,7 +40,7 @@ from claudegate.gateway.jobs._store import Change, Extra, JobStore, usage_row
 from claudegate.gateway.jobs._view import job_json
 
 if TYPE_CHECKING:
-    from claudegate.store import Database
+    from claudegate.store import ApiKey, Database, KeyStore
 
 __all__ = ["Dispatcher", "EndWrite", "JobEngine", "Runner"]
 
@@ -123,6 +123,7 @@ class JobEngine:
         self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         # SQLite has one writer: ends written side by side would only wait for each other.
+        self._keys: _KeyReads | None = None
         self._ends = Batcher(self._end_many, limit=64, lanes=1 if database.dialect == "sqlite" else 3)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -147,6 +148,8 @@ class JobEngine:
             self._heartbeat.cancel()
             await asyncio.wait((self._heartbeat,))
         await self._ends.close()
+        if self._keys is not None:
+            await self._keys.close()
         await self.deliveries.close()
 
     # -- the public API --------------------------------------------------------------------------
@@ -391,8 +394,11 @@ class JobEngine:
         """Who the job runs as (its submitter, as the store knows the key now), and its headers."""
         caller = job.caller or {}
         policies = self.core.policies
+        keys = policies.keys if policies is not None else None
+        if keys is not None and (self._keys is None or self._keys.store is not keys):
+            self._keys = _KeyReads(keys)
         try:
-            principal = await principal_from_record(caller, policies.keys if policies is not None else None)
+            principal = await principal_from_record(caller, self._keys if keys is not None else None)
         except GatewayError as exc:
             return exc
         headers = caller.get("headers")
@@ -540,6 +546,25 @@ class JobEngine:
                 running = self.running.get(job_id)
                 if job_id not in kept and running is not None:
                     running.task.cancel()  # canceled, or taken over after this worker lost its lease
+
+
+class _KeyReads:
+    """The keys of attempts starting at about the same time, read in one query: each attempt reads
+    its key as the store has it now (a revoked key fails its jobs), not one read each."""
+
+    def __init__(self, store: KeyStore) -> None:
+        self.store = store
+        self._reads = Batcher(self._read, limit=256, lanes=1)
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        return await self._reads(key_id)
+
+    async def close(self) -> None:
+        await self._reads.close()
+
+    async def _read(self, key_ids: list[str]) -> list[ApiKey | None]:
+        found = await self.store.get_many(key_ids)
+        return [found.get(key_id) for key_id in key_ids]
 
 
 def _ended(job: Job, values: dict[str, Any]) -> Job:
