@@ -2,12 +2,14 @@
 
     .venv/bin/python bench/events.py [--events 2000] [--batch 500] [--tools] [--postgres]
 
-One gateway process (uvicorn on loopback, pinned to one core) with the embedded job backend on
-SQLite (a temporary file) — or with ``--postgres`` PgQueuer on PostgreSQL (tables of a fresh
-prefix, removed after) — and the in-process simulator upstream; one pipeline (with ``--tools``,
-one that calls a tool, so two model turns a run). ``--events`` events are posted in lists of
-``--batch``; the clock runs from the first post to the last run's end (the job engine's observer
-sees it): events/s per core, and the ingress rate (events accepted per second of posting) apart.
+One gateway process (uvicorn on loopback, on uvloop as ``claudegate serve`` runs it, pinned to
+one core) with the embedded job backend on SQLite (a temporary file) — or with ``--postgres``
+PgQueuer on PostgreSQL (tables of a fresh prefix, removed after) — and the in-process simulator
+upstream; one pipeline (with ``--tools``, one that calls a tool, so two model turns a run).
+``--events`` events are posted in lists of ``--batch``; the clock runs from the first post to the
+last run's end (the job engine's observer sees it): events/s per core, and the ingress rate
+(events accepted per second of posting) apart; and events per CPU second the process spent, which
+other work on the machine does not change (the wall clock does).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import orjson
+import uvloop
 
 from bench._common import pin_to_core
 from bench.jobs import POSTGRES_URL, _drop_queue
@@ -81,13 +84,14 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="PgQueuer on PostgreSQL")
     args = parser.parse_args()
     pin_to_core(0)
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())  # the loop `claudegate serve` runs on
     prefix = f"bev{secrets.token_hex(4)}_"
     with tempfile.TemporaryDirectory() as folder:
         storage: dict[str, Any] = {"database_url": f"sqlite+aiosqlite:///{folder}/events.db"}
         if args.postgres:
             storage = {"database_url": POSTGRES_URL, "table_prefix": prefix}
         try:
-            posted, elapsed = _run(args, storage)
+            posted, elapsed, cpu = _run(args, storage)
         finally:
             if args.postgres:
                 asyncio.run(_drop(prefix))
@@ -96,6 +100,7 @@ def main() -> None:
     print(f"{args.events} events, {kind}, {where}, simulator upstream, 1 core")
     print(f"  ingress:    {args.events / posted:8.0f} events/s accepted ({posted:.2f} s)")
     print(f"  end to end: {args.events / elapsed:8.0f} events/s ({elapsed:.2f} s, every run ended)")
+    print(f"  CPU:        {args.events / cpu:8.0f} events per CPU second of the process ({cpu:.2f} s)")
 
 
 async def _drop(prefix: str) -> None:
@@ -109,8 +114,9 @@ async def _drop(prefix: str) -> None:
     await _drop_queue(prefix)
 
 
-def _run(args: argparse.Namespace, storage: dict[str, Any]) -> tuple[float, float]:
-    """Seconds to post every event, and until every run ended."""
+def _run(args: argparse.Namespace, storage: dict[str, Any]) -> tuple[float, float, float]:
+    """Seconds to post every event, and until every run ended; CPU seconds the process spent
+    meanwhile (every thread: the gateway's loop, SQLite's, this poster's few requests)."""
     app = create_app(parse_config(_config(storage, args.tools)))
     ended = threading.Event()
     count = [0]
@@ -125,7 +131,7 @@ def _run(args: argparse.Namespace, storage: dict[str, Any]) -> tuple[float, floa
         engine = app.jobs.engine_if_open
         assert engine is not None
         engine.observers.append(observe)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for first in range(0, args.events, args.batch):
             size = min(args.batch, args.events - first)
             events = [{"type": "bench.item", "payload": {"text": f"item {first + n}"}} for n in range(size)]
@@ -135,8 +141,8 @@ def _run(args: argparse.Namespace, storage: dict[str, Any]) -> tuple[float, floa
         posted = time.perf_counter() - started
         if not ended.wait(600):
             raise SystemExit(f"only {count[0]} of {args.events} runs ended")
-        elapsed = time.perf_counter() - started
-    return posted, elapsed
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return posted, elapsed, cpu
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from claudegate.store import Database
 from tests.gateway import _event_tools, _wire
 from tests.gateway.conftest import serve, simulator_route
 from tests.gateway.test_events import ADMIN, new_key, settled
-from tests.gateway.test_jobs_crash import started
+from tests.gateway.test_jobs_crash import postgres, started  # noqa: F401  (a fixture)
 
 NATS_URL = "nats://127.0.0.1:4222"
 
@@ -144,14 +144,74 @@ def _processed(url: str, event_id: str) -> dict[str, Any]:
     raise AssertionError(f"{event_id} was never accepted")
 
 
-async def test_a_kill_of_the_gateway_loses_no_event_and_duplicates_no_run(
-    tmp_path: Path, stream: tuple[Any, str, str]
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """The gateway's store: a SQLite file (the embedded job backend), or tables of this test's own
+    on the real PostgreSQL (PgQueuer)."""
+    if request.param == "sqlite":
+        return {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'g.db'}"}
+    stored: dict[str, Any] = request.getfixturevalue("postgres")[0]
+    return stored
+
+
+async def _accepted(storage: dict[str, Any]) -> tuple[set[str], list[str]]:
+    """The ids of the events in the record, and the event of each run, as the store has them."""
+    database = await Database.connect(
+        storage["database_url"], table_prefix=storage.get("table_prefix", "cg_")
+    )
+    try:
+        async with database.engine.connect() as connection:
+            events = database.tables.events
+            accepted = set((await connection.execute(select(events.c.id))).scalars())
+            jobs = database.tables.jobs
+            metadata = (await connection.execute(select(jobs.c.job_metadata))).scalars().all()
+    finally:
+        await database.close()
+    return accepted, [item["event"]["id"] for item in metadata]
+
+
+async def _results(jetstream: Any, name: str, prefix: str, count: int) -> tuple[list[dict[str, Any]], int]:
+    """The first ``count`` result events on the egress subject (waited for), and how many messages
+    the stream holds there."""
+    reader = await jetstream.pull_subscribe(f"{prefix}.out.>", durable="counter", stream=name)
+    found: list[dict[str, Any]] = []
+    while len(found) < count:
+        for message in await reader.fetch(count - len(found), timeout=30):
+            await message.ack()
+            found.append(orjson.loads(message.data))
+    info = await jetstream.stream_info(name, subjects_filter=f"{prefix}.out.>")
+    return found, sum((info.state.subjects or {}).values())
+
+
+async def test_a_kill_of_the_gateway_loses_no_event_and_no_result_and_duplicates_neither(
+    tmp_path: Path, storage: dict[str, Any]
 ) -> None:
-    jetstream, name, prefix = stream
-    slow = {"provider": "simulator", "simulator": {"time_to_first_token": 0.15}}
+    """300 events from JetStream (150 there at start, 150 published while the gateway is down), the
+    gateway killed with SIGKILL mid-run: every message it had acknowledged has its event in the
+    record; after a restart every event is processed by one run, and its result event is on the
+    egress subject exactly once — also the ones whose run ended before the kill but whose result
+    had not reached NATS (the egress subject has no stream until then: they wait in the outbox)."""
+    client = await nats.connect(NATS_URL)
+    name = f"CGKILL_{secrets.token_hex(4).upper()}"
+    prefix = f"cgkill.{name.lower()}"
+    jetstream = client.jetstream()
+    config = StreamConfig(name=name, subjects=[f"{prefix}.in.>"], duplicate_window=600.0)
+    await jetstream.add_stream(config)
+    try:
+        await _kill_and_recover(tmp_path, storage, jetstream, config, prefix)
+    finally:
+        await jetstream.delete_stream(name)
+        await client.close()
+
+
+async def _kill_and_recover(
+    tmp_path: Path, storage: dict[str, Any], jetstream: Any, stream: StreamConfig, prefix: str
+) -> None:
+    name = str(stream.name)
+    slow = {"provider": "simulator", "simulator": {"time_to_first_token": 0.05}}
     config = {
         "models": [{"name": "*", "deployments": [slow]}],
-        "storage": {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'g.db'}"},
+        "storage": storage,
         "jobs": {
             "enabled": True,
             "workers": 8,
@@ -161,34 +221,50 @@ async def test_a_kill_of_the_gateway_loses_no_event_and_duplicates_no_run(
             "backoff": 0.05,
         },
         "events": {
-            "nats": {"stream": name, "subject": f"{prefix}.>", "durable": "gw", "batch": 10, "ack_wait": 2},
+            "nats": {
+                "stream": name,
+                "subject": f"{prefix}.in.>",
+                "durable": "gw",
+                "batch": 10,
+                "ack_wait": 2,
+                "emit_prefix": f"{prefix}.out",
+            },
             "pipelines": [
-                {"name": "p", "on": f"{prefix}.*", "model": "claude-haiku-4-5", "prompt": "{{ id }}"}
+                {"name": "p", "on": f"{prefix}.in.*", "model": "claude-haiku-4-5", "prompt": "{{ id }}"}
             ],
         },
     }
     path = tmp_path / "gateway.yaml"
     path.write_text(yaml.safe_dump(config))
-    ids = [f"e-{n}" for n in range(60)]
-    for event_id in ids:
-        await jetstream.publish(f"{prefix}.item", orjson.dumps({"id": event_id}))
+    ids = [f"e-{n}" for n in range(300)]
+    sequence: dict[int, str] = {}
+
+    async def publish(items: list[str]) -> None:
+        for event_id in items:
+            ack = await jetstream.publish(f"{prefix}.in.item", orjson.dumps({"id": event_id}))
+            sequence[ack.seq] = event_id
+
+    await publish(ids[:150])
     with started(path, tmp_path) as (process, url):
-        assert (await asyncio.to_thread(_processed, url, "e-0"))["status"] == "processed"  # under way
+        assert (await asyncio.to_thread(_processed, url, "e-29"))["status"] == "processed"  # under way
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=15)
+    info = await jetstream.consumer_info(name, "gw")
+    accepted, _ = await _accepted(storage)
+    acknowledged = {event_id for seq, event_id in sequence.items() if seq <= info.ack_floor.stream_seq}
+    assert acknowledged <= accepted  # acknowledged only once durably accepted
+    await publish(ids[150:])
+    stream.subjects = [f"{prefix}.in.>", f"{prefix}.out.>"]  # from now on, result events are kept
+    await jetstream.update_stream(stream)
     with started(path, tmp_path) as (_, url):
         events = [await asyncio.to_thread(_processed, url, event_id) for event_id in ids]
+        results, stored = await _results(jetstream, name, prefix, len(ids))  # the outbox swept at start
     info = await jetstream.consumer_info(name, "gw")
+    accepted, runs = await _accepted(storage)
     assert [event["status"] for event in events] == ["processed"] * len(ids)
-    assert all(len(event["runs"]) == 1 and event["result"] is not None for event in events)
-    database = await Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
-    try:
-        async with database.engine.connect() as connection:
-            jobs = database.tables.jobs
-            rows = (await connection.execute(select(jobs.c.group_id, jobs.c.status))).all()
-    finally:
-        await database.close()
-    assert len(rows) == len(ids) and {status for _, status in rows} == {"succeeded"}  # one run each
+    assert sorted(runs) == sorted(ids)  # one run each
+    assert sorted(result["event_id"] for result in results) == sorted(ids) and stored == len(ids)
+    assert {result["id"] for result in results} == {event["result"]["id"] for event in events}
     assert info.num_ack_pending == 0 and info.num_pending == 0
 
 

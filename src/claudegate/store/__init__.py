@@ -69,7 +69,9 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'claudegate.store' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(f"claudegate.store.{module}"), name)
+    value = getattr(importlib.import_module(f"claudegate.store.{module}"), name)
+    globals()[name] = value  # looked up here once: imports inside hot functions ask again and again
+    return value
 
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Column, Float, Index, Integer, MetaData, String, Table, Text
 
-__all__ = ["job_tables"]
+__all__ = ["job_fair_table", "job_tables"]
 
 
 def job_tables(metadata: MetaData, prefix: str) -> tuple[Table, Table]:
@@ -60,3 +60,14 @@ def job_tables(metadata: MetaData, prefix: str) -> tuple[Table, Table]:
         Index(f"{prefix}job_deliveries_job", "job_id"),
     )
     return jobs, deliveries
+
+
+def job_fair_table(metadata: MetaData, prefix: str) -> Table:
+    """One row: the state of the fair order of claims that the replicas of the PgQueuer backend
+    share (``gateway.jobs._fair``), locked by each claim."""
+    return Table(
+        f"{prefix}job_fair",
+        metadata,
+        Column("id", Integer(), primary_key=True, autoincrement=False),
+        Column("state", JSON(), nullable=False),
+    )

@@ -25,7 +25,7 @@ from sqlalchemy import (
 
 from claudegate.store._batch_tables import batch_tables
 from claudegate.store._event_tables import event_tables
-from claudegate.store._job_tables import job_tables
+from claudegate.store._job_tables import job_fair_table, job_tables
 from claudegate.store._usage_rollup import rollup_tables
 
 __all__ = ["Tables", "UTCDateTime", "build_tables"]
@@ -68,6 +68,7 @@ class Tables:
     responses: Table
     jobs: Table
     job_deliveries: Table
+    job_fair: Table
     webhook_secrets: Table
     webhook_endpoints: Table
     batches: Table
@@ -78,6 +79,7 @@ class Tables:
     usage_latency_daily: Table
     usage_rollup_state: Table
     events: Table
+    event_outbox: Table
 
 
 def build_tables(prefix: str = "cg_") -> Tables:
@@ -139,6 +141,7 @@ def build_tables(prefix: str = "cg_") -> Tables:
         metadata=metadata,
         jobs=jobs,
         job_deliveries=job_deliveries,
+        job_fair=job_fair_table(metadata, prefix),
         api_keys=api_keys,
         usage=usage,
         threads=threads,

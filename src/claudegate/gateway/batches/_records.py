@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from claudegate.store import Database
 
-__all__ = ["Batch", "BatchApi", "BatchRecords", "Page", "new_batch_id"]
+__all__ = ["Batch", "BatchApi", "BatchRecords", "Page", "is_batch_id", "new_batch_id"]
 
 BatchApi = Literal["anthropic", "openai"]
 
@@ -28,6 +28,11 @@ BatchApi = Literal["anthropic", "openai"]
 def new_batch_id(api: BatchApi) -> str:
     """``msgbatch_…`` for a Message Batch, ``batch_…`` for an OpenAI batch."""
     return ("msgbatch_01" if api == "anthropic" else "batch_") + os.urandom(12).hex()
+
+
+def is_batch_id(group_id: str) -> bool:
+    """Whether a job group is a batch (other groups, an event's runs, are not looked up)."""
+    return group_id.startswith(("msgbatch_", "batch_"))
 
 
 @dataclass(frozen=True, slots=True)

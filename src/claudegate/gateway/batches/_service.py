@@ -22,7 +22,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from claudegate.gateway.batches._files import FileEntry, Files
-from claudegate.gateway.batches._records import Batch, BatchApi, BatchRecords, new_batch_id
+from claudegate.gateway.batches._records import Batch, BatchApi, BatchRecords, is_batch_id, new_batch_id
 from claudegate.gateway.batches._requests import InputLine, openai_input
 from claudegate.gateway.batches._upstream import UpstreamBatches
 from claudegate.gateway.batches._views import (
@@ -112,7 +112,7 @@ class BatchService:
 
     def _observe(self, job: Job) -> None:
         """A job ended here: its batch may have ended with it (looked at soon, once per batch)."""
-        if job.group_id is None or not job.done or self._closed:
+        if job.group_id is None or not job.done or self._closed or not is_batch_id(job.group_id):
             return
         self._due.add(job.group_id)
         if self._sweeper is None or self._sweeper.done():

@@ -32,6 +32,7 @@ from claudegate.gateway.events._batching import EventBatcher
 from claudegate.gateway.events._metrics import EventMetrics
 from claudegate.gateway.events._model import Event, event_group, event_owner, run_json, status_of
 from claudegate.gateway.events._observers import StreamObservers
+from claudegate.gateway.events._outbox import ResultOutbox
 from claudegate.gateway.events._pipelines import Pipeline, Pipelines
 from claudegate.gateway.events._run import PipelineRunner
 from claudegate.gateway.events._template import TemplateRefused
@@ -92,6 +93,8 @@ class EventBus:
         self._publishing: set[asyncio.Task[object]] = set()
         self.nats: NatsIngress | None = None
         """The NATS JetStream consumer (``events.nats``), once started."""
+        self.outbox: ResultOutbox | None = None
+        """Result events still to be published to NATS (``events.nats.emit_prefix``)."""
         jobs.on_open.append(self._attach)
 
     async def start(self) -> None:
@@ -106,18 +109,24 @@ class EventBus:
 
     async def close(self) -> None:
         """At shutdown, before the job engine closes: stop consuming (a message not yet accepted
-        is delivered again)."""
+        is delivered again) and publishing (a result event not yet published is at next start)."""
         if self.nats is not None:
             await self.nats.close()
             self.nats = None
         await self.batcher.close()
         await self.streams.close()
+        if self.outbox is not None:
+            await self.outbox.close()
 
     def _attach(self, engine: JobEngine) -> None:
         engine.runners[GROUP_PREFIX] = self.runner
         engine.observers.append(self._ended)
         self.batcher.engine = engine
         engine.parking += sum(self.batcher.parking(p) for p in self.pipelines if p.batch is not None)
+        nats = self.core.config.events.nats
+        if nats is not None and nats.emit_prefix is not None:
+            self.outbox = ResultOutbox(engine.database, engine.clock, self._emit, GROUP_PREFIX + "_")
+            engine.end_writes.append(self.outbox.write)
 
     def _added(self, pipeline: Pipeline) -> None:
         """A pipeline added in Python: room for its batched runs to wait (PgQueuer's cap is set at
@@ -131,14 +140,20 @@ class EventBus:
         """Have the core hand streams to the observers while a pipeline observes them."""
         self.core.stream_observer = self.streams if self.streams.refresh() else None
 
+    async def _emit(self, result: dict[str, Any]) -> None:
+        if self.nats is None:
+            raise RuntimeError("not connected to NATS")
+        await self.nats.emit(result)
+
     def _ended(self, job: Job) -> None:
         """A run this process started or ended: counted; once processed, its result event to its
-        pipeline's room (live fan-out; the record, ``get``, is what is durable)."""
+        pipeline's room (live fan-out; the record, ``get``, is what is durable) and to NATS (from
+        the outbox its end wrote)."""
         if not (job.group_id or "").startswith(GROUP_PREFIX + "_"):
             return
         self.metrics.observe(job)
-        if self.nats is not None and job.status == "succeeded" and job.result is not None:
-            self._spawn(self.nats.emit(job.result))
+        if self.outbox is not None and job.status == "succeeded" and job.result is not None:
+            self._spawn(self.outbox.send(job))
         room = (job.metadata or {}).get("room") if job.status == "succeeded" else None
         hub = self.hub() if isinstance(room, str) and job.result is not None else None
         if hub is None:

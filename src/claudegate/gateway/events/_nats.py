@@ -6,6 +6,10 @@ gateway was killed) is delivered again, and its event id makes the second delive
 not a second run. A message's JSON is an event (``type`` defaults to the message's subject; ``id``
 to its ``Nats-Msg-Id`` header, else ``<stream>-<sequence>``); a message that can never be an event
 (not JSON, a bad field, refused by a pipeline's template) is terminated with a warning.
+
+With ``emit_prefix``, result events go the other way (``emit``): each from the outbox its run's end
+wrote (``_outbox.py``), published at once by the process that ended the run, and again by the
+sweep here (at start, then every ``_SWEEP`` seconds) when that did not happen.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ __all__ = ["NatsIngress"]
 
 log = logging.getLogger("claudegate.gateway")
 
+_SWEEP = 5.0
+"""Seconds between looks at the outbox for result events left unpublished."""
+
 
 def _event(message: Msg) -> Event:
     body = orjson.loads(message.data)
@@ -49,7 +56,7 @@ class NatsIngress:
     def __init__(self, bus: EventBus, config: NatsIngressConfig) -> None:
         self.bus = bus
         self.config = config
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._client: Any = None
 
     async def _principal(self) -> Principal:
@@ -75,13 +82,17 @@ class NatsIngress:
             stream=self.config.stream,
             config=ConsumerConfig(ack_wait=self.config.ack_wait),
         )
-        self._task = asyncio.get_running_loop().create_task(self._consume(subscription))
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._consume(subscription))]
+        if self.bus.outbox is not None:
+            self._tasks.append(loop.create_task(self._sweep()))
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait((self._task,))
-            self._task = None
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        self._tasks = []
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -141,11 +152,25 @@ class NatsIngress:
             return
         await self._ack(message, event.id)
 
+    async def _sweep(self) -> None:
+        """Publish the result events left in the outbox: at start all of them, then every
+        ``_SWEEP`` seconds those older than that (the newer ones are on their way)."""
+        outbox = self.bus.outbox
+        assert outbox is not None
+        before: float | None = None
+        while True:
+            try:
+                await outbox.sweep(before)
+            except Exception as exc:
+                log.warning("publishing result events to NATS failed (tried again): %s", type(exc).__name__)
+            await asyncio.sleep(_SWEEP)
+            before = outbox.clock() - _SWEEP
+
     async def emit(self, result: dict[str, Any]) -> None:
-        """Publish a result event to ``<emit_prefix>.<its type>`` (nothing without ``emit_prefix``)."""
+        """Publish a result event to ``<emit_prefix>.<its type>``, acknowledged by JetStream."""
         prefix = self.config.emit_prefix
         if prefix is None or self._client is None:
-            return
+            raise RuntimeError("result events are not published to NATS here")
         subject = f"{prefix}.{result.get('type')}"
         await self._client.jetstream().publish(
             subject, orjson.dumps(result), headers={"Nats-Msg-Id": str(result.get("id"))}

@@ -30,6 +30,8 @@ The API (``GatewayApp.jobs.engine()`` gives the running ``JobEngine``)::
 
     # jobs of a group_id prefix run by another runner than the single request (event pipelines):
     engine.runners["evt"] = runner      # async (job, principal, headers, request_id) -> Attempt
+    # writes that commit with ends of jobs (an outbox): async (connection, jobs ended) -> None
+    engine.end_writes.append(write)
 
 ``Job.result`` is the answer in the job's dialect, ``Job.error`` ``{"status", "body"}`` with the
 error envelope in its dialect; ``job_json`` renders what ``GET /v1/jobs/{id}`` shows. Webhook
@@ -39,7 +41,7 @@ deliveries (``Deliveries``) are written with a job's end and sent by ``claudegat
 from __future__ import annotations
 
 from claudegate.gateway.jobs._deliveries import Deliveries, Delivery, Sender, SentAttempt
-from claudegate.gateway.jobs._engine import Dispatcher, JobEngine, Runner
+from claudegate.gateway.jobs._engine import Dispatcher, EndWrite, JobEngine, Runner
 from claudegate.gateway.jobs._execute import Attempt, retryable
 from claudegate.gateway.jobs._model import (
     PRIORITIES,
@@ -60,6 +62,7 @@ __all__ = [
     "Deliveries",
     "Delivery",
     "Dispatcher",
+    "EndWrite",
     "GroupCounts",
     "Job",
     "JobDialect",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from claudegate.gateway.jobs._fair import FairPicker
+from claudegate.gateway.jobs._fair import FairPicker, choose
 
 if TYPE_CHECKING:
     from claudegate.gateway.jobs._engine import JobEngine
@@ -36,6 +36,7 @@ class EmbeddedDispatcher:
         self.engine = engine
         self._wake = asyncio.Event()
         self._wake_deliveries = asyncio.Event()
+        self._deliveries_added = False
         self._tasks: list[asyncio.Task[None]] = []
         self._attempts: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -58,11 +59,16 @@ class EmbeddedDispatcher:
     async def enqueue(
         self, connection: AsyncConnection, kind: str, ids: Sequence[str], priorities: Sequence[int], at: float
     ) -> None:
-        """Nothing to add: a row in the store is its own queue entry."""
+        """Nothing to add: a row in the store is its own queue entry (a delivery's wakes the
+        delivery loop at the next ``wake``; a job's end alone does not)."""
+        if kind == "delivery":
+            self._deliveries_added = True
 
     def wake(self) -> None:
         self._wake.set()
-        self._wake_deliveries.set()
+        if self._deliveries_added:
+            self._deliveries_added = False
+            self._wake_deliveries.set()
 
     async def _sleep(self, wake: asyncio.Event, next_due: float | None) -> None:
         engine = self.engine
@@ -82,18 +88,9 @@ class EmbeddedDispatcher:
             try:
                 free = self._free()
                 if free > 0:
-                    skip = engine.saturated()
                     now = engine.clock()
-                    chosen: list[str] = []
-                    per_owner: dict[str, int] = {}
-                    cap = engine.config.per_key
-                    picks = self.picker.order(await store.due_by_priority(now, free, skip))
-                    while len(chosen) < free and (pick := next(picks, None)) is not None:
-                        job_id, owner = pick
-                        running = per_owner.get(owner, 0) + engine.owner_load(owner)
-                        if cap is None or running < cap:
-                            chosen.append(job_id)
-                            per_owner[owner] = per_owner.get(owner, 0) + 1
+                    due = await store.due_by_priority(now, free, engine.saturated())
+                    chosen = choose(self.picker, due, free, engine.config.per_key, engine.owner_load)
                     if chosen:
                         for job in await store.claim_many(chosen, engine.worker, now, engine.config.lease):
                             self._spawn(engine.run(job))

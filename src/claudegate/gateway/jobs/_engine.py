@@ -41,9 +41,9 @@ from claudegate.gateway.jobs._view import job_json
 from claudegate.store import UsageRecord, ensure_rollups, write_usage
 
 if TYPE_CHECKING:
-    from claudegate.store import Database
+    from claudegate.store import ApiKey, Database, KeyStore
 
-__all__ = ["Dispatcher", "JobEngine", "Runner"]
+__all__ = ["Dispatcher", "EndWrite", "JobEngine", "Runner"]
 
 log = logging.getLogger("claudegate.gateway")
 
@@ -51,6 +51,9 @@ log = logging.getLogger("claudegate.gateway")
 Runner = Callable[[Job, Principal, dict[str, str], str], Coroutine[Any, Any, Attempt]]
 """Runs one attempt at a job (the job, its principal, its headers, a request id) instead of the
 job's single request: registered in ``JobEngine.runners`` for jobs of a ``group_id`` prefix."""
+
+EndWrite = Callable[[AsyncConnection, list[Job]], Coroutine[Any, Any, None]]
+"""Writes in the transaction that ends jobs (``JobEngine.end_writes``)."""
 
 
 class Dispatcher(Protocol):
@@ -121,9 +124,14 @@ class JobEngine:
         unparks them, at most ``parking`` at once."""
         self.parking = 0
         """How many jobs runners may park at once (PgQueuer is allowed that many more entries)."""
+        self.end_writes: list[EndWrite] = []
+        """Writes that commit with ends of jobs (given the jobs as they ended): what must not be
+        lost once a job has ended, such as an outbox of what is sent of it."""
         self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
-        self._ends = Batcher(self._end_many, limit=64, lanes=3)
+        # SQLite has one writer: ends written side by side would only wait for each other.
+        self._keys: _KeyReads | None = None
+        self._ends = Batcher(self._end_many, limit=64, lanes=1 if database.dialect == "sqlite" else 3)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -154,6 +162,8 @@ class JobEngine:
             self._heartbeat.cancel()
             await asyncio.wait((self._heartbeat,))
         await self._ends.close()
+        if self._keys is not None:
+            await self._keys.close()
         await self.deliveries.close()
 
     # -- the public API --------------------------------------------------------------------------
@@ -393,21 +403,6 @@ class JobEngine:
             if self.dispatcher is not None:
                 self.dispatcher.wake()
 
-    async def release(self, job: Job, at: float) -> None:
-        """Give back a job just claimed, unattempted, to be claimed again at ``at``."""
-        dispatcher = self._dispatcher()
-
-        async def enqueue(connection: AsyncConnection) -> None:
-            await dispatcher.enqueue(connection, "job", [job.id], [job.priority], at)
-
-        values = {
-            "status": "queued",
-            "attempts": job.attempts - 1,
-            "next_attempt_at": at,
-            "lease_until": None,
-        }
-        await self.store.transition(job.id, self.worker, job.attempts, values, enqueue)
-
     async def run(self, job: Job) -> None:
         """One attempt at a job this worker just claimed, to its end or its next attempt."""
         caller = await self._caller(job)
@@ -443,8 +438,11 @@ class JobEngine:
         """Who the job runs as (its submitter, as the store knows the key now), and its headers."""
         caller = job.caller or {}
         policies = self.core.policies
+        keys = policies.keys if policies is not None else None
+        if keys is not None and (self._keys is None or self._keys.store is not keys):
+            self._keys = _KeyReads(keys)
         try:
-            principal = await principal_from_record(caller, policies.keys if policies is not None else None)
+            principal = await principal_from_record(caller, self._keys if keys is not None else None)
         except GatewayError as exc:
             return exc
         headers = caller.get("headers")
@@ -525,6 +523,8 @@ class JobEngine:
                 (ending.ended, ending.event) for ending in ended if ending.event and ending.job.webhook_url
             ]
             await self._deliver(connection, hooks)
+            for write in self.end_writes:
+                await write(connection, [ending.ended for ending in ended])
 
         changes = [Change(ending.job.id, ending.job.attempts, ending.values) for ending in endings]
         return await self.store.transition_many(self.worker, changes, extra)
@@ -586,6 +586,25 @@ class JobEngine:
                 running = self.running.get(job_id)
                 if job_id not in kept and running is not None:
                     running.task.cancel()  # canceled, or taken over after this worker lost its lease
+
+
+class _KeyReads:
+    """The keys of attempts starting at about the same time, read in one query: each attempt reads
+    its key as the store has it now (a revoked key fails its jobs), not one read each."""
+
+    def __init__(self, store: KeyStore) -> None:
+        self.store = store
+        self._reads = Batcher(self._read, limit=256, lanes=1)
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        return await self._reads(key_id)
+
+    async def close(self) -> None:
+        await self._reads.close()
+
+    async def _read(self, key_ids: list[str]) -> list[ApiKey | None]:
+        found = await self.store.get_many(key_ids)
+        return [found.get(key_id) for key_id in key_ids]
 
 
 def _ended(job: Job, values: dict[str, Any]) -> Job:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from claudegate.gateway.core import GatewayError, Principal
 
 if TYPE_CHECKING:
-    from claudegate.store import KeyStore
+    from claudegate.store import ApiKey
 
 __all__ = [
     "PRIORITIES",
@@ -20,6 +20,7 @@ __all__ = [
     "JobDialect",
     "JobSpec",
     "JobStatus",
+    "KeyReader",
     "new_job_id",
     "principal_from_record",
     "principal_record",
@@ -124,7 +125,13 @@ def principal_record(principal: Principal) -> dict[str, Any]:
     return record
 
 
-async def principal_from_record(record: dict[str, Any], keys: KeyStore | None) -> Principal:
+class KeyReader(Protocol):
+    """Reads a key by id (``KeyStore``, or reads of several runs made together)."""
+
+    async def get(self, key_id: str) -> ApiKey | None: ...
+
+
+async def principal_from_record(record: dict[str, Any], keys: KeyReader | None) -> Principal:
     """The principal a job runs as; a 401 when its key was revoked (or is gone) since."""
     from claudegate.store import KeyBudget, KeyLimits
 

@@ -2,11 +2,15 @@
 gateway processes (replicas) that use the same database and table prefix.
 
 Every change that makes work due (a submit, a retry, a webhook to send) adds a PgQueuer entry in
-the same transaction as the record's change, so the two never disagree after a crash. An entry
-carries the job's (or delivery's) id and priority; PgQueuer hands it to one worker, keeps its
-heartbeat while it runs, and gives it to another worker when the heartbeat stops (``kill -9``).
-The worker then claims the record under its own lease (see ``JobStore``): a record not yet due,
-or still leased to a live worker, gets a fresh entry for when it will be. Entries whose handler
+the same transaction as the record's change, so the two never disagree after a crash. A job's
+entry is a ticket for one claim: PgQueuer hands it to one worker, keeps its heartbeat while the
+claimed job runs, and gives it to another worker when the heartbeat stops (``kill -9``). The
+worker claims, under its own lease (see ``JobStore``), the job the fair order names — the same
+weighted fair picking as the embedded backend (``_fair.py``), from one picker state that every
+replica shares (a row locked by each claim), so high goes first and low never starves with the
+same bound across replicas. Owners at their ``jobs.per_key`` here are passed over. A ticket that
+finds no job to claim (the work is not due, or still leased to a live worker) gets a fresh entry
+for when some will be, and is dropped once no job is queued or running. Entries whose handler
 failed are kept (``on_failure="hold"``), not deleted.
 """
 
@@ -18,10 +22,12 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from claudegate.gateway.jobs._batch import Batcher
+from claudegate.gateway.jobs._fair import FairPicker, choose
 
 if TYPE_CHECKING:
     from pgqueuer import QueueManager
@@ -54,7 +60,7 @@ class PgQueueDispatcher:
         self._pool: Any = None
         self._manager: QueueManager | None = None
         self._task: asyncio.Task[None] | None = None
-        self._claims = Batcher(self._claim_many, limit=64, lanes=2)
+        self._claims = Batcher(self._claim_many, limit=64, lanes=1)  # one at a time: they lock one row
 
     def _queries(self, driver: Any) -> Any:
         from pgqueuer import Queries
@@ -67,12 +73,13 @@ class PgQueueDispatcher:
         from pgqueuer.domain.types import Channel
 
         config = self.engine.config
-        self._pool = await asyncpg.create_pool(self._dsn, min_size=2, max_size=6)
+        self._pool = await asyncpg.create_pool(self._dsn, min_size=2, max_size=6, reset=_nothing_to_reset)
         async with self._pool.acquire() as connection:  # one connection: the install lock binds it
             queries = self._queries(AsyncpgDriver(connection))
             async with queries.schema_lock():
                 if not await queries.schema_is_installed():
                     await queries.install()
+        await self._fair_row()
         manager = self._manager = QueueManager(
             self._queries(AsyncpgPoolDriver(self._pool)), channel=Channel(self._settings.channel)
         )
@@ -137,34 +144,52 @@ class PgQueueDispatcher:
 
     async def _job(self, entry: QueueEntry) -> None:
         engine = self.engine
-        job_id = (entry.payload or b"").decode()
+        ticket = (entry.payload or b"").decode()
+        if engine.parking > 0 and engine.free <= 0:
+            # PgQueuer's cap leaves room for parked jobs, and every worker is busy: the ticket waits.
+            await self._later("job", ticket, entry.priority, engine.clock() + min(engine.config.poll, 0.2))
+            return
+        job = await self._claims(ticket)
+        if job is not None:
+            await engine.run(job)
+            return
         now = engine.clock()
-        job = await self._claims(job_id)
-        full = engine.parking > 0 and engine.free <= 0  # PgQueuer's cap leaves room for parked jobs
-        if job is not None and (full or job.owner in engine.saturated()):
-            # This process runs as many of the key's jobs as allowed, or as many jobs as it has
-            # workers: hand this one back for later.
-            await engine.release(job, now + min(engine.config.poll, 0.2))
-            return
-        if job is None:
-            current = await engine.store.get(job_id)
-            if current is None or current.done:
-                return
-            if current.status == "queued":
-                later = max(current.next_attempt_at, now)
-            else:  # leased to a live worker: look again when the lease would lapse
-                later = now + engine.config.lease
-            await self._later("job", job_id, current.priority, later)
-            return
-        await engine.run(job)
+        due = await engine.store.next_due()
+        if due is not None:  # due now: passed over (its owner is at its limit here); look again soon
+            await self._later("job", ticket, entry.priority, max(due, now + min(engine.config.poll, 0.2)))
 
-    async def _claim_many(self, ids: list[str]) -> list[Job | None]:
-        """Claim the jobs PgQueuer handed out at about the same time (one statement); each id's
-        job, or None (a repeated id gets it once)."""
+    async def _fair_row(self) -> None:
+        """The shared picker's row, made once (by whichever replica comes first)."""
+        from sqlalchemy.dialects.postgresql import insert
+
+        table = self.engine.database.tables.job_fair
+        statement = insert(table).values(id=1, state=FairPicker().state()).on_conflict_do_nothing()
+        async with self.engine.database.engine.begin() as connection:
+            await connection.execute(statement)
+
+    async def _claim_many(self, tickets: list[str]) -> list[Job | None]:
+        """Claims for the entries PgQueuer handed out at about the same time: as many due jobs as
+        there are entries, in the fair order of the picker every replica shares (its row stays
+        locked until the claims commit); None for an entry left without a job."""
         engine = self.engine
-        claimed = await engine.store.claim_many(ids, engine.worker, engine.clock(), engine.config.lease)
-        jobs = {job.id: job for job in claimed}
-        return [jobs.pop(job_id, None) for job_id in ids]
+        table = engine.database.tables.job_fair
+        now = engine.clock()
+        async with engine.database.engine.begin() as connection:
+            locked = select(table.c.state).where(table.c.id == 1).with_for_update()
+            picker = FairPicker.restored((await connection.execute(locked)).scalar())
+            due = await engine.store.due_by_priority(
+                now, len(tickets), engine.saturated(), connection=connection
+            )
+            chosen = choose(picker, due, len(tickets), engine.config.per_key, engine.owner_load)
+            claimed = (
+                await engine.store.claim_many(
+                    chosen, engine.worker, now, engine.config.lease, connection=connection
+                )
+                if chosen
+                else []
+            )
+            await connection.execute(update(table).where(table.c.id == 1).values(state=picker.state()))
+        return [*claimed, *[None] * (len(tickets) - len(claimed))]
 
     async def _delivery(self, entry: QueueEntry) -> None:
         deliveries = self.engine.deliveries
@@ -187,3 +212,9 @@ class PgQueueDispatcher:
                 due = current.next_attempt_at or now
                 later = due if due > now else now + self.engine.config.lease
                 await self._later("delivery", webhook_id, entry.priority, later)
+
+
+async def _nothing_to_reset(connection: Any) -> None:
+    """A pooled connection goes back as PgQueuer's statements left it: they set no session state,
+    so the round trip of asyncpg's default reset (``RESET ALL``, ``UNLISTEN *``…) would be one per
+    statement for nothing (asyncpg still rolls back a transaction left open)."""

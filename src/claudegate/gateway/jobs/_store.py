@@ -10,11 +10,12 @@ queue's next entry) is written in the same transaction by ``extra``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Index, and_, bindparam, func, inspect, or_, select, update
+from sqlalchemy import Index, and_, bindparam, func, inspect, or_, select, union_all, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -50,6 +51,32 @@ _ACTIVE = ("queued", "running")
 
 class _Lost(Exception):
     """The lease is no longer the writer's: the transaction is rolled back."""
+
+
+@asynccontextmanager
+async def _using(
+    database: Database, connection: AsyncConnection | None, *, begin: bool = False
+) -> AsyncIterator[AsyncConnection]:
+    """``connection`` when the caller gives one (its transaction), else a connection of its own
+    (in a transaction of its own with ``begin``)."""
+    if connection is not None:
+        yield connection
+        return
+    opened = database.engine.begin() if begin else database.engine.connect()
+    async with opened as own:
+        yield own
+
+
+def _grouped(changes: Sequence[Change], indexes: Iterable[int]) -> list[list[dict[str, Any]]]:
+    """The rows of an executemany ``UPDATE`` per set of columns changed (``b_id``, ``b_attempt``:
+    the job and the attempt held)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for index in indexes:
+        change = changes[index]
+        groups.setdefault(tuple(sorted(change.values)), []).append(
+            {"b_id": change.job_id, "b_attempt": change.attempt, "lease_owner": None, **change.values}
+        )
+    return list(groups.values())
 
 
 def _job(row: Row[Any]) -> Job:
@@ -203,25 +230,32 @@ class JobStore:
         return found
 
     async def due_by_priority(
-        self, now: float, limit: int, skip_owners: Sequence[str] = ()
+        self,
+        now: float,
+        limit: int,
+        skip_owners: Sequence[str] = (),
+        *,
+        connection: AsyncConnection | None = None,
     ) -> dict[int, list[tuple[str, str]]]:
         """Of each priority rank, (id, owner) of up to ``limit`` jobs a worker may claim now, the
-        longest due first."""
-        table = self.table
+        longest due first (one statement; in ``connection``'s transaction when given)."""
+        c = self.table.c
+        parts = []
+        for rank in sorted(PRIORITIES.values(), reverse=True):
+            query = (
+                select(c.id, c.owner, c.priority, c.next_attempt_at)
+                .where(self._claimable(now) & (c.priority == rank))
+                .order_by(c.next_attempt_at)
+                .limit(limit)
+            )
+            if skip_owners:
+                query = query.where(c.owner.not_in(list(skip_owners)))
+            parts.append(select(query.subquery()))
+        async with _using(self.database, connection) as running:
+            rows = (await running.execute(union_all(*parts))).all()
         found: dict[int, list[tuple[str, str]]] = {}
-        async with self.database.engine.connect() as connection:
-            for rank in sorted(PRIORITIES.values(), reverse=True):
-                query = (
-                    select(table.c.id, table.c.owner)
-                    .where(self._claimable(now) & (table.c.priority == rank))
-                    .order_by(table.c.next_attempt_at)
-                    .limit(limit)
-                )
-                if skip_owners:
-                    query = query.where(table.c.owner.not_in(list(skip_owners)))
-                rows = (await connection.execute(query)).all()
-                if rows:
-                    found[rank] = [(row[0], row[1]) for row in rows]
+        for job_id, owner, rank, _ in sorted(rows, key=lambda row: (-row[2], row[3])):
+            found.setdefault(rank, []).append((job_id, owner))
         return found
 
     async def next_due(self) -> float | None:
@@ -246,8 +280,17 @@ class JobStore:
         claimed = await self.claim_many([job_id], worker, now, lease)
         return claimed[0] if claimed else None
 
-    async def claim_many(self, ids: Sequence[str], worker: str, now: float, lease: float) -> list[Job]:
-        """Take those of ``ids`` that are due, each for one attempt (one statement)."""
+    async def claim_many(
+        self,
+        ids: Sequence[str],
+        worker: str,
+        now: float,
+        lease: float,
+        *,
+        connection: AsyncConnection | None = None,
+    ) -> list[Job]:
+        """Take those of ``ids`` that are due, each for one attempt (one statement; in
+        ``connection``'s transaction when given)."""
         table, c = self.table, self.table.c
         statement = (
             update(table)
@@ -261,8 +304,8 @@ class JobStore:
             )
             .returning(*table.c)
         )
-        async with self.database.engine.begin() as connection:
-            rows = (await connection.execute(statement)).all()
+        async with _using(self.database, connection, begin=True) as running:
+            rows = (await running.execute(statement)).all()
         return [_job(row) for row in rows]
 
     def _held(self, job_id: str, worker: str, attempt: int) -> Any:
@@ -279,30 +322,16 @@ class JobStore:
         async with self.database.engine.begin() as connection:
             return {row[0] for row in (await connection.execute(statement)).all()}
 
-    async def transition(
-        self, job_id: str, worker: str, attempt: int, values: dict[str, Any], extra: Extra | None = None
-    ) -> bool:
-        """Change a job this worker holds (end it, or queue it again) with ``extra``; False (and
-        nothing written) when the lease is no longer this worker's."""
-        statement = (
-            update(self.table).where(self._held(job_id, worker, attempt)).values(lease_owner=None, **values)
-        )
-        try:
-            async with self.database.engine.begin() as connection:
-                result = await connection.execute(statement)
-                if cast(Any, result).rowcount != 1:
-                    raise _Lost
-                if extra is not None:
-                    await extra(connection)
-        except _Lost:
-            return False
-        return True
-
     async def transition_many(
         self, worker: str, changes: Sequence[Change], extra: ExtraMany | None = None
     ) -> list[bool]:
         """Make those of ``changes`` whose lease is still ``worker``'s, with ``extra``, in one
         transaction; for each change, whether it was made."""
+        if self.database.dialect == "sqlite" and len(changes) > 1:
+            try:
+                return await self._all_held(worker, changes, extra)
+            except _Lost:
+                pass  # a lease was lost: nothing was written, each change is tried on its own below
         async with self.database.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 made = await self._locked_changes(connection, worker, changes)
@@ -320,6 +349,26 @@ class JobStore:
                 await extra(connection, made)
         chosen = set(made)
         return [index in chosen for index in range(len(changes))]
+
+    async def _all_held(self, worker: str, changes: Sequence[Change], extra: ExtraMany | None) -> list[bool]:
+        """SQLite: every change at once (one statement per set of columns, each row still
+        conditional on its lease), kept only when every row was changed; ``_Lost`` (rolled back)
+        when a lease was not the worker's. SQLite has one writer at a time: once the first
+        statement wrote, nobody changes a row before the commit."""
+        c = self.table.c
+        async with self.database.engine.begin() as connection:
+            for rows in _grouped(changes, range(len(changes))):
+                statement = update(self.table).where(
+                    c.id == bindparam("b_id"),
+                    c.lease_owner == worker,
+                    c.attempts == bindparam("b_attempt"),
+                    c.status == "running",
+                )
+                if cast(Any, await connection.execute(statement, rows)).rowcount != len(rows):
+                    raise _Lost
+            if extra is not None:
+                await extra(connection, list(range(len(changes))))
+        return [True] * len(changes)
 
     async def _locked_changes(
         self, connection: AsyncConnection, worker: str, changes: Sequence[Change]
@@ -339,13 +388,9 @@ class JobStore:
         )
         held = {(row[0], row[1]) for row in (await connection.execute(held_query)).all()}
         made = [index for index, change in enumerate(changes) if (change.job_id, change.attempt) in held]
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for index in made:
-            change = changes[index]
-            groups.setdefault(tuple(sorted(change.values)), []).append(
-                {"b_id": change.job_id, "lease_owner": None, **change.values}
-            )
-        for rows in groups.values():
+        for rows in _grouped(changes, made):
+            for row in rows:
+                del row["b_attempt"]
             await connection.execute(update(self.table).where(c.id == bindparam("b_id")), rows)
         return made
 
