@@ -277,7 +277,7 @@ class StreamRun:
         batches: AsyncIterator[Any] = reply.raw_events() if plain else reply.batches()
         try:
             if plain:
-                return await self._forward_raw(batches), False
+                return await self._forward_raw(batches, reply), False
             return await self._forward(batches), False
         except ClaudegateError as exc:
             return stream_error(self.stream_id, classify(exc), self.call.request_id, self.room), False
@@ -323,9 +323,13 @@ class StreamRun:
             frame["room"] = self.room
         return frame
 
-    async def _forward_raw(self, batches: AsyncIterator[list[tuple[str, str]]]) -> dict[str, Any] | None:
+    async def _forward_raw(
+        self, batches: AsyncIterator[list[tuple[str, str]]], reply: StreamReply
+    ) -> dict[str, Any] | None:
         """``_forward`` for plain relaying: messages built around each event's own JSON text, handed
-        to the sink without an await when it takes them at once."""
+        to the sink without an await when it takes them at once — written at once when the stream
+        is the connection's only one, unless the answer is whole (its terminal message follows, to
+        share the write)."""
         outbox, first, batched, siblings = self.outbox, True, self.batch, self._siblings
         stream = orjson.dumps(self.stream_id).decode()
         if batched:  # the items of a message.events
@@ -348,7 +352,7 @@ class StreamRun:
                     self.core.metrics.time_to_first_byte.observe((self.route,), elapsed)
                 if batched:
                     texts = self._events_message(stream, texts)
-                if not outbox.write_texts(texts, len(siblings) < 2):
+                if not outbox.write_texts(texts, len(siblings) < 2 and not reply.finished):
                     await outbox.put_texts(texts)
         return None
 
