@@ -1,7 +1,7 @@
 """The same 20-delta stream over WebSocket (``/v1/ws``) and over SSE (``POST /v1/messages``), through
 the same gateway, in one run.
 
-    .venv/bin/python bench/websocket.py [--seconds 3] [--latency-streams 1000] [--concurrency 50]
+    .venv/bin/python bench/websocket.py [--seconds 3] [--rounds 3] [--latency-streams 1000] [--concurrency 50]
 
 The gateway runs in its own process, one worker pinned to core 1, in front of a fast raw upstream
 (canned 20-delta Anthropic streams); the upstream and the load generator (raw asyncio clients, no
@@ -10,6 +10,11 @@ client library) share core 0. For each transport it reports events/s delivered a
 connections, and with ``batch: true``: one ``message.events`` frame per upstream read), the
 stream's p50 time at concurrency 1, the latency the gateway adds per event
 ((p50 through the gateway - p50 direct) / events per stream), and the gateway's CPU per event.
+
+The loads take turns: ``--rounds`` rounds of ``seconds / rounds`` each, in alternating order, so
+that a machine whose other work comes and goes during the run weighs on every row alike (one long
+load after another compares a quiet minute with a busy one). Each row's CPU is what the gateway
+ran while its loads ran, once their connections were open.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +35,15 @@ import uvloop
 from bench._common import pin_to_core
 from bench._wire import MODEL, HttpConnection, UpstreamServer, post
 from bench._ws import WebSocketConnection
-from bench.gateway import ANTHROPIC_HEADERS, MESSAGES, cpu_seconds, first_answer, pct, start_gateway
+from bench.gateway import (
+    ANTHROPIC_HEADERS,
+    MESSAGES,
+    cpu_seconds,
+    first_answer,
+    pct,
+    run_seconds,
+    start_gateway,
+)
 
 REQUEST = {"model": MODEL, "max_tokens": 256, "messages": MESSAGES}
 SSE_REQUEST = post("/v1/messages", orjson.dumps({**REQUEST, "stream": True}), ANTHROPIC_HEADERS)
@@ -136,8 +149,14 @@ async def ws_sequential(port: int, count: int) -> tuple[list[float], int]:
     return totals, events
 
 
-async def sse_load(port: int, seconds: float, concurrency: int) -> tuple[int, float]:
+async def sse_load(
+    port: int, seconds: float, concurrency: int, ready: Callable[[], None] | None = None
+) -> tuple[int, float]:
+    """(events delivered, seconds) of ``concurrency`` streams at a time for ``seconds``; ``ready``
+    is called once the connections are open, as the load begins."""
     connections = [await HttpConnection.open(port) for _ in range(concurrency)]
+    if ready is not None:
+        ready()
     deadline = time.perf_counter() + seconds
     delivered = 0
 
@@ -158,9 +177,18 @@ async def sse_load(port: int, seconds: float, concurrency: int) -> tuple[int, fl
 
 
 async def ws_load(
-    port: int, seconds: float, connections: int, streams_each: int, batch: bool = False
+    port: int,
+    seconds: float,
+    connections: int,
+    streams_each: int,
+    batch: bool = False,
+    ready: Callable[[], None] | None = None,
 ) -> tuple[int, float]:
+    """``sse_load`` over ``connections`` WebSocket connections, ``streams_each`` streams at a time
+    on each."""
     clients = [await WebSocketClient.open(port, batch) for _ in range(connections)]
+    if ready is not None:
+        ready()
     deadline = time.perf_counter() + seconds
     delivered = 0
 
@@ -185,6 +213,32 @@ async def measured(pid: int, load: Awaitable[tuple[int, float]]) -> tuple[float,
     return delivered / elapsed, (cpu_seconds(pid) - before) / delivered * 1000
 
 
+Load = Callable[[float, Callable[[], None]], Awaitable[tuple[int, float]]]
+"""A load run for some seconds, calling back once its connections are open: (events, seconds)."""
+
+
+async def one_turn(pid: int, load: Load, seconds: float) -> tuple[int, float, float]:
+    """(events, seconds, gateway CPU seconds) of ``load`` run for ``seconds``."""
+    began: list[float] = []
+    delivered, elapsed = await load(seconds, lambda: began.append(run_seconds(pid)))
+    return delivered, elapsed, run_seconds(pid) - began[0]
+
+
+async def in_turns(
+    pid: int, loads: dict[str, Load], seconds: float, rounds: int
+) -> dict[str, tuple[float, float]]:
+    """Each load for ``seconds`` in all, in ``rounds`` turns of alternating order: its (events/s,
+    gateway CPU ms per event) over its turns."""
+    totals = {name: (0, 0.0, 0.0) for name in loads}  # events, seconds, CPU seconds
+    names = list(loads)
+    for turn in range(rounds):
+        for name in names if turn % 2 == 0 else names[::-1]:
+            delivered, elapsed, cpu = await one_turn(pid, loads[name], seconds / rounds)
+            events, spent, used = totals[name]
+            totals[name] = (events + delivered, spent + elapsed, used + cpu)
+    return {name: (events / spent, used / events * 1000) for name, (events, spent, used) in totals.items()}
+
+
 async def measure(
     args: argparse.Namespace, pace: float | None, concurrency: int
 ) -> tuple[int, float, list[tuple[str, float, float, float]]]:
@@ -200,20 +254,23 @@ async def measure(
         sse_c1, sse_count = await sse_sequential(port, args.latency_streams)
         ws_c1, ws_count = await ws_sequential(port, args.latency_streams)
         assert sse_count == ws_count == events, (sse_count, ws_count, events)
-        sse_rate, sse_cpu = await measured(process.pid, sse_load(port, args.seconds, concurrency))
-        ws_rate, ws_cpu = await measured(process.pid, ws_load(port, args.seconds, concurrency, 1))
         connections = max(1, concurrency // 10)
-        mux_rate, mux_cpu = await measured(process.pid, ws_load(port, args.seconds, connections, 10))
-        batch_rate, batch_cpu = await measured(process.pid, ws_load(port, args.seconds, concurrency, 1, True))
+        loads: dict[str, Load] = {
+            "sse": lambda seconds, ready: sse_load(port, seconds, concurrency, ready),
+            "ws": lambda seconds, ready: ws_load(port, seconds, concurrency, 1, ready=ready),
+            "mux": lambda seconds, ready: ws_load(port, seconds, connections, 10, ready=ready),
+            "batch": lambda seconds, ready: ws_load(port, seconds, concurrency, 1, True, ready),
+        }
+        figures = await in_turns(process.pid, loads, args.seconds, args.rounds)
     finally:
         process.terminate()
         process.wait(10)
         await upstream.close()
     rows = [
-        ("SSE  POST /v1/messages", sse_rate, pct(sse_c1, 0.5), sse_cpu),
-        ("WebSocket /v1/ws, 1 stream/conn", ws_rate, pct(ws_c1, 0.5), ws_cpu),
-        (f"WebSocket, 10 streams x {connections} conns", mux_rate, float("nan"), mux_cpu),
-        ("WebSocket, batch: true", batch_rate, float("nan"), batch_cpu),
+        ("SSE  POST /v1/messages", figures["sse"][0], pct(sse_c1, 0.5), figures["sse"][1]),
+        ("WebSocket /v1/ws, 1 stream/conn", figures["ws"][0], pct(ws_c1, 0.5), figures["ws"][1]),
+        (f"WebSocket, 10 streams x {connections} conns", figures["mux"][0], float("nan"), figures["mux"][1]),
+        ("WebSocket, batch: true", figures["batch"][0], float("nan"), figures["batch"][1]),
     ]
     return events, pct(direct, 0.5), rows
 
@@ -221,7 +278,7 @@ async def measure(
 async def run(args: argparse.Namespace) -> None:
     print(
         f"websocket benchmark: concurrency 1 for latency ({args.latency_streams} streams), "
-        f"{args.seconds:g} s of load for events/s; gateway on core 1"
+        f"{args.seconds:g} s of load for events/s in {args.rounds} turns; gateway on core 1"
     )
     for pace, concurrency in ((None, args.concurrency), (args.pace_ms / 1000, args.paced_concurrency)):
         events, base, rows = await measure(args, pace, concurrency)
@@ -244,6 +301,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3, help="turns each load's seconds are cut into")
     parser.add_argument("--latency-streams", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--pace-ms", type=float, default=1.0)
