@@ -217,8 +217,22 @@ Load = Callable[[float, Callable[[], None]], Awaitable[tuple[int, float]]]
 """A load run for some seconds, calling back once its connections are open: (events, seconds)."""
 
 
+async def quiet(pid: int, timeout: float = 5.0) -> None:
+    """Wait while the gateway is still busy (closing the last load's connections, say): that work
+    is not the next load's."""
+    deadline = time.perf_counter() + timeout
+    used = run_seconds(pid)
+    while time.perf_counter() < deadline:
+        await asyncio.sleep(0.02)
+        now = run_seconds(pid)
+        if now - used < 0.0005:  # under 2.5% of a core for 20 ms: idle
+            return
+        used = now
+
+
 async def one_turn(pid: int, load: Load, seconds: float) -> tuple[int, float, float]:
     """(events, seconds, gateway CPU seconds) of ``load`` run for ``seconds``."""
+    await quiet(pid)
     began: list[float] = []
     delivered, elapsed = await load(seconds, lambda: began.append(run_seconds(pid)))
     return delivered, elapsed, run_seconds(pid) - began[0]
