@@ -11,10 +11,10 @@ connections, and with ``batch: true``: one ``message.events`` frame per upstream
 stream's p50 time at concurrency 1, the latency the gateway adds per event
 ((p50 through the gateway - p50 direct) / events per stream), and the gateway's CPU per event.
 
-The loads take turns: ``--rounds`` rounds of ``seconds / rounds`` each, in alternating order, so
-that a machine whose other work comes and goes during the run weighs on every row alike (one long
-load after another compares a quiet minute with a busy one). Each row's CPU is what the gateway
-ran while its loads ran, once their connections were open.
+The loads take turns on connections opened beforehand: ``--rounds`` rounds of ``seconds / rounds``
+each, in alternating order, each once the gateway is idle, so that a machine whose other work comes
+and goes during the run weighs on every row alike (one long load after another compares a quiet
+minute with a busy one). Each row's CPU is what the gateway ran during its turns.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -149,61 +149,95 @@ async def ws_sequential(port: int, count: int) -> tuple[list[float], int]:
     return totals, events
 
 
-async def sse_load(
-    port: int, seconds: float, concurrency: int, ready: Callable[[], None] | None = None
-) -> tuple[int, float]:
-    """(events delivered, seconds) of ``concurrency`` streams at a time for ``seconds``; ``ready``
-    is called once the connections are open, as the load begins."""
-    connections = [await HttpConnection.open(port) for _ in range(concurrency)]
-    if ready is not None:
-        ready()
-    deadline = time.perf_counter() + seconds
-    delivered = 0
-
-    async def worker(connection: HttpConnection) -> None:
-        nonlocal delivered
-        while time.perf_counter() < deadline:
-            status, body, _, _ = await connection.request(SSE_REQUEST)
-            if status != 200:
-                raise RuntimeError(f"status {status}")
-            delivered += sse_events(body)
-
+async def _run(workers: list[Awaitable[int]]) -> tuple[int, float]:
+    """(events delivered, seconds) of ``workers``, each returning the events it delivered."""
     began = time.perf_counter()
-    await asyncio.gather(*(worker(connection) for connection in connections))
-    elapsed = time.perf_counter() - began
-    for connection in connections:
-        connection.close()
-    return delivered, elapsed
+    delivered = sum(await asyncio.gather(*workers))
+    return delivered, time.perf_counter() - began
+
+
+class SSELoad:
+    """``concurrency`` keep-alive connections, each running one SSE stream after another."""
+
+    def __init__(self, port: int, concurrency: int) -> None:
+        self.port = port
+        self.concurrency = concurrency
+        self.connections: list[HttpConnection] = []
+
+    async def open(self) -> None:
+        self.connections = [await HttpConnection.open(self.port) for _ in range(self.concurrency)]
+
+    async def run(self, seconds: float) -> tuple[int, float]:
+        """(events delivered, seconds) of streams started for ``seconds``."""
+        deadline = time.perf_counter() + seconds
+
+        async def worker(connection: HttpConnection) -> int:
+            delivered = 0
+            while time.perf_counter() < deadline:
+                status, body, _, _ = await connection.request(SSE_REQUEST)
+                if status != 200:
+                    raise RuntimeError(f"status {status}")
+                delivered += sse_events(body)
+            return delivered
+
+        return await _run([worker(connection) for connection in self.connections])
+
+    def close(self) -> None:
+        for connection in self.connections:
+            connection.close()
+
+
+class WebSocketLoad:
+    """``connections`` WebSocket connections, each running ``streams_each`` streams at a time."""
+
+    def __init__(self, port: int, connections: int, streams_each: int, batch: bool = False) -> None:
+        self.port = port
+        self.count = connections
+        self.streams_each = streams_each
+        self.batch = batch
+        self.clients: list[WebSocketClient] = []
+
+    async def open(self) -> None:
+        self.clients = [await WebSocketClient.open(self.port, self.batch) for _ in range(self.count)]
+
+    async def run(self, seconds: float) -> tuple[int, float]:
+        """(events delivered, seconds) of streams started for ``seconds``."""
+        deadline = time.perf_counter() + seconds
+
+        async def worker(client: WebSocketClient) -> int:
+            delivered = 0
+            while time.perf_counter() < deadline:
+                delivered += await client.stream()
+            return delivered
+
+        return await _run([worker(client) for client in self.clients for _ in range(self.streams_each)])
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+
+
+async def sse_load(port: int, seconds: float, concurrency: int) -> tuple[int, float]:
+    """(events delivered, seconds) of ``concurrency`` SSE streams at a time for ``seconds``."""
+    load = SSELoad(port, concurrency)
+    await load.open()
+    try:
+        return await load.run(seconds)
+    finally:
+        load.close()
 
 
 async def ws_load(
-    port: int,
-    seconds: float,
-    connections: int,
-    streams_each: int,
-    batch: bool = False,
-    ready: Callable[[], None] | None = None,
+    port: int, seconds: float, connections: int, streams_each: int, batch: bool = False
 ) -> tuple[int, float]:
     """``sse_load`` over ``connections`` WebSocket connections, ``streams_each`` streams at a time
     on each."""
-    clients = [await WebSocketClient.open(port, batch) for _ in range(connections)]
-    if ready is not None:
-        ready()
-    deadline = time.perf_counter() + seconds
-    delivered = 0
-
-    async def worker(client: WebSocketClient) -> None:
-        nonlocal delivered
-        while time.perf_counter() < deadline:
-            events = await client.stream()  # not ``delivered += await ...``: that reads before it waits
-            delivered += events
-
-    began = time.perf_counter()
-    await asyncio.gather(*(worker(client) for client in clients for _ in range(streams_each)))
-    elapsed = time.perf_counter() - began
-    for client in clients:
-        client.close()
-    return delivered, elapsed
+    load = WebSocketLoad(port, connections, streams_each, batch)
+    await load.open()
+    try:
+        return await load.run(seconds)
+    finally:
+        load.close()
 
 
 async def measured(pid: int, load: Awaitable[tuple[int, float]]) -> tuple[float, float]:
@@ -213,13 +247,12 @@ async def measured(pid: int, load: Awaitable[tuple[int, float]]) -> tuple[float,
     return delivered / elapsed, (cpu_seconds(pid) - before) / delivered * 1000
 
 
-Load = Callable[[float, Callable[[], None]], Awaitable[tuple[int, float]]]
-"""A load run for some seconds, calling back once its connections are open: (events, seconds)."""
+Load = SSELoad | WebSocketLoad
 
 
 async def quiet(pid: int, timeout: float = 5.0) -> None:
-    """Wait while the gateway is still busy (closing the last load's connections, say): that work
-    is not the next load's."""
+    """Wait while the gateway is still busy (finishing the last turn's streams, say): that work is
+    not the next turn's."""
     deadline = time.perf_counter() + timeout
     used = run_seconds(pid)
     while time.perf_counter() < deadline:
@@ -230,26 +263,20 @@ async def quiet(pid: int, timeout: float = 5.0) -> None:
         used = now
 
 
-async def one_turn(pid: int, load: Load, seconds: float) -> tuple[int, float, float]:
-    """(events, seconds, gateway CPU seconds) of ``load`` run for ``seconds``."""
-    await quiet(pid)
-    began: list[float] = []
-    delivered, elapsed = await load(seconds, lambda: began.append(run_seconds(pid)))
-    return delivered, elapsed, run_seconds(pid) - began[0]
-
-
 async def in_turns(
     pid: int, loads: dict[str, Load], seconds: float, rounds: int
 ) -> dict[str, tuple[float, float]]:
-    """Each load for ``seconds`` in all, in ``rounds`` turns of alternating order: its (events/s,
-    gateway CPU ms per event) over its turns."""
+    """Each load (its connections open) for ``seconds`` in all, in ``rounds`` turns of alternating
+    order: its (events/s, gateway CPU ms per event) over its turns."""
     totals = {name: (0, 0.0, 0.0) for name in loads}  # events, seconds, CPU seconds
     names = list(loads)
     for turn in range(rounds):
         for name in names if turn % 2 == 0 else names[::-1]:
-            delivered, elapsed, cpu = await one_turn(pid, loads[name], seconds / rounds)
+            await quiet(pid)
+            began = run_seconds(pid)
+            delivered, elapsed = await loads[name].run(seconds / rounds)
             events, spent, used = totals[name]
-            totals[name] = (events + delivered, spent + elapsed, used + cpu)
+            totals[name] = (events + delivered, spent + elapsed, used + run_seconds(pid) - began)
     return {name: (events / spent, used / events * 1000) for name, (events, spent, used) in totals.items()}
 
 
@@ -259,8 +286,12 @@ async def measure(
     """One gateway in front of one upstream: (events per stream, direct p50 ms, rows)."""
     upstream = UpstreamServer(deltas=20, pace=pace)
     await upstream.start()
-    # One connection here runs thousands of streams a minute: lift the per-connection rate limit.
-    settings = "gateway:\n  websocket: {messages_per_minute: null, max_streams: 64}\n"
+    # One connection here runs thousands of streams a minute: lift the per-connection rate limit;
+    # a load's connections wait while the others take their turns: keep them alive meanwhile.
+    settings = (
+        "gateway:\n  websocket: {messages_per_minute: null, max_streams: 64}\n"
+        "  edge: {keep_alive_timeout: 300}\n"
+    )
     process, port, started = start_gateway(upstream.port, core=1, settings=settings)
     try:
         await first_answer(port, started)
@@ -270,12 +301,18 @@ async def measure(
         assert sse_count == ws_count == events, (sse_count, ws_count, events)
         connections = max(1, concurrency // 10)
         loads: dict[str, Load] = {
-            "sse": lambda seconds, ready: sse_load(port, seconds, concurrency, ready),
-            "ws": lambda seconds, ready: ws_load(port, seconds, concurrency, 1, ready=ready),
-            "mux": lambda seconds, ready: ws_load(port, seconds, connections, 10, ready=ready),
-            "batch": lambda seconds, ready: ws_load(port, seconds, concurrency, 1, True, ready),
+            "sse": SSELoad(port, concurrency),
+            "ws": WebSocketLoad(port, concurrency, 1),
+            "mux": WebSocketLoad(port, connections, 10),
+            "batch": WebSocketLoad(port, concurrency, 1, batch=True),
         }
-        figures = await in_turns(process.pid, loads, args.seconds, args.rounds)
+        for load in loads.values():
+            await load.open()
+        try:
+            figures = await in_turns(process.pid, loads, args.seconds, args.rounds)
+        finally:
+            for load in loads.values():
+                load.close()
     finally:
         process.terminate()
         process.wait(10)
