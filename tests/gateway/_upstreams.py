@@ -266,3 +266,43 @@ class SlowUpstream:
             await send({"type": "http.response.body", "body": b""})
         finally:
             watcher.cancel()
+
+
+class EndlessUpstream:
+    """An Anthropic upstream whose stream never ends; ``closed`` is set when its client hangs up."""
+
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+
+    async def __call__(self, scope: Any, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
+        await read_request(scope, receive)
+        watcher = asyncio.ensure_future(receive())
+        start = {
+            "id": "msg_endless",
+            "type": "message",
+            "role": "assistant",
+            "model": "endless",
+            "content": [],
+        }
+        head = [
+            {"type": "message_start", "message": {**start, "usage": {"input_tokens": 3, "output_tokens": 1}}},
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ]
+        delta = {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "text_delta", "text": " more" * 40},
+        }
+        await send({"type": "http.response.start", "status": 200, "headers": [SSE_TYPE]})
+        try:
+            body = b"".join(encode_json_event(event) for event in head)
+            while not watcher.done():
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+                body = encode_json_event(delta) * 20
+                await asyncio.sleep(0)  # let the disconnect through
+        finally:
+            self.closed.set()
+            watcher.cancel()

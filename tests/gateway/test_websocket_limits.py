@@ -5,7 +5,6 @@ reading closed as a slow consumer while the server's send queue stays within its
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,10 +15,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from claudegate.gateway.surfaces.websocket import WebSocketSettings
-from claudegate.sse import encode_json_event
 from claudegate.testing import LiveServer
 from tests.gateway import _wire
-from tests.gateway._upstreams import SSE_TYPE, Receive, Send, lifespan, read_request
+from tests.gateway._upstreams import EndlessUpstream
 from tests.gateway._ws import (
     ASK,
     WAIT,
@@ -158,46 +156,6 @@ async def test_new_streams_per_minute_are_limited_on_the_injected_clock() -> Non
     assert refused[0]["type"] == "error" and refused[0]["error"]["type"] == "rate_limit_error"
     assert refused[0]["retry_after"] == pytest.approx(30.0)
     assert refused_again[0]["type"] == "error" and refused_again[0]["retry_after"] == pytest.approx(29.5)
-
-
-class EndlessUpstream:
-    """An Anthropic upstream whose stream never ends; ``closed`` is set when its client hangs up."""
-
-    def __init__(self) -> None:
-        self.closed = threading.Event()
-
-    async def __call__(self, scope: Any, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await lifespan(receive, send)
-            return
-        await read_request(scope, receive)
-        watcher = asyncio.ensure_future(receive())
-        start = {
-            "id": "msg_endless",
-            "type": "message",
-            "role": "assistant",
-            "model": "endless",
-            "content": [],
-        }
-        head = [
-            {"type": "message_start", "message": {**start, "usage": {"input_tokens": 3, "output_tokens": 1}}},
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-        ]
-        delta = {
-            "type": "content_block_delta",
-            "index": 0,
-            "delta": {"type": "text_delta", "text": " more" * 40},
-        }
-        await send({"type": "http.response.start", "status": 200, "headers": [SSE_TYPE]})
-        try:
-            body = b"".join(encode_json_event(event) for event in head)
-            while not watcher.done():
-                await send({"type": "http.response.body", "body": body, "more_body": True})
-                body = encode_json_event(delta) * 20
-                await asyncio.sleep(0)  # let the disconnect through
-        finally:
-            self.closed.set()
-            watcher.cancel()
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ subscription ``EventPlan`` can build (see ``_events``) whose schema's extensions
 result (their hooks are the base ones, and their results are settled before the first event),
 this handler writes each ``next`` message from a prefix and suffix encoded once (the operation's
 ``extensions``, the same for every event) around the event's ``data``; the events of one upstream
-read go to the server in one ASGI message when it offers ``SEND_TEXTS``.
+read go to the server together: to its writer when it takes them at once (``text_writer``), else in
+one ASGI message when it offers ``SEND_TEXTS``.
 
 A ``messageStream`` subscription of the common shape (see ``_direct``) runs here from its start,
 past strawberry's operation. Any other planned subscription lets its first result take the normal
@@ -33,7 +34,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
-from claudegate.gateway._websocket_protocol import SEND_TEXTS
+from claudegate.gateway._websocket_protocol import SEND_TEXTS, text_writer
 from claudegate.gateway.surfaces.graphql._context import GraphQLContext
 from claudegate.gateway.surfaces.graphql._direct import DirectRun, DirectSubscriptions
 from claudegate.gateway.surfaces.graphql._protection import Protection
@@ -210,8 +211,10 @@ class RelayingTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, N
         return stop
 
     async def _send_texts(self, operation: Operation[GraphQLContext, None], texts: list[str]) -> None:
-        """``texts`` as ``next`` messages of ``operation``: one ASGI message when the server takes
-        several, else one send each (as ``send_message`` does)."""
+        """``texts`` as ``next`` messages of ``operation``: handed to the server's writer when it
+        takes them at once (written at once when it is the connection's only operation), else one
+        ASGI message when the server takes several, else one send each (as ``send_message``
+        does)."""
         if operation.completed:
             return
         socket: Any = getattr(self.websocket, "ws", None)
@@ -220,6 +223,9 @@ class RelayingTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, N
             and socket.application_state is WebSocketState.CONNECTED
             and SEND_TEXTS in (socket.scope.get("extensions") or {})
         ):
+            write = text_writer(socket.scope)
+            if write is not None and write(texts, len(self.operations) < 2):
+                return
             try:
                 await socket._send({"type": SEND_TEXTS, "texts": texts})
             except OSError:  # as starlette's own send: the client went away

@@ -81,6 +81,9 @@ class EventSink:
         for text in texts:
             await self.put_text(text)
 
+    def write_texts(self, texts: list[str], at_once: bool = False) -> bool:
+        return False  # every Socket.IO packet goes through the sender's awaited, ordered path
+
 
 class Connection:
     """The state of one connection (``sid``) of the caller ``principal``."""

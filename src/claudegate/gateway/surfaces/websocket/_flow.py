@@ -6,6 +6,11 @@ answering a ping) waits while it is full — that is how a slow network slows th
 never longer than ``timeout``: a queue that stays full that long belongs to a client that is not
 reading, and ``on_stuck`` closes it. Memory per connection is therefore bounded by the queue, not by
 how much the upstreams send.
+
+When nothing waits and the server can take frames at once (its ``TextWriter``: the transport is not
+paused), a stream's frames are handed over by ``write_texts`` without an await: the events a model
+sends one by one cost no more to relay than an SSE answer's. Whenever that cannot be done, the
+frames take the awaited path, which waits for the transport and is timed.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from claudegate.gateway._websocket_protocol import SEND_TEXTS
+from claudegate.gateway._websocket_protocol import SEND_TEXTS, TextWriter
 
 __all__ = ["MessageRate", "Outbox", "OutboxClosed"]
 
@@ -41,10 +46,13 @@ class Outbox:
         on_stuck: Callable[[], None],
         on_broken: Callable[[], None],
         send_texts: bool = False,
+        write: TextWriter | None = None,
     ) -> None:
         self._send = send
         self._send_texts = send_texts
         """The server takes several text frames in one ASGI message (``SEND_TEXTS``)."""
+        self._text_writer = write
+        """The server's writer of text frames that can go at once (see ``write_texts``)."""
         self._queue: asyncio.Queue[str | None] = asyncio.Queue(max(1, limit))
         self._timeout = timeout
         self._on_stuck = on_stuck
@@ -59,7 +67,8 @@ class Outbox:
         self.limit = limit
         self.peak = 0
         """The most frames ever queued at once (never above ``limit``)."""
-        now = asyncio.get_running_loop().time()
+        self._loop = asyncio.get_running_loop()
+        now = self._loop.time()
         self.last_sent = now
         """Event-loop time of the last frame written."""
         self.last_activity = now
@@ -95,7 +104,8 @@ class Outbox:
         if self.closed:
             raise OutboxClosed
         if self._free():
-            await self._direct({"type": "websocket.send", "text": text}, activity)
+            if not self._written([text], False, activity):
+                await self._direct({"type": "websocket.send", "text": text}, activity)
             return
         await self._enqueue(text, activity)
 
@@ -104,15 +114,34 @@ class Outbox:
         takes several texts at once (``send_texts``) and nothing waits."""
         if self.closed:
             raise OutboxClosed
-        if self._send_texts and self._free():
-            await self._direct({"type": SEND_TEXTS, "texts": texts}, True)
-            return
+        if self._free():
+            if self._written(texts, False, True):
+                return
+            if self._send_texts:
+                await self._direct({"type": SEND_TEXTS, "texts": texts}, True)
+                return
         for text in texts:
             await self.put_text(text)
+
+    def write_texts(self, texts: list[str], at_once: bool = False) -> bool:
+        """Send ``texts`` now, without waiting, when nothing is queued or being sent and the server
+        takes them at once; False when nothing was sent (then ``put_texts`` them). ``at_once``:
+        nothing else is expected in this turn, so they need not wait for the turn's other frames."""
+        return not self.closed and self._free() and self._written(texts, at_once, True)
 
     def _free(self) -> bool:
         """Whether a frame can go straight out: nothing queued, nothing being sent."""
         return not self._busy and not self._writing and self._queue.empty()
+
+    def _written(self, texts: list[str], at_once: bool, activity: bool) -> bool:
+        """Whether the server's writer took ``texts`` at once (call only when ``_free``)."""
+        write = self._text_writer
+        if write is None or not write(texts, at_once):
+            return False
+        self.last_sent = self._loop.time()
+        if activity:
+            self.last_activity = self.last_sent
+        return True
 
     async def _direct(self, message: MutableMapping[str, Any], activity: bool) -> None:
         loop = asyncio.get_running_loop()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 from claudegate.gateway._http import Receive, Send
+from claudegate.gateway._websocket_protocol import TextWriter
 from claudegate.gateway.core import (
     GatewayCore,
     GatewayError,
@@ -81,6 +82,7 @@ class Session:
         clock: Callable[[], float],
         on_close: Callable[[int], None],
         send_texts: bool = False,
+        write: TextWriter | None = None,
     ) -> None:
         self.id = "wsc_" + os.urandom(8).hex()
         self.state = State.AUTHENTICATING
@@ -107,6 +109,7 @@ class Session:
             ),
             on_broken=self._broken,
             send_texts=send_texts,
+            write=write,
         )
         self._rooms = Memberships(
             hub, self.outbox, self.id, lambda: self.principal.room_owner, settings.max_rooms

@@ -249,6 +249,7 @@ class Streams:
             on_end=self._ended,
             batch=frame.batch,
             route=self._route,
+            siblings=self.running,
         )
         self.running[stream_id] = run
         run.start()

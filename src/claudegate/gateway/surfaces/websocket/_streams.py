@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -35,7 +35,9 @@ Publish = Callable[[Sequence[dict[str, Any]]], Awaitable[None]]
 
 class Sink(Protocol):
     """Where a stream's messages go: a connection's ``Outbox``, or another transport's sender.
-    ``put_text`` / ``put_texts`` take messages already encoded (each carries its ``event_id``)."""
+    ``put_text`` / ``put_texts`` take messages already encoded (each carries its ``event_id``);
+    ``write_texts`` takes them only if it can send them without waiting (False: nothing was taken,
+    ``put_texts`` them), ``at_once`` when no other stream of the connection is running."""
 
     def next_event_id(self) -> str: ...
 
@@ -44,6 +46,8 @@ class Sink(Protocol):
     async def put_text(self, text: str) -> None: ...
 
     async def put_texts(self, texts: list[str]) -> None: ...
+
+    def write_texts(self, texts: list[str], at_once: bool = False) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +179,7 @@ class StreamRun:
         on_end: Callable[[StreamRun], None],
         batch: bool = False,
         route: str = ROUTE,
+        siblings: Sized = (),
     ) -> None:
         self.core = core
         self.route = route
@@ -193,6 +198,9 @@ class StreamRun:
         self._conversations = conversations
         self._on_end = on_end
         self.batch = batch
+        self._siblings = siblings
+        """The connection's running streams (this one among them): when it is alone, its
+        messages are written at once."""
         # Only a request with tools can stop for tools and be continued: only then is the answer
         # assembled (it costs more per event than relaying it).
         self._accumulator: MessageAccumulator | None = (
@@ -269,7 +277,7 @@ class StreamRun:
         batches: AsyncIterator[Any] = reply.raw_events() if plain else reply.batches()
         try:
             if plain:
-                return await self._forward_raw(batches), False
+                return await self._forward_raw(batches, reply), False
             return await self._forward(batches), False
         except ClaudegateError as exc:
             return stream_error(self.stream_id, classify(exc), self.call.request_id, self.room), False
@@ -315,45 +323,51 @@ class StreamRun:
             frame["room"] = self.room
         return frame
 
-    async def _forward_raw(self, batches: AsyncIterator[list[tuple[str, str]]]) -> dict[str, Any] | None:
-        """``_forward`` for plain relaying: frames built around each event's own JSON text."""
-        outbox, first = self.outbox, True
+    async def _forward_raw(
+        self, batches: AsyncIterator[list[tuple[str, str]]], reply: StreamReply
+    ) -> dict[str, Any] | None:
+        """``_forward`` for plain relaying: messages built around each event's own JSON text, handed
+        to the sink without an await when it takes them at once — written at once when the stream
+        is the connection's only one, unless the answer is whole (its terminal message follows, to
+        share the write)."""
+        outbox, first, batched, siblings = self.outbox, True, self.batch, self._siblings
         stream = orjson.dumps(self.stream_id).decode()
+        if batched:  # the items of a message.events
+            head, middle = '{"event_id":"', '","event":'
+        else:
+            head, middle = '{"type":"message.event","event_id":"', '","stream_id":' + stream + ',"event":'
+        next_id = outbox.next_event_id
         async for batch in batches:
-            events: list[tuple[str, str]] = []  # (event id, event JSON)
+            texts: list[str] = []
             for kind, data in batch:
                 if kind == "error":
-                    await self._send_raw(stream, events)
+                    if texts:
+                        await outbox.put_texts(self._events_message(stream, texts) if batched else texts)
                     return self._upstream_error(orjson.loads(data))
-                events.append((outbox.next_event_id(), data))
-            if events:
+                texts.append(head + next_id() + middle + data + "}")
+            if texts:
                 if first:
                     first = False
                     elapsed = self.call.first_byte = time.perf_counter() - self.call.started
                     self.core.metrics.time_to_first_byte.observe((self.route,), elapsed)
-                await self._send_raw(stream, events)
+                if batched:
+                    texts = self._events_message(stream, texts)
+                if not outbox.write_texts(texts, len(siblings) < 2 and not reply.finished):
+                    await outbox.put_texts(texts)
         return None
 
-    async def _send_raw(self, stream: str, events: list[tuple[str, str]]) -> None:
-        put = self.outbox.put_text
-        if self.batch:
-            items = ",".join(
-                '{"event_id":"' + event_id + '","event":' + data + "}" for event_id, data in events
-            )
-            batch_id = self.outbox.next_event_id()
-            await put(
-                '{"type":"message.events","event_id":"'
-                + batch_id
-                + '","stream_id":'
-                + stream
-                + ',"events":['
-                + items
-                + "]}"
-            )
-            return
-        head = '{"type":"message.event","event_id":"'
-        middle = '","stream_id":' + stream + ',"event":'
-        await self.outbox.put_texts([head + event_id + middle + data + "}" for event_id, data in events])
+    def _events_message(self, stream: str, items: list[str]) -> list[str]:
+        """The ``message.events`` message of ``items`` (``{"event_id", "event"}`` objects in JSON);
+        ``stream`` is the stream id in JSON."""
+        return [
+            '{"type":"message.events","event_id":"'
+            + self.outbox.next_event_id()
+            + '","stream_id":'
+            + stream
+            + ',"events":['
+            + ",".join(items)
+            + "]}"
+        ]
 
     def _batched(self, frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The frames of one upstream read as one ``message.events`` frame (fewer, larger writes)."""

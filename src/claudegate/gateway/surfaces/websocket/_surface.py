@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 
 from claudegate.gateway._http import FORWARDED_HEADERS, Receive, Scope, Send
 from claudegate.gateway._metrics import Counter, Metrics
-from claudegate.gateway._websocket_protocol import SEND_TEXTS
+from claudegate.gateway._websocket_protocol import SEND_TEXTS, text_writer
 from claudegate.gateway.core import (
     GatewayCore,
     GatewayError,
@@ -184,6 +184,7 @@ class WebSocketSurface:
             clock=self.clock,
             on_close=self._closed,
             send_texts=SEND_TEXTS in (scope.get("extensions") or {}),
+            write=text_writer(scope),
         )
         task = asyncio.current_task()
         if task is not None:
