@@ -9,6 +9,7 @@ upstream and settles its call with 499."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -220,9 +221,12 @@ async def _limited_key(live: Live, name: str) -> str:
 
 
 def _without_retry_after(frame: bytes) -> dict[str, Any]:
+    """The frame without when to retry (the two refusals come seconds apart): ``retryAfter`` and
+    the seconds the message names."""
     message: dict[str, Any] = orjson.loads(frame)
     for error in message.get("payload") or []:
         error["extensions"].pop("retryAfter")
+        error["message"] = re.sub(r"\b\d+ s\b", "N s", error["message"])
     return message
 
 
