@@ -107,21 +107,26 @@ def histogram_quantile(counts: Sequence[int], quantile: float) -> float | None:
     return BOUNDS_MS[-1]
 
 
+def bucket_dimensions(record: UsageRecord, size: int) -> tuple[Any, ...]:
+    """What a rollup row (and, with its bin, a histogram row) of ``size``-second buckets is keyed
+    by: the bucket's start, key, model, deployment, dialect and status."""
+    seconds = int(record.time.timestamp())
+    return (
+        seconds - seconds % size,
+        record.key_id or "",
+        record.model,
+        record.deployment,
+        record.dialect,
+        record.status,
+    )
+
+
 def _bin_rows(records: Iterable[UsageRecord], size: int) -> list[dict[str, Any]]:
     """``records`` counted per bucket of ``size`` seconds, dimensions and bin, in a fixed order
     (concurrent writers lock rows in the same order)."""
     found: dict[tuple[Any, ...], int] = {}
     for record in records:
-        seconds = int(record.time.timestamp())
-        dimensions = (
-            seconds - seconds % size,
-            record.key_id or "",
-            record.model,
-            record.deployment,
-            record.dialect,
-            record.status,
-            latency_bin(record.latency_ms),
-        )
+        dimensions = (*bucket_dimensions(record, size), latency_bin(record.latency_ms))
         found[dimensions] = found.get(dimensions, 0) + 1
     return [{**dict(zip(_DIMENSIONS, key, strict=True)), "count": found[key]} for key in sorted(found)]
 
@@ -145,20 +150,11 @@ async def add_latencies(
 
 async def build_latencies(connection: AsyncConnection, database: Database) -> None:
     """Fill the (empty) histograms from the ledger: hours from the rows, days from the hours."""
-    from claudegate.store._usage_rollup import epoch_seconds
+    from claudegate.store._usage_rollup import hour_dimensions
 
     tables = database.tables
     raw = tables.usage.c
-    seconds = epoch_seconds(connection.dialect.name, raw.time)
-    grouped = (
-        (seconds - seconds % 3_600).label("start"),
-        func.coalesce(raw.key_id, "").label("key_id"),
-        raw.model,
-        raw.deployment,
-        raw.dialect,
-        raw.status,
-        latency_bin_sql(raw.latency_ms).label("bin"),
-    )
+    grouped = (*hour_dimensions(connection.dialect.name, raw), latency_bin_sql(raw.latency_ms).label("bin"))
     hourly: Table = tables.usage_latency_hourly
     columns = [*_DIMENSIONS, "count"]
     await connection.execute(

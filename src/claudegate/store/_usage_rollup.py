@@ -37,7 +37,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from claudegate.store._usage_latency import LATENCY_TABLES, add_latencies, build_latencies, latency_tables
+from claudegate.store._usage_latency import (
+    LATENCY_TABLES,
+    add_latencies,
+    bucket_dimensions,
+    build_latencies,
+    latency_tables,
+)
 
 if TYPE_CHECKING:
     from claudegate.store._database import Database
@@ -110,15 +116,7 @@ def _bucket_rows(records: Iterable[UsageRecord], size: int) -> list[dict[str, An
     concurrent writers lock rows in the same order)."""
     found: dict[tuple[Any, ...], dict[str, Any]] = {}
     for record in records:
-        seconds = int(record.time.timestamp())
-        dimensions = (
-            seconds - seconds % size,
-            record.key_id or "",
-            record.model,
-            record.deployment,
-            record.dialect,
-            record.status,
-        )
+        dimensions = bucket_dimensions(record, size)
         row = found.get(dimensions)
         if row is None:
             row = found[dimensions] = dict(zip(_DIMENSIONS, dimensions, strict=True))
@@ -164,13 +162,11 @@ def epoch_seconds(dialect: str, column: Any) -> Any:
     return func.strftime("%s", column).cast(BigInteger())
 
 
-async def _build(connection: AsyncConnection, database: Database) -> None:
-    """Fill the (empty) rollups from the ledger: hours from the rows, days from the hours."""
-    tables = database.tables
-    raw = tables.usage.c
-    seconds = epoch_seconds(connection.dialect.name, raw.time)
-    hourly: Table = tables.usage_hourly
-    grouped = (
+def hour_dimensions(dialect: str, raw: Any) -> tuple[Any, ...]:
+    """The ledger's columns (``raw``) as an hourly rollup row's dimensions, to group rows by:
+    what ``bucket_dimensions`` gives for one record, in SQL."""
+    seconds = epoch_seconds(dialect, raw.time)
+    return (
         (seconds - seconds % 3_600).label("start"),
         func.coalesce(raw.key_id, "").label("key_id"),
         raw.model,
@@ -178,6 +174,14 @@ async def _build(connection: AsyncConnection, database: Database) -> None:
         raw.dialect,
         raw.status,
     )
+
+
+async def _build(connection: AsyncConnection, database: Database) -> None:
+    """Fill the (empty) rollups from the ledger: hours from the rows, days from the hours."""
+    tables = database.tables
+    raw = tables.usage.c
+    hourly: Table = tables.usage_hourly
+    grouped = hour_dimensions(connection.dialect.name, raw)
     hours = select(
         *grouped,
         func.count(),
